@@ -1,0 +1,148 @@
+"""Settings: every knob of the service, read once at the entrypoint from `LLM_PROVIDER_*` variables and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from llm_provider_service.domain.models import ProviderName
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "admin", "test", "xxx"})
+
+
+def _vendor_key(vendor: str, *fallbacks: str) -> SecretStr | None:
+    return Field(
+        default=None,
+        validation_alias=AliasChoices(f"LLM_PROVIDER_{vendor}_API_KEY", *fallbacks),
+        description=f"API key for {vendor.lower()}; also read from {', '.join(fallbacks) or 'nothing else'}.",
+    )
+
+
+class Settings(BaseSettings):
+    """All configuration. Built once in the CLI and passed down; nothing reads the environment elsewhere."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LLM_PROVIDER_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # --- runtime -------------------------------------------------------------------------------------
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="Outside development, API keys and an admin key are required."
+    )
+    service_name: str = Field("llm_provider_service", description="`source_service` in every event.")
+    host: str = Field("127.0.0.1", description="Address `serve` binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="Port `serve` listens on.")
+    data_dir: Path = Field(Path(".llm-provider"), description="Local directory for embedded defaults.")
+    log_level: str = Field("INFO", description="Log level of the JSON logs.")
+    log_prompts: bool = Field(False, description="Log prompt text (off: prompts are never logged).")
+    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP endpoint; traces are exported when set.")
+
+    # --- dependencies (unset = embedded alternative) -------------------------------------------------
+    database_url: str | None = Field(None, description="SQLAlchemy async URL; unset = SQLite in data_dir.")
+    redis_url: str | None = Field(None, description="Redis URL for the queue; unset = in-process queue.")
+    kafka_bootstrap_servers: str | None = Field(None, description="Kafka brokers; unset = JSONL event file.")
+    kafka_session_timeout_ms: int = Field(45000, ge=1000, description="Consumer session timeout.")
+    kafka_fetch_wait_max_ms: int = Field(100, ge=1, description="Consumer fetch.wait.max.ms.")
+    kafka_client_id: str = Field("llm-provider-service", description="Kafka client.id.")
+    events_jsonl_path: Path | None = Field(None, description="Event file when embedded; default data_dir.")
+    topic_request_started: str = Field("llm_provider.request_started.v1", description="Lifecycle topic.")
+    topic_request_completed: str = Field("llm_provider.request_completed.v1", description="Lifecycle topic.")
+    topic_request_failed: str = Field("llm_provider.request_failed.v1", description="Lifecycle topic.")
+    topic_circuit_state_changed: str = Field("llm_provider.circuit_state_changed.v1", description="Lifecycle topic.")
+
+    # --- HTTP API ------------------------------------------------------------------------------------
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest accepted request body (413 above).")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Comma-separated bearer keys; when set, /api/v1 and /v1 need one."
+    )
+    admin_key: SecretStr | None = Field(None, description="Bearer key for admin routes.")
+    max_wait_seconds: float = Field(60.0, ge=0, description="Upper bound of `?wait=N`.")
+
+    # --- jobs, queue and worker ----------------------------------------------------------------------
+    default_provider: ProviderName = Field(ProviderName.MOCK, description="Provider when none is requested.")
+    lease_seconds: float = Field(30.0, gt=0, description="Job lease; renewed while processing.")
+    max_attempts: int = Field(5, ge=1, description="Provider attempts per job before it fails.")
+    job_ttl_seconds: float = Field(14400.0, gt=0, description="Jobs older than this expire.")
+    queue_capacity: int = Field(100_000, ge=1, description="Jobs the queue holds before 503 queue_full.")
+    worker_concurrency: int = Field(64, ge=1, description="Jobs processed at once per worker process.")
+    provider_concurrency: dict[str, int] = Field(
+        default_factory=dict, description='Per-provider in-flight limits, JSON, e.g. {"openai": 16}.'
+    )
+    shutdown_grace_seconds: float = Field(30.0, ge=0, description="How long a draining worker waits.")
+    reconcile_interval_seconds: float = Field(5.0, gt=0, description="How often lost jobs are re-enqueued.")
+    outbox_poll_interval_seconds: float = Field(0.5, gt=0, description="Outbox relay poll interval.")
+
+    # --- resilience ----------------------------------------------------------------------------------
+    retry_base_delay_seconds: float = Field(0.5, gt=0, description="First retry backoff (full jitter).")
+    retry_max_delay_seconds: float = Field(60.0, gt=0, description="Largest retry backoff.")
+    circuit_failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open a breaker.")
+    circuit_reset_seconds: float = Field(30.0, gt=0, description="How long a breaker stays open.")
+    circuit_half_open_probes: int = Field(1, ge=1, description="Calls let through when half-open.")
+
+    # --- vendors -------------------------------------------------------------------------------------
+    provider_timeout_seconds: float = Field(120.0, gt=0, description="Total timeout of one vendor call.")
+    provider_connect_timeout_seconds: float = Field(10.0, gt=0, description="Connect timeout to vendors.")
+    openai_api_key: SecretStr | None = _vendor_key("OPENAI", "OPENAI_API_KEY")
+    anthropic_api_key: SecretStr | None = _vendor_key("ANTHROPIC", "ANTHROPIC_API_KEY")
+    gemini_api_key: SecretStr | None = _vendor_key("GEMINI", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+    openrouter_api_key: SecretStr | None = _vendor_key("OPENROUTER", "OPENROUTER_API_KEY")
+    openai_compatible_api_key: SecretStr | None = _vendor_key("OPENAI_COMPATIBLE")
+    openai_base_url: str | None = Field(None, description="OpenAI API base URL (e.g. the mock server).")
+    anthropic_base_url: str | None = Field(None, description="Anthropic API base URL.")
+    gemini_base_url: str | None = Field(None, description="Gemini API base URL.")
+    openrouter_base_url: str | None = Field(None, description="OpenRouter API base URL.")
+    openai_compatible_base_url: str | None = Field(None, description="Any OpenAI-compatible server.")
+    model_aliases: dict[str, str] = Field(
+        default_factory=dict, description='Gateway aliases, JSON, e.g. {"fast": "openai/gpt-5-mini"}.'
+    )
+
+    # --- mock LLM ------------------------------------------------------------------------------------
+    mock_seed: int = Field(42, description="Seed of the deterministic mock.")
+    mock_performance_mode: bool = Field(False, description="Disable mock fault injection.")
+    mock_latency_model: Literal["none", "fixed", "uniform", "lognormal"] = Field(
+        "none", description="Mock latency distribution."
+    )
+    mock_latency_ms: float = Field(0.0, ge=0, description="Fixed latency; median for lognormal.")
+    mock_latency_min_ms: float = Field(0.0, ge=0, description="Uniform latency lower bound.")
+    mock_latency_max_ms: float = Field(0.0, ge=0, description="Uniform latency upper bound.")
+    mock_latency_p99_ms: float = Field(0.0, ge=0, description="Lognormal p99.")
+    mock_ttft_ms: float = Field(0.0, ge=0, description="Streaming time to first token.")
+    mock_inter_token_ms: float = Field(0.0, ge=0, description="Streaming pace between tokens.")
+    mock_fault_rates: dict[str, float] = Field(
+        default_factory=dict, description='Fault rate per kind, JSON, e.g. {"overloaded": 0.3}.'
+    )
+    mock_burst_every: int = Field(0, ge=0, description="Start a failure burst every N calls (0: never).")
+    mock_burst_length: int = Field(0, ge=0, description="Consecutive failures in a burst.")
+    mock_burst_kind: str = Field("overloaded", description="Fault kind of burst failures.")
+    mock_timeout_seconds: float = Field(30.0, gt=0, description="How long a `timeout` fault hangs.")
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe(self) -> Settings:
+        if self.environment == "development":
+            return self
+        if not self.api_keys:
+            raise ValueError("LLM_PROVIDER_API_KEYS is required outside development")
+        secrets = [*self.api_keys, *([self.admin_key] if self.admin_key else [])]
+        if any(secret.get_secret_value().lower() in PLACEHOLDER_SECRETS for secret in secrets):
+            raise ValueError("placeholder secrets are refused outside development")
+        if self.admin_key is None:
+            raise ValueError("LLM_PROVIDER_ADMIN_KEY is required outside development")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'llm_provider.db'}"
+
+    @property
+    def resolved_events_path(self) -> Path:
+        return self.events_jsonl_path or self.data_dir / "events.jsonl"

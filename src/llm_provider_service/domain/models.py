@@ -1,0 +1,224 @@
+"""Domain models: jobs, comparison requests, provider calls and their results (frozen, I/O free)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+Winner = Literal["Essay A", "Essay B"]
+JsonObject = Mapping[str, Any]
+
+
+class JobStatus(StrEnum):
+    """Where a job is in its lifecycle; the last four are terminal."""
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.EXPIRED, JobStatus.CANCELLED})
+
+
+class ProviderName(StrEnum):
+    """Provider kinds a caller may name in `provider_override`."""
+
+    ANTHROPIC = "anthropic"
+    OPENAI = "openai"
+    GOOGLE = "google"
+    OPENROUTER = "openrouter"
+    OPENAI_COMPATIBLE = "openai_compatible"
+    MOCK = "mock"
+
+
+class ReasoningEffort(StrEnum):
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class OutputVerbosity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+@dataclass(frozen=True, slots=True)
+class PromptBlock:
+    """A piece of prompt text the caller wants placed in the system prompt or the user content."""
+
+    content: str
+    target: Literal["system", "user_content"] = "user_content"
+    cacheable: bool = False
+    ttl: Literal["5m", "1h"] = "5m"
+
+
+@dataclass(frozen=True, slots=True)
+class LLMConfigOverrides:
+    """Per-request overrides of the provider, model and generation parameters."""
+
+    provider: ProviderName | None = None
+    model: str | None = None
+    temperature: float | None = None
+    system_prompt: str | None = None
+    max_tokens: int | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    output_verbosity: OutputVerbosity | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ComparisonRequest:
+    """A validated pairwise comparison job as the caller submitted it."""
+
+    user_prompt: str
+    correlation_id: str
+    prompt_blocks: tuple[PromptBlock, ...] = ()
+    callback_topic: str | None = None
+    overrides: LLMConfigOverrides = field(default_factory=LLMConfigOverrides)
+    user_id: str | None = None
+    priority: int = 5
+    metadata: JsonObject = field(default_factory=dict)
+
+    @property
+    def mock_control(self) -> JsonObject:
+        """Per-job mock instructions (`metadata.mock`), empty when absent or not an object."""
+        control = self.metadata.get("mock")
+        return control if isinstance(control, Mapping) else {}
+
+
+@dataclass(frozen=True, slots=True)
+class TokenUsage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A validated verdict: which essay is better, why, and how sure (1-5)."""
+
+    winner: Winner
+    justification: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class TextBlock:
+    """Text sent to a provider; `cacheable` asks vendors that support it to cache the prefix."""
+
+    text: str
+    cacheable: bool = False
+    ttl: Literal["5m", "1h"] = "5m"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSchema:
+    """A JSON schema the provider must answer with (json_schema, a forced tool, responseSchema)."""
+
+    name: str
+    description: str
+    json_schema: JsonObject
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """One provider call, vendor neutral. Adapters translate it into their wire format.
+
+    `request_key` and `attempt` make the mock deterministic per job and attempt; `mock` carries
+    per-request mock instructions (scenario, latency_ms, fail_attempts) and is ignored by real vendors.
+    """
+
+    model: str
+    messages: tuple[ChatMessage, ...]
+    system: tuple[TextBlock, ...] = ()
+    temperature: float | None = None
+    max_tokens: int | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    output_verbosity: OutputVerbosity | None = None
+    output_schema: OutputSchema | None = None
+    request_key: str = ""
+    attempt: int = 1
+    mock: JsonObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionResponse:
+    """What a provider answered: raw text, the structured object when one was requested, usage."""
+
+    text: str
+    usage: TokenUsage
+    model: str
+    finish_reason: str = "stop"
+    structured: JsonObject | None = None
+    provider_metadata: JsonObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """The callback's `error_detail`: why a job ended without a verdict."""
+
+    error_code: str
+    message: str
+    correlation_id: str
+    timestamp: datetime
+    service: str
+    operation: str
+    retryable: bool
+    details: JsonObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A comparison job as the store records it. `result` holds the callback payload once terminal."""
+
+    id: str
+    request: ComparisonRequest
+    status: JobStatus
+    provider: str
+    model: str
+    created_at: datetime
+    updated_at: datetime
+    available_at: datetime
+    expires_at: datetime
+    attempts: int = 0
+    idempotency_key: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    started_at: datetime | None = None
+    trace_id: str | None = None
+    result: JsonObject | None = None
+    last_error: JsonObject | None = None
+
+    def with_changes(self, **changes: Any) -> Job:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """An event written in the same transaction as the state change it reports; a relay publishes it."""
+
+    event_id: str
+    topic: str
+    key: str
+    value: bytes
+    headers: tuple[tuple[str, str], ...] = ()

@@ -1,0 +1,168 @@
+"""The few ports the core depends on. Each has a real adapter and an in-memory or scripted fake.
+
+Every method may raise only errors from `domain.errors`; adapters translate library exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from llm_provider_service.domain.models import (
+    CompletionRequest,
+    CompletionResponse,
+    Job,
+    JobStatus,
+    OutboxEvent,
+)
+
+
+class Clock(Protocol):
+    """Time, injected so that tests control it. `now` is timezone-aware UTC; `monotonic` is in seconds."""
+
+    def now(self) -> datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class LLMProvider(Protocol):
+    """One vendor (or the mock). Raises `ProviderError` with the shared taxonomy; never retries by itself."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse: ...
+
+
+class StreamingLLMProvider(LLMProvider, Protocol):
+    """A provider that can stream text deltas (used by the OpenAI-compatible gateway)."""
+
+    def stream(self, request: CompletionRequest) -> AsyncIterator[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A claim on one job, valid until `expires_at` (epoch seconds) unless renewed.
+
+    `token` fences the holder: renew, ack and release succeed only with the current token, so a worker
+    whose lease expired (and whose job went to another worker) cannot touch the job again.
+    """
+
+    job_id: str
+    token: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Queue depth by state, read in O(1)."""
+
+    ready: int
+    delayed: int
+    leased: int
+    capacity: int
+
+    @property
+    def total(self) -> int:
+        return self.ready + self.delayed + self.leased
+
+
+class JobQueue(Protocol):
+    """Fast dispatch of job ids: priority (higher first) then FIFO, atomic claims with leases.
+
+    The queue holds ids only; the store is the system of record. Enqueueing an id already in the queue
+    is a no-op. A lease that is neither renewed nor acked expires and its job becomes claimable again.
+    """
+
+    async def enqueue(self, job_id: str, *, priority: int, delay_seconds: float = 0.0) -> None:
+        """Add a job; raises `QueueFullError` at capacity, `QueueUnavailableError` if unreachable."""
+
+    async def claim(self, *, max_jobs: int, lease_seconds: float, wait_seconds: float = 0.0) -> list[Lease]:
+        """Atomically take up to `max_jobs` ready jobs, waiting up to `wait_seconds` for the first one."""
+
+    async def renew(self, lease: Lease, *, lease_seconds: float) -> Lease | None:
+        """Extend a lease; None if it was lost (expired and taken, or acked)."""
+
+    async def ack(self, lease: Lease) -> None:
+        """The job is done with the queue: forget it."""
+
+    async def release(self, lease: Lease, *, delay_seconds: float) -> None:
+        """Give the job back, claimable again after `delay_seconds` (retry backoff, open circuit)."""
+
+    async def remove(self, job_id: str) -> bool:
+        """Drop a job that is not leased (cancellation); True if it was removed."""
+
+    async def contains(self, job_ids: Sequence[str]) -> set[str]:
+        """Which of these ids the queue holds in any state (for the reconciler)."""
+
+    async def stats(self) -> QueueStats: ...
+
+
+class JobStore(Protocol):
+    """The system of record for jobs, their outbox events and usage.
+
+    State changes are conditional (compare-and-set on status and lease owner), so at most one worker can
+    finish a job, and each terminal state is written with its events in one transaction.
+    Raises `StoreUnavailableError` when the database cannot be reached.
+    """
+
+    async def add(self, job: Job) -> Job:
+        """Record a new job. With an idempotency key already used, returns the existing job instead."""
+
+    async def discard(self, job_id: str) -> None:
+        """Delete a job that was never acknowledged to the caller (queue full after recording)."""
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def begin_attempt(
+        self, job_id: str, *, owner: str, now: datetime, lease_expires_at: datetime, events: Sequence[OutboxEvent]
+    ) -> Job | None:
+        """Move a due queued job (or a processing job whose lease expired) to processing, count the
+        attempt and set the lease. None if the job is not claimable (terminal, cancelled, leased)."""
+
+    async def extend_lease(self, job_id: str, *, owner: str, lease_expires_at: datetime) -> bool: ...
+
+    async def reschedule(
+        self, job_id: str, *, owner: str, now: datetime, available_at: datetime, last_error: Mapping[str, Any]
+    ) -> bool:
+        """Processing -> queued, claimable at `available_at` (retry backoff)."""
+
+    async def release_attempt(self, job_id: str, *, owner: str, now: datetime, available_at: datetime) -> bool:
+        """Processing -> queued without counting the attempt (open circuit, shutdown before the call)."""
+
+    async def finish(
+        self,
+        job_id: str,
+        *,
+        status: JobStatus,
+        owner: str | None,
+        now: datetime,
+        result: Mapping[str, Any],
+        events: Sequence[OutboxEvent],
+    ) -> Job | None:
+        """Write a terminal state, its result and its events atomically. With `owner`, the job must be
+        processing under that lease; without, it must be queued (cancel, expire). None if not applicable."""
+
+    async def due_jobs(self, *, now: datetime, limit: int) -> list[Job]:
+        """Queued jobs that are due and processing jobs whose lease expired, oldest first (reconciler)."""
+
+    async def overdue_jobs(self, *, now: datetime, limit: int) -> list[Job]:
+        """Non-terminal jobs whose `expires_at` has passed."""
+
+    async def claim_outbox(self, *, now: datetime, limit: int, lock_seconds: float) -> list[OutboxEvent]:
+        """Take up to `limit` unpublished events for publishing, hidden from other relays for a while."""
+
+    async def mark_published(self, event_ids: Sequence[str], *, now: datetime) -> None: ...
+
+    async def outbox_backlog(self) -> int: ...
+
+    async def ping(self) -> None:
+        """Raise `StoreUnavailableError` unless the store answers."""
+
+
+class EventPublisher(Protocol):
+    """Delivers events (Kafka, or a JSONL file when embedded). Raises `PublishError` if not all were delivered."""
+
+    async def publish(self, events: Sequence[OutboxEvent]) -> None: ...
