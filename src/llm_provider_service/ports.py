@@ -17,6 +17,7 @@ from llm_provider_service.domain.models import (
     JobStatus,
     OutboxEvent,
 )
+from llm_provider_service.domain.usage import UsageGrouping, UsageRecord, UsageSummaryRow
 
 
 class Clock(Protocol):
@@ -158,8 +159,21 @@ class JobStore(Protocol):
 
     async def outbox_backlog(self) -> int: ...
 
+    async def status_counts(self) -> dict[JobStatus, int]:
+        """How many jobs are in each status (for metrics and operators)."""
+
     async def ping(self) -> None:
         """Raise `StoreUnavailableError` unless the store answers."""
+
+
+class UsageStore(Protocol):
+    """Per-call usage (tokens, cost) for the gateway and jobs, summarised for `GET /api/v1/usage`."""
+
+    async def record_usage(self, records: Sequence[UsageRecord]) -> None: ...
+
+    async def usage_summary(
+        self, *, start: datetime | None, end: datetime | None, group_by: UsageGrouping
+    ) -> list[UsageSummaryRow]: ...
 
 
 class EventPublisher(Protocol):
