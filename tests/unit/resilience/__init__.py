@@ -1,0 +1,1 @@
+"""Unit tests of retry policy and circuit breakers."""
