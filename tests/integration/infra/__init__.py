@@ -1,0 +1,1 @@
+"""Integration tests of the local infrastructure launchers and the shared fixtures."""

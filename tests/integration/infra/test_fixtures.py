@@ -1,0 +1,65 @@
+"""The shared fixtures give empty, isolated Redis and PostgreSQL databases and a reachable Kafka-protocol broker."""
+
+from __future__ import annotations
+
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
+import pytest
+import redis.asyncio as aioredis
+from confluent_kafka.admin import AdminClient
+
+from llm_provider_service.infra.postgres_server import PostgresServer
+from llm_provider_service.infra.redis_server import RedisServer
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("attempt", [1, 2])
+async def test_redis_database_is_empty_at_test_start(redis_url: str, attempt: int) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        assert await client.dbsize() == 0
+        await client.set("left-over", attempt)
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("attempt", [1, 2])
+async def test_postgres_database_is_fresh_per_test(postgres_url: str, attempt: int) -> None:
+    assert postgres_url.startswith("postgresql+asyncpg://")
+    connection = await asyncpg.connect(postgres_url.replace("+asyncpg", ""))
+    try:
+        tables = await connection.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        assert tables == 0
+        await connection.execute(f"CREATE TABLE left_over_{attempt} (id int)")
+    finally:
+        await connection.close()
+
+
+def test_kafka_broker_answers_metadata(kafka_bootstrap_servers: str) -> None:
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap_servers})
+    metadata = admin.list_topics(timeout=10)
+    assert metadata.brokers
+
+
+async def test_redis_server_restarts_on_the_same_url_and_empty(redis_server: RedisServer, redis_url: str) -> None:
+    async with aioredis.Redis.from_url(redis_url) as client:
+        await client.set("key", "value")
+    redis_server.stop()
+    redis_server.start()
+    assert redis_server.url == redis_url
+    async with aioredis.Redis.from_url(redis_url) as client:
+        assert await client.get("key") is None
+
+
+async def test_postgres_server_restart_keeps_data(postgres_server: PostgresServer, postgres_url: str) -> None:
+    dsn = postgres_url.replace("+asyncpg", "")
+    connection = await asyncpg.connect(dsn)
+    await connection.execute("CREATE TABLE kept (id int); INSERT INTO kept VALUES (7)")
+    await connection.close()
+    postgres_server.stop()
+    postgres_server.start()
+    connection = await asyncpg.connect(dsn)
+    try:
+        assert await connection.fetchval("SELECT id FROM kept") == 7
+    finally:
+        await connection.close()
