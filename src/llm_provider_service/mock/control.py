@@ -1,0 +1,92 @@
+"""Per-request mock instructions: `metadata.mock` of a job, or the `x-mock-*` headers of the mock server."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from llm_provider_service.domain.errors import RequestValidationError
+from llm_provider_service.mock.profile import SCENARIOS
+
+SCENARIO_HEADER = "x-mock-scenario"
+LATENCY_HEADER = "x-mock-latency-ms"
+FAIL_ATTEMPTS_HEADER = "x-mock-fail-attempts"
+ATTEMPT_HEADER = "x-mock-attempt"
+REQUEST_KEY_HEADER = "x-mock-request-key"
+INTRINSIC_HEADER = "x-mock-intrinsic-ms"
+
+
+@dataclass(frozen=True, slots=True)
+class MockControl:
+    """Overrides of the profile for one request.
+
+    `scenario` forces an outcome (ok or a fault kind) and disables random faults; with `fail_attempts`
+    = N only attempts 1..N fail with the scenario and later attempts succeed, so a retried job recovers.
+    `latency_ms` replaces the latency model's sample.
+    """
+
+    scenario: str | None = None
+    latency_ms: float | None = None
+    fail_attempts: int | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.scenario is None and self.latency_ms is None and self.fail_attempts is None
+
+
+NO_CONTROL = MockControl()
+
+
+def parse_control(values: Mapping[str, Any]) -> MockControl:
+    """Validate `{"scenario": ..., "latency_ms": ..., "fail_attempts": N}`; raises `RequestValidationError`."""
+    scenario = values.get("scenario")
+    if scenario is not None and scenario not in SCENARIOS:
+        raise RequestValidationError(
+            f"mock scenario must be one of {', '.join(SCENARIOS)}",
+            [{"loc": ["mock", "scenario"], "msg": "unknown scenario"}],
+        )
+    return MockControl(
+        scenario=scenario,
+        latency_ms=_latency(values.get("latency_ms")),
+        fail_attempts=_fail_attempts(values.get("fail_attempts")),
+    )
+
+
+def control_from_headers(headers: Mapping[str, str]) -> MockControl:
+    """The mock server's per-request control from `x-mock-scenario`, `-latency-ms` and `-fail-attempts`."""
+    values: dict[str, Any] = {}
+    if (scenario := headers.get(SCENARIO_HEADER)) is not None:
+        values["scenario"] = scenario.strip().lower()
+    for header, name in ((LATENCY_HEADER, "latency_ms"), (FAIL_ATTEMPTS_HEADER, "fail_attempts")):
+        raw = headers.get(header)
+        if raw is None:
+            continue
+        try:
+            values[name] = float(raw) if name == "latency_ms" else int(raw)
+        except ValueError as exc:
+            raise RequestValidationError(f"{header} must be a number") from exc
+    return parse_control(values)
+
+
+def _latency(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        raise RequestValidationError(
+            "mock latency_ms must be a non-negative number",
+            [{"loc": ["mock", "latency_ms"], "msg": "must be a non-negative number"}],
+        )
+    return float(value)
+
+
+def _fail_attempts(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise RequestValidationError(
+            "mock fail_attempts must be a non-negative integer",
+            [{"loc": ["mock", "fail_attempts"], "msg": "must be a non-negative integer"}],
+        )
+    return value

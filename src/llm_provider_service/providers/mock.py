@@ -1,0 +1,104 @@
+"""The in-process `mock` provider: the deterministic mock engine behind the provider port, no network."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
+from llm_provider_service.domain.models import CompletionRequest, CompletionResponse, TokenUsage
+from llm_provider_service.mock.control import parse_control
+from llm_provider_service.mock.engine import MockCall, MockEngine, MockResult
+from llm_provider_service.mock.profile import FaultKind
+
+Sleep = Callable[[float], Awaitable[None]]
+
+# The HTTP status each fault has at a real vendor, reported as `http_status` for logs and metrics.
+_FAULT_ERRORS: dict[FaultKind, tuple[ProviderErrorKind, int | None, str]] = {
+    FaultKind.RATE_LIMITED: (ProviderErrorKind.RATE_LIMITED, 429, "mock: rate limited"),
+    FaultKind.OVERLOADED: (ProviderErrorKind.OVERLOADED, 529, "mock: overloaded"),
+    FaultKind.SERVER_ERROR: (ProviderErrorKind.SERVER_ERROR, 500, "mock: internal server error"),
+    FaultKind.TIMEOUT: (ProviderErrorKind.TIMEOUT, None, "mock: request timed out"),
+    FaultKind.UNAUTHORIZED: (ProviderErrorKind.AUTHENTICATION, 401, "mock: invalid API key"),
+}
+
+
+def prompt_text(request: CompletionRequest) -> str:
+    """Everything the mock 'reads': system blocks then messages, as one string."""
+    parts = [block.text for block in request.system]
+    parts.extend(f"{message.role}: {message.content}" for message in request.messages)
+    return "\n\n".join(parts)
+
+
+class MockProvider:
+    """A `StreamingLLMProvider` answering from a `MockEngine`.
+
+    Waits through the injected `sleep` (so unit tests never sleep for real), raises `ProviderError`
+    for error faults, and returns broken JSON (`malformed`) or rule-breaking JSON (`invalid_output`)
+    for the faults the core's strict validator must catch.
+    """
+
+    def __init__(self, engine: MockEngine, *, sleep: Sleep = asyncio.sleep, name: str = "mock") -> None:
+        self._engine = engine
+        self._sleep = sleep
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse:
+        result = self._respond(request)
+        await self._wait_ms(result.intrinsic_ms)
+        self._raise_fault(result)
+        return CompletionResponse(
+            text=result.text,
+            usage=TokenUsage(result.prompt_tokens, result.completion_tokens),
+            model=request.model,
+            finish_reason="stop",
+            structured=result.structured if request.output_schema is not None else None,
+            provider_metadata={"mock_intrinsic_ms": round(result.intrinsic_ms, 3), "mock_scenario": result.outcome},
+        )
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
+        """Text deltas paced by the profile: latency, then TTFT before the first, inter-token between."""
+        result = self._respond(request)
+        await self._wait_ms(result.latency_ms)
+        self._raise_fault(result)
+        await self._wait_ms(result.ttft_ms)
+        for index, chunk in enumerate(result.chunks):
+            if index:
+                await self._wait_ms(result.inter_token_ms)
+            yield chunk
+
+    def _respond(self, request: CompletionRequest) -> MockResult:
+        try:
+            control = parse_control(request.mock)
+        except RequestValidationError as exc:
+            raise ProviderError(ProviderErrorKind.INVALID_REQUEST, str(exc), provider=self._name) from exc
+        schema = request.output_schema.json_schema if request.output_schema is not None else None
+        call = MockCall(
+            prompt=prompt_text(request),
+            key=request.request_key,
+            attempt=request.attempt,
+            schema=schema,
+            control=control,
+        )
+        return self._engine.respond(call)
+
+    def _raise_fault(self, result: MockResult) -> None:
+        fault = result.fault
+        if fault is None or fault not in _FAULT_ERRORS:
+            return
+        kind, status, message = _FAULT_ERRORS[fault]
+        raise ProviderError(
+            kind,
+            message,
+            provider=self._name,
+            retry_after_seconds=result.retry_after_seconds,
+            http_status=status,
+        )
+
+    async def _wait_ms(self, milliseconds: float) -> None:
+        if milliseconds > 0:
+            await self._sleep(milliseconds / 1000.0)
