@@ -1,0 +1,169 @@
+"""Anthropic Messages adapter: structured output through one forced tool, prompt caching, extended thinking.
+
+The output schema becomes the `input_schema` of a single tool the model must call. Extended thinking
+cannot be combined with a forced tool (the API answers 400), so when `reasoning_effort` asks for thinking
+the tool is offered with `tool_choice: auto` and the system prompt tells the model to call it; a missing
+tool call is then an `invalid_response` the core repairs once, never a guessed answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
+from llm_provider_service.domain.models import CompletionRequest, CompletionResponse, ReasoningEffort, TokenUsage
+from llm_provider_service.providers.errors import stream_error
+from llm_provider_service.providers.http_client import VendorTransport
+from llm_provider_service.providers.structured import as_dict, as_int, content_filtered, invalid_response
+
+DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+ANTHROPIC_VERSION = "2023-06-01"
+# Anthropic requires max_tokens; a verdict or a short chat answer fits well within this.
+DEFAULT_MAX_TOKENS = 4096
+# Thinking budgets per effort (the API minimum is 1024); max_tokens must exceed the budget.
+THINKING_BUDGET_TOKENS = {ReasoningEffort.LOW: 1024, ReasoningEffort.MEDIUM: 4096, ReasoningEffort.HIGH: 16384}
+# The API accepts at most four cache breakpoints per request.
+_MAX_CACHE_BREAKPOINTS = 4
+
+
+def anthropic_headers(api_key: str) -> dict[str, str]:
+    return {"x-api-key": api_key, "anthropic-version": ANTHROPIC_VERSION}
+
+
+class AnthropicProvider:
+    """A `StreamingLLMProvider` for the Anthropic Messages API over the shared session."""
+
+    def __init__(self, transport: VendorTransport, *, name: str = "anthropic") -> None:
+        self._transport = transport
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse:
+        body = await self._transport.post_json("/v1/messages", self.build_payload(request, stream=False))
+        return self.parse_response(request, body)
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
+        async for event in self._transport.post_sse("/v1/messages", self.build_payload(request, stream=True)):
+            data = self._event_data(event.data)
+            kind = data.get("type")
+            if kind == "error":
+                raise stream_error(self.name, data)
+            if kind == "content_block_delta":
+                delta = data.get("delta") or {}
+                text = delta.get("text") if delta.get("type") == "text_delta" else delta.get("partial_json")
+                if delta.get("type") in {"text_delta", "input_json_delta"} and text:
+                    yield str(text)
+            elif kind == "message_delta" and (data.get("delta") or {}).get("stop_reason") == "refusal":
+                raise content_filtered(self.name, "the model refused to answer")
+            elif kind == "message_stop":
+                return
+
+    def _event_data(self, data: str) -> dict[str, Any]:
+        try:
+            decoded = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise invalid_response(self.name, "stream event is not JSON") from exc
+        if not isinstance(decoded, dict):
+            raise invalid_response(self.name, "stream event is not a JSON object")
+        return decoded
+
+    # --- request -------------------------------------------------------------------------------------
+
+    def build_payload(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
+        if request.output_verbosity is not None:
+            raise self._unsupported("Anthropic models have no output verbosity setting")
+        effort = request.reasoning_effort
+        budget = THINKING_BUDGET_TOKENS.get(effort) if effort is not None else None
+        answer_tokens = request.max_tokens or DEFAULT_MAX_TOKENS
+        payload: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": answer_tokens + (budget or 0),
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"],
+        }
+        system = self._system_blocks(request, thinking=budget is not None)
+        if system:
+            payload["system"] = system
+        if budget is not None:
+            if request.temperature is not None:
+                raise self._unsupported("temperature cannot be set together with extended thinking")
+            payload["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        elif effort is ReasoningEffort.NONE:
+            payload["thinking"] = {"type": "disabled"}
+        if request.temperature is not None:
+            payload["temperature"] = request.temperature
+        if request.output_schema is not None:
+            schema = request.output_schema
+            payload["tools"] = [
+                {"name": schema.name, "description": schema.description, "input_schema": dict(schema.json_schema)}
+            ]
+            payload["tool_choice"] = {"type": "auto"} if budget is not None else {"type": "tool", "name": schema.name}
+        if stream:
+            payload["stream"] = True
+        return payload
+
+    def _system_blocks(self, request: CompletionRequest, *, thinking: bool) -> list[dict[str, Any]]:
+        blocks: list[dict[str, Any]] = [{"type": "text", "text": block.text} for block in request.system]
+        cacheable = [index for index, block in enumerate(request.system) if block.cacheable]
+        for index in cacheable[-_MAX_CACHE_BREAKPOINTS:]:
+            control: dict[str, str] = {"type": "ephemeral"}
+            if request.system[index].ttl == "1h":
+                control["ttl"] = "1h"
+            blocks[index]["cache_control"] = control
+        if thinking and request.output_schema is not None:
+            # Appended after the cached prefix so that caching still applies.
+            blocks.append(
+                {"type": "text", "text": f"Give your answer by calling the tool {request.output_schema.name}."}
+            )
+        return blocks
+
+    def _unsupported(self, message: str) -> ProviderError:
+        return ProviderError(ProviderErrorKind.INVALID_REQUEST, f"{self.name}: {message}", provider=self.name)
+
+    # --- response ------------------------------------------------------------------------------------
+
+    def parse_response(self, request: CompletionRequest, body: Mapping[str, Any]) -> CompletionResponse:
+        stop = str(body.get("stop_reason") or "")
+        if stop == "refusal":
+            raise content_filtered(self.name, "the model refused to answer")
+        content = body.get("content")
+        blocks = [block for block in content if isinstance(block, dict)] if isinstance(content, list) else []
+        text = "".join(str(block.get("text", "")) for block in blocks if block.get("type") == "text")
+        structured = None
+        if request.output_schema is not None:
+            structured = self._tool_input(blocks, request.output_schema.name, truncated=stop == "max_tokens")
+            text = json.dumps(structured)
+        elif not text:
+            cut = " (cut off at the token limit)" if stop == "max_tokens" else ""
+            raise invalid_response(self.name, f"answer has no text{cut}")
+        usage = as_dict(body.get("usage"))
+        prompt_tokens: int = sum(
+            as_int(usage.get(key)) for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        )
+        return CompletionResponse(
+            text=text,
+            usage=TokenUsage(prompt_tokens, as_int(usage.get("output_tokens"))),
+            model=str(body.get("model") or request.model),
+            finish_reason="length" if stop == "max_tokens" else "stop",
+            structured=structured,
+            provider_metadata={
+                "response_id": str(body.get("id", "")),
+                "stop_reason": stop,
+                "cache_read_input_tokens": as_int(usage.get("cache_read_input_tokens")),
+                "cache_creation_input_tokens": as_int(usage.get("cache_creation_input_tokens")),
+            },
+        )
+
+    def _tool_input(self, blocks: list[dict[str, Any]], tool_name: str, *, truncated: bool) -> dict[str, Any]:
+        for block in blocks:
+            if block.get("type") == "tool_use" and block.get("name") == tool_name:
+                tool_input = block.get("input")
+                if isinstance(tool_input, dict):
+                    return tool_input
+                raise invalid_response(self.name, "tool input is not a JSON object")
+        cut = " (cut off at the token limit)" if truncated else ""
+        raise invalid_response(self.name, f"answer has no {tool_name} tool call{cut}")

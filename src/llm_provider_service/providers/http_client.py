@@ -1,0 +1,118 @@
+"""The one pooled aiohttp session every vendor adapter shares, and JSON/SSE calls over it.
+
+`open_http_session` owns the connection pool (an async context manager, opened once by the composition
+root). `VendorTransport` posts to one vendor and turns every transport failure into a `ProviderError`,
+so no aiohttp exception leaves this package. Vendor SDKs are never used here: their built-in retries
+would stack under ours.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+
+from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
+from llm_provider_service.providers.errors import error_from_response
+from llm_provider_service.providers.sse import ServerSentEvent, iter_sse
+
+# Vendors' answers are small; anything larger than this in an error body is cut before parsing.
+_MAX_ERROR_BODY_BYTES = 64 * 1024
+
+
+@asynccontextmanager
+async def open_http_session(
+    *,
+    timeout_seconds: float,
+    connect_timeout_seconds: float,
+    max_connections: int = 512,
+) -> AsyncIterator[aiohttp.ClientSession]:
+    """A pooled session: `timeout_seconds` bounds one whole call, `connect_timeout_seconds` the connect.
+
+    Streams replace the total bound by the same value as an inactivity bound (see `VendorTransport`).
+    """
+    connector = aiohttp.TCPConnector(limit=max_connections, ttl_dns_cache=300, enable_cleanup_closed=True)
+    timeout = aiohttp.ClientTimeout(total=timeout_seconds, connect=connect_timeout_seconds)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, raise_for_status=False, auto_decompress=True
+    ) as session:
+        yield session
+
+
+class VendorTransport:
+    """JSON over HTTP to one vendor, with transport failures translated into the shared taxonomy."""
+
+    def __init__(
+        self, session: aiohttp.ClientSession, *, provider: str, base_url: str, headers: Mapping[str, str]
+    ) -> None:
+        self._session = session
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self._headers = {"content-type": "application/json", "accept": "application/json", **headers}
+
+    def _stream_timeout(self) -> aiohttp.ClientTimeout:
+        # A long answer may stream for minutes: bound the silence between chunks, not the whole stream.
+        base = self._session.timeout
+        return aiohttp.ClientTimeout(total=None, connect=base.connect, sock_read=base.total)
+
+    async def post_json(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """POST `payload`; the decoded JSON object of a 2xx answer, else a `ProviderError`."""
+        try:
+            async with self._session.post(
+                self.base_url + path, data=json.dumps(payload), headers=self._headers
+            ) as response:
+                body = await response.read()
+                if response.status >= 300:
+                    raise error_from_response(
+                        provider=self.provider,
+                        status=response.status,
+                        headers=response.headers,
+                        body=body[:_MAX_ERROR_BODY_BYTES],
+                    )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._transport_error(exc) from exc
+        return self._decode(body)
+
+    async def post_sse(self, path: str, payload: Mapping[str, Any]) -> AsyncIterator[ServerSentEvent]:
+        """POST `payload` and yield the server-sent events of a 2xx answer, else raise a `ProviderError`."""
+        headers = {**self._headers, "accept": "text/event-stream"}
+        try:
+            async with self._session.post(
+                self.base_url + path, data=json.dumps(payload), headers=headers, timeout=self._stream_timeout()
+            ) as response:
+                if response.status >= 300:
+                    body = await response.content.read(_MAX_ERROR_BODY_BYTES)
+                    raise error_from_response(
+                        provider=self.provider, status=response.status, headers=response.headers, body=body
+                    )
+                async for event in iter_sse(response.content):
+                    yield event
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._transport_error(exc) from exc
+
+    def _decode(self, body: bytes) -> dict[str, Any]:
+        try:
+            decoded = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ProviderError(
+                ProviderErrorKind.INVALID_RESPONSE,
+                f"{self.provider} answered with a body that is not JSON",
+                provider=self.provider,
+            ) from exc
+        if not isinstance(decoded, dict):
+            raise ProviderError(
+                ProviderErrorKind.INVALID_RESPONSE,
+                f"{self.provider} answered with JSON that is not an object",
+                provider=self.provider,
+            )
+        return decoded
+
+    def _transport_error(self, exc: BaseException) -> ProviderError:
+        if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+            kind, what = ProviderErrorKind.TIMEOUT, "timed out"
+        else:
+            kind, what = ProviderErrorKind.CONNECTION, f"connection failed ({type(exc).__name__})"
+        return ProviderError(kind, f"{self.provider}: request {what}", provider=self.provider)

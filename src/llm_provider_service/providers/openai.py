@@ -1,0 +1,209 @@
+"""OpenAI Chat Completions adapter (`json_schema` strict output), also the base of OpenRouter and compatibles.
+
+Parameter names follow the model manifest: `max_completion_tokens` for reasoning models that refuse
+`max_tokens`, no `temperature` where the model rejects it, `reasoning_effort` and `verbosity` top-level.
+Prompt caching is automatic at OpenAI, so `TextBlock.cacheable` needs no wire field here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
+from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, UnknownModelError
+from llm_provider_service.domain.models import (
+    CompletionRequest,
+    CompletionResponse,
+    JsonObject,
+    ReasoningEffort,
+    TokenUsage,
+)
+from llm_provider_service.providers.errors import stream_error
+from llm_provider_service.providers.http_client import VendorTransport
+from llm_provider_service.providers.structured import (
+    as_dict,
+    as_int,
+    content_filtered,
+    invalid_response,
+    parse_json_object,
+)
+
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+# gpt-5 has no "none"; "minimal" is its least reasoning, the faithful reading of "none".
+_OPENAI_EFFORT = {
+    ReasoningEffort.NONE: "minimal",
+    ReasoningEffort.LOW: "low",
+    ReasoningEffort.MEDIUM: "medium",
+    ReasoningEffort.HIGH: "high",
+}
+
+
+def strict_json_schema(schema: JsonObject) -> dict[str, Any]:
+    """A JSON schema in the form OpenAI's strict mode demands.
+
+    Every object gets `additionalProperties: false` and lists all its properties as required; a property
+    that was optional becomes nullable instead, so its meaning survives.
+    """
+    result: dict[str, Any] = {key: _strict_value(value) for key, value in schema.items()}
+    properties = result.get("properties")
+    if result.get("type") == "object" or isinstance(properties, dict):
+        props: dict[str, Any] = properties if isinstance(properties, dict) else {}
+        required = set(schema.get("required") or ())
+        for name, subschema in props.items():
+            if name not in required and isinstance(subschema, dict):
+                props[name] = _nullable(subschema)
+        result["properties"] = props
+        result["required"] = list(props)
+        result["additionalProperties"] = False
+    return result
+
+
+def _strict_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return strict_json_schema(value)
+    if isinstance(value, list):
+        return [_strict_value(item) for item in value]
+    return value
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {**schema, "type": [kind, "null"]}
+    if isinstance(kind, list) and "null" not in kind:
+        return {**schema, "type": [*kind, "null"]}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+class OpenAIChatProvider:
+    """A `StreamingLLMProvider` speaking OpenAI Chat Completions over the shared session."""
+
+    catalog_provider = "openai"
+    # Unknown OpenAI models are assumed current: `max_tokens` is deprecated there.
+    unknown_model_uses_max_completion_tokens = True
+
+    def __init__(self, transport: VendorTransport, catalog: ModelCatalog, *, name: str | None = None) -> None:
+        self._transport = transport
+        self._catalog = catalog
+        self._name = name or self.catalog_provider
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse:
+        body = await self._transport.post_json("/chat/completions", self.build_payload(request, stream=False))
+        return self.parse_response(request, body)
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
+        events = self._transport.post_sse("/chat/completions", self.build_payload(request, stream=True))
+        async for event in events:
+            if event.data.strip() == "[DONE]":
+                return
+            chunk = self._chunk(event.data)
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
+                if delta.get("refusal") or choice.get("finish_reason") == "content_filter":
+                    raise content_filtered(self.name, "the model refused or the answer was filtered")
+                if delta.get("content"):
+                    yield str(delta["content"])
+
+    def _chunk(self, data: str) -> dict[str, Any]:
+        try:
+            chunk = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise invalid_response(self.name, "stream chunk is not JSON") from exc
+        if not isinstance(chunk, dict):
+            raise invalid_response(self.name, "stream chunk is not a JSON object")
+        if "error" in chunk:
+            raise stream_error(self.name, chunk)
+        return chunk
+
+    # --- request -------------------------------------------------------------------------------------
+
+    def model_info(self, model: str) -> ModelInfo:
+        try:
+            return self._catalog.resolve(self.catalog_provider, model)
+        except UnknownModelError:
+            return ModelInfo(
+                self.catalog_provider,
+                model,
+                0.0,
+                0.0,
+                0,
+                0,
+                uses_max_completion_tokens=self.unknown_model_uses_max_completion_tokens,
+            )
+
+    def build_payload(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
+        info = self.model_info(request.model)
+        messages: list[dict[str, str]] = []
+        system_text = "\n\n".join(block.text for block in request.system)
+        if system_text:
+            messages.append({"role": "system", "content": system_text})
+        messages.extend({"role": message.role, "content": message.content} for message in request.messages)
+        payload: dict[str, Any] = {"model": request.model, "messages": messages}
+        if request.max_tokens is not None:
+            payload["max_completion_tokens" if info.uses_max_completion_tokens else "max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            if not info.supports_temperature:
+                raise self._unsupported(f"{request.model} does not accept temperature")
+            payload["temperature"] = request.temperature
+        if request.output_schema is not None:
+            payload["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": request.output_schema.name,
+                    "description": request.output_schema.description,
+                    "schema": strict_json_schema(request.output_schema.json_schema),
+                    "strict": True,
+                },
+            }
+        if request.reasoning_effort is not None:
+            payload.update(self.reasoning_fields(request.reasoning_effort))
+        if request.output_verbosity is not None:
+            payload["verbosity"] = request.output_verbosity.value
+        if stream:
+            payload["stream"] = True
+            payload["stream_options"] = {"include_usage": True}
+        return payload
+
+    def reasoning_fields(self, effort: ReasoningEffort) -> dict[str, Any]:
+        return {"reasoning_effort": _OPENAI_EFFORT[effort]}
+
+    def _unsupported(self, message: str) -> ProviderError:
+        return ProviderError(ProviderErrorKind.INVALID_REQUEST, f"{self.name}: {message}", provider=self.name)
+
+    # --- response ------------------------------------------------------------------------------------
+
+    def parse_response(self, request: CompletionRequest, body: Mapping[str, Any]) -> CompletionResponse:
+        choices = body.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise invalid_response(self.name, "answer has no choices")
+        choice = choices[0]
+        message = as_dict(choice.get("message"))
+        finish = str(choice.get("finish_reason") or "stop")
+        if message.get("refusal"):
+            raise content_filtered(self.name, "the model refused to answer")
+        if finish == "content_filter":
+            raise content_filtered(self.name, "the answer was withheld by the content filter")
+        content = message.get("content")
+        text = content if isinstance(content, str) else ""
+        truncated = finish == "length"
+        structured = None
+        if request.output_schema is not None:
+            structured = parse_json_object(self.name, text, truncated=truncated)
+        elif not text:
+            raise invalid_response(self.name, "empty answer" + (" (cut off at the token limit)" if truncated else ""))
+        usage = as_dict(body.get("usage"))
+        return CompletionResponse(
+            text=text,
+            usage=TokenUsage(as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens"))),
+            model=str(body.get("model") or request.model),
+            finish_reason="length" if truncated else finish,
+            structured=structured,
+            provider_metadata={"response_id": str(body.get("id", ""))},
+        )

@@ -1,0 +1,142 @@
+"""Builds the provider mapping from explicit keys, base URLs and the one shared HTTP session.
+
+Adding a vendor is one adapter module plus one entry in `_FACTORIES`. A vendor without a key (or, for
+`openai_compatible`, without a base URL) is "not configured"; the mock is always there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import aiohttp
+from pydantic import SecretStr
+
+from llm_provider_service.domain.catalog import ModelCatalog
+from llm_provider_service.domain.errors import UnknownProviderError
+from llm_provider_service.ports import StreamingLLMProvider
+from llm_provider_service.providers.anthropic import DEFAULT_ANTHROPIC_BASE_URL, AnthropicProvider, anthropic_headers
+from llm_provider_service.providers.gemini import DEFAULT_GEMINI_BASE_URL, GeminiProvider, gemini_headers
+from llm_provider_service.providers.http_client import VendorTransport
+from llm_provider_service.providers.openai import DEFAULT_OPENAI_BASE_URL, OpenAIChatProvider
+from llm_provider_service.providers.openai_compatible import OpenAICompatibleProvider, openai_compatible_headers
+from llm_provider_service.providers.openrouter import (
+    DEFAULT_OPENROUTER_BASE_URL,
+    OpenRouterProvider,
+    openrouter_headers,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VendorEndpoint:
+    """How to reach one vendor: its key and, optionally, a base URL (a proxy, or the mock server)."""
+
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+
+    def key(self) -> str | None:
+        value = self.api_key.get_secret_value() if self.api_key is not None else ""
+        return value or None
+
+
+Factory = Callable[[aiohttp.ClientSession, ModelCatalog, VendorEndpoint], StreamingLLMProvider | None]
+
+
+def _anthropic(
+    session: aiohttp.ClientSession, _: ModelCatalog, endpoint: VendorEndpoint
+) -> StreamingLLMProvider | None:
+    key = endpoint.key()
+    if key is None:
+        return None
+    base_url = endpoint.base_url or DEFAULT_ANTHROPIC_BASE_URL
+    return AnthropicProvider(
+        VendorTransport(session, provider="anthropic", base_url=base_url, headers=anthropic_headers(key))
+    )
+
+
+def _openai(
+    session: aiohttp.ClientSession, catalog: ModelCatalog, endpoint: VendorEndpoint
+) -> StreamingLLMProvider | None:
+    key = endpoint.key()
+    if key is None:
+        return None
+    base_url = endpoint.base_url or DEFAULT_OPENAI_BASE_URL
+    headers = {"authorization": f"Bearer {key}"}
+    return OpenAIChatProvider(VendorTransport(session, provider="openai", base_url=base_url, headers=headers), catalog)
+
+
+def _google(session: aiohttp.ClientSession, _: ModelCatalog, endpoint: VendorEndpoint) -> StreamingLLMProvider | None:
+    key = endpoint.key()
+    if key is None:
+        return None
+    base_url = endpoint.base_url or DEFAULT_GEMINI_BASE_URL
+    return GeminiProvider(VendorTransport(session, provider="google", base_url=base_url, headers=gemini_headers(key)))
+
+
+def _openrouter(
+    session: aiohttp.ClientSession, catalog: ModelCatalog, endpoint: VendorEndpoint
+) -> StreamingLLMProvider | None:
+    key = endpoint.key()
+    if key is None:
+        return None
+    base_url = endpoint.base_url or DEFAULT_OPENROUTER_BASE_URL
+    transport = VendorTransport(session, provider="openrouter", base_url=base_url, headers=openrouter_headers(key))
+    return OpenRouterProvider(transport, catalog)
+
+
+def _openai_compatible(
+    session: aiohttp.ClientSession, catalog: ModelCatalog, endpoint: VendorEndpoint
+) -> StreamingLLMProvider | None:
+    if not endpoint.base_url:
+        return None  # there is no default server to talk to
+    headers = openai_compatible_headers(endpoint.key())
+    transport = VendorTransport(session, provider="openai_compatible", base_url=endpoint.base_url, headers=headers)
+    return OpenAICompatibleProvider(transport, catalog)
+
+
+_FACTORIES: dict[str, Factory] = {
+    "anthropic": _anthropic,
+    "openai": _openai,
+    "google": _google,
+    "openrouter": _openrouter,
+    "openai_compatible": _openai_compatible,
+}
+VENDORS = frozenset(_FACTORIES)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRegistry:
+    """The configured providers by name, and the known vendors that lack configuration."""
+
+    providers: Mapping[str, StreamingLLMProvider]
+    not_configured: frozenset[str]
+
+    def get(self, name: str) -> StreamingLLMProvider:
+        provider = self.providers.get(name)
+        if provider is not None:
+            return provider
+        if name in self.not_configured:
+            raise UnknownProviderError(f"provider {name!r} is not configured (no API key or base URL)")
+        raise UnknownProviderError(f"unknown provider {name!r}")
+
+    def is_configured(self, name: str) -> bool:
+        return name in self.providers
+
+
+def build_provider_registry(
+    *,
+    session: aiohttp.ClientSession,
+    catalog: ModelCatalog,
+    mock: StreamingLLMProvider,
+    endpoints: Mapping[str, VendorEndpoint],
+) -> ProviderRegistry:
+    """Every vendor in `endpoints` that has what it needs, plus the mock under its own name."""
+    unknown = set(endpoints) - VENDORS
+    if unknown:
+        raise ValueError(f"unknown vendors: {sorted(unknown)}")
+    providers: dict[str, StreamingLLMProvider] = {mock.name: mock}
+    for name, factory in _FACTORIES.items():
+        provider = factory(session, catalog, endpoints.get(name, VendorEndpoint()))
+        if provider is not None:
+            providers[name] = provider
+    return ProviderRegistry(providers, frozenset(VENDORS - set(providers)))
