@@ -1,0 +1,101 @@
+"""Engine construction for PostgreSQL (asyncpg) and SQLite (aiosqlite), and database errors -> domain errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import event, exc, pool
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from llm_provider_service.domain.errors import StoreUnavailableError
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_SECONDS = 5.0
+# SQLSTATE classes that mean "try again later": connection exception, transaction rollback (serialization,
+# deadlock), insufficient resources (too many connections), operator intervention (shutdown, starting up).
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57"})
+
+
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The database file of a SQLite URL; None for an in-memory database."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers proceed while one writer commits; busy_timeout makes writers queue instead of failing;
+    # synchronous=NORMAL is durable across application crashes in WAL mode (only an OS crash may lose the tail).
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def create_engine(
+    url: str | URL,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout_seconds: float = 10.0,
+    echo: bool = False,
+    pooled: bool = True,
+) -> AsyncEngine:
+    """An async engine for `url`; the caller owns it and must `dispose()` it.
+
+    `pooled=False` opens a connection per use (one-off work such as migrations)."""
+    options: dict[str, Any] = {
+        "echo": echo,
+        "json_serializer": _json_dumps,
+        "json_deserializer": orjson.loads,
+    }
+    if not pooled:
+        options["poolclass"] = pool.NullPool
+    if is_sqlite(url):
+        engine = create_async_engine(url, **options)
+        event.listen(engine.sync_engine, "connect", _enable_sqlite_pragmas)
+        return engine
+    if pooled:
+        options.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout_seconds)
+    return create_async_engine(url, connect_args={"timeout": CONNECT_TIMEOUT_SECONDS}, **options)
+
+
+def _is_transient(error: exc.DBAPIError) -> bool:
+    if error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError):
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
+
+
+@contextmanager
+def store_errors(operation: str) -> Iterator[None]:
+    """Translate "the database cannot be reached right now" into `StoreUnavailableError` (503, retry in 1 s).
+
+    Anything else (a constraint the caller did not expect, a programming error) is a bug and propagates.
+    """
+    try:
+        yield
+    except exc.DBAPIError as error:
+        if not _is_transient(error):
+            raise
+        raise StoreUnavailableError(f"database unavailable ({operation})", retry_after_seconds=1) from error
+    except (exc.TimeoutError, OSError) as error:
+        # Pool exhausted, connection refused or connect timeout (TimeoutError is an OSError).
+        raise StoreUnavailableError(f"database unavailable ({operation})", retry_after_seconds=1) from error
