@@ -1,0 +1,1 @@
+"""The HTTP edge: Starlette app, routes, the wire schemas and the error → problem+json table."""

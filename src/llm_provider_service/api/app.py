@@ -1,0 +1,26 @@
+"""`create_app`: the Starlette application over an `ApiContext`; resources are owned by the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from llm_provider_service.api.context import ApiContext
+from llm_provider_service.api.middleware import EdgeMiddleware
+from llm_provider_service.api.problems import EXCEPTION_HANDLERS
+from llm_provider_service.api.routes import comparison, operations
+
+
+def create_app(context: ApiContext, *, max_body_bytes: int, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    handlers: Any = EXCEPTION_HANDLERS
+    app = Starlette(
+        routes=[*comparison.routes, *operations.routes, *extra_routes],
+        middleware=[Middleware(EdgeMiddleware, metrics=context.metrics, max_body_bytes=max_body_bytes)],
+        exception_handlers=handlers,
+    )
+    app.state.context = context
+    return app

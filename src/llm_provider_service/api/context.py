@@ -1,0 +1,34 @@
+"""Everything the HTTP edge needs, handed over by the composition root (no globals, nothing at import)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+from llm_provider_service.api.auth import KeyChecker
+from llm_provider_service.domain.catalog import ModelCatalog
+from llm_provider_service.observability import Metrics
+from llm_provider_service.ports import JobQueue, JobStore, LLMProvider, UsageStore
+from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
+from llm_provider_service.service.limits import ProviderLimits
+from llm_provider_service.service.submission import JobService
+
+ReadinessCheck = Callable[[], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    jobs: JobService
+    store: JobStore
+    usage: UsageStore
+    queue: JobQueue
+    providers: Mapping[str, LLMProvider]
+    configured_providers: frozenset[str]
+    catalog: ModelCatalog
+    breakers: CircuitBreakerRegistry
+    limits: ProviderLimits
+    keys: KeyChecker
+    metrics: Metrics
+    readiness_checks: Mapping[str, ReadinessCheck]
+    max_wait_seconds: float
+    version: str

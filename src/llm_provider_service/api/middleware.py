@@ -1,0 +1,91 @@
+"""One pure-ASGI middleware for every request: correlation id, body size limit, latency metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from llm_provider_service.api.problems import problem
+from llm_provider_service.domain.errors import PayloadTooLargeError
+from llm_provider_service.observability import Metrics
+
+CORRELATION_HEADER = b"x-correlation-id"
+
+
+class EdgeMiddleware:
+    """Kept as raw ASGI (not BaseHTTPMiddleware) because it sits on every request's hot path."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+        self._app = app
+        self._metrics = metrics
+        self._max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        correlation_id = _header(scope, CORRELATION_HEADER) or str(uuid.uuid4())
+        scope.setdefault("state", {})["correlation_id"] = correlation_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes:
+            response = problem(
+                413,
+                "payload_too_large",
+                f"the body exceeds {self._max_body_bytes} bytes",
+                correlation_id=correlation_id,
+            )
+            await response(scope, receive, send)
+            self._observe(scope, 413, started)
+            return
+        status = 500
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self._max_body_bytes:
+                    raise PayloadTooLargeError(f"the body exceeds {self._max_body_bytes} bytes")
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((CORRELATION_HEADER, correlation_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self._app(scope, limited_receive, send_with_headers)
+        finally:
+            self._observe(scope, status, started)
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        endpoint = _endpoint(scope)
+        self._metrics.http_requests.labels(endpoint, scope["method"], str(status)).inc()
+        self._metrics.http_latency_seconds.labels(endpoint).observe(time.perf_counter() - started)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            decoded: str = value.decode("latin-1")
+            return decoded
+    return None
+
+
+def _endpoint(scope: Scope) -> str:
+    """The route template, never the raw path (ids in paths would make labels unbounded)."""
+    route: Any = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"

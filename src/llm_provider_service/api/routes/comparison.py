@@ -1,0 +1,104 @@
+"""`POST /api/v1/comparison` and `/api/v1/requests/{queue_id}`: submit, poll, wait and cancel jobs."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from llm_provider_service.api.context import ApiContext
+from llm_provider_service.api.responses import json_response
+from llm_provider_service.api.schemas import job_view, parse_comparison_request
+from llm_provider_service.domain.errors import RequestValidationError
+from llm_provider_service.domain.models import Job
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
+
+def _context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+def _wait_seconds(request: Request, context: ApiContext) -> float | None:
+    raw = request.query_params.get("wait")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= context.max_wait_seconds:
+        raise RequestValidationError(
+            f"wait must be a number of seconds between 0 and {context.max_wait_seconds:g}",
+            [{"loc": ["query", "wait"], "msg": "out of range", "type": "value_error"}],
+        )
+    return seconds
+
+
+def _accepted(job: Job, request: Request, *, estimated_wait_seconds: float, replayed: bool) -> Response:
+    status_url = str(request.url_for("get_request", queue_id=job.id).path)
+    body = {
+        "queue_id": job.id,
+        "status": job.status.value,
+        "message": "duplicate of an earlier submission with the same Idempotency-Key"
+        if replayed
+        else "comparison job accepted",
+        "estimated_wait_seconds": estimated_wait_seconds,
+        "status_url": status_url,
+    }
+    headers = {"Location": status_url}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return json_response(body, 202, headers)
+
+
+async def submit_comparison(request: Request) -> Response:
+    context = _context(request)
+    context.keys.require_client(request)
+    wait_seconds = _wait_seconds(request, context)
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS:
+        raise RequestValidationError(
+            f"Idempotency-Key must have 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters",
+            [{"loc": ["header", "Idempotency-Key"], "msg": "bad length", "type": "value_error"}],
+        )
+    comparison = parse_comparison_request(await request.body())
+    submission = await context.jobs.submit(comparison, idempotency_key=key)
+    if submission.created:
+        context.metrics.jobs_submitted.labels(submission.job.provider).inc()
+    job = submission.job
+    if wait_seconds:
+        job = await context.jobs.wait(job.id, wait_seconds)
+        if job.status.is_terminal:
+            return json_response(job_view(job), 200)
+    return _accepted(
+        job, request, estimated_wait_seconds=submission.estimated_wait_seconds, replayed=not submission.created
+    )
+
+
+async def get_request(request: Request) -> Response:
+    context = _context(request)
+    context.keys.require_client(request)
+    queue_id = request.path_params["queue_id"]
+    wait_seconds = _wait_seconds(request, context)
+    if wait_seconds:
+        job = await context.jobs.wait(queue_id, wait_seconds)
+    else:
+        job = await context.jobs.get(queue_id)
+    return json_response(job_view(job))
+
+
+async def cancel_request(request: Request) -> Response:
+    context = _context(request)
+    context.keys.require_client(request)
+    job = await context.jobs.cancel(request.path_params["queue_id"])
+    return json_response(job_view(job))
+
+
+routes = [
+    Route("/api/v1/comparison", submit_comparison, methods=["POST"]),
+    Route("/api/v1/requests/{queue_id}", get_request, methods=["GET"], name="get_request"),
+    Route("/api/v1/requests/{queue_id}", cancel_request, methods=["DELETE"]),
+]

@@ -1,0 +1,173 @@
+"""Operations routes: providers, models, usage, health, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from llm_provider_service.api.context import ApiContext
+from llm_provider_service.api.responses import json_response
+from llm_provider_service.domain.errors import QueueUnavailableError, RequestValidationError, ServiceError
+from llm_provider_service.domain.models import ProviderName
+
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+def _context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+async def list_providers(request: Request) -> Response:
+    context = _context(request)
+    context.keys.require_admin(request)
+    providers = []
+    for name in ProviderName:
+        enabled = name.value in context.providers
+        default_model = None
+        if name.value in context.catalog.providers():
+            default_model = context.catalog.resolve(name.value, None).model_id
+        providers.append(
+            {
+                "name": name.value,
+                "enabled": enabled,
+                "configured": name.value in context.configured_providers,
+                "circuit_state": context.breakers.get(name.value).state.value if enabled else None,
+                "in_flight": context.limits.in_flight(name.value),
+                "concurrency_limit": context.limits.limit(name.value),
+                "default_model": default_model,
+            }
+        )
+    return json_response({"providers": providers})
+
+
+async def list_models(request: Request) -> Response:
+    context = _context(request)
+    context.keys.require_client(request)
+    models = [
+        {
+            "provider": model.provider,
+            "model": model.model_id,
+            "id": f"{model.provider}/{model.model_id}",
+            "default": context.catalog.resolve(model.provider, None).model_id == model.model_id,
+            "context_window": model.context_window,
+            "max_output_tokens": model.max_output_tokens,
+            "input_usd_per_million_tokens": model.input_usd_per_mtok,
+            "output_usd_per_million_tokens": model.output_usd_per_mtok,
+            "capabilities": {
+                "temperature": model.supports_temperature,
+                "reasoning_effort": model.supports_reasoning_effort,
+                "output_verbosity": model.supports_output_verbosity,
+                "structured_output": model.supports_structured_output,
+                "streaming": model.supports_streaming,
+            },
+            "available": model.provider in context.providers,
+        }
+        for model in context.catalog
+    ]
+    return json_response({"models": models})
+
+
+def _moment(request: Request, name: str) -> datetime | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise RequestValidationError(
+            f"{name} must be an ISO 8601 timestamp",
+            [{"loc": ["query", name], "msg": "invalid timestamp", "type": "value_error"}],
+        ) from None
+    if moment.tzinfo is None:
+        raise RequestValidationError(
+            f"{name} needs a timezone", [{"loc": ["query", name], "msg": "naive timestamp", "type": "value_error"}]
+        )
+    return moment
+
+
+async def usage(request: Request) -> Response:
+    context = _context(request)
+    context.keys.require_admin(request)
+    group_by = request.query_params.get("group_by", "provider")
+    if group_by not in ("provider", "model", "day"):
+        raise RequestValidationError(
+            "group_by must be provider, model or day",
+            [{"loc": ["query", "group_by"], "msg": "unknown grouping", "type": "value_error"}],
+        )
+    start, end = _moment(request, "from"), _moment(request, "to")
+    rows = await context.usage.usage_summary(start=start, end=end, group_by=group_by)  # type: ignore[arg-type]
+    return json_response(
+        {
+            "group_by": group_by,
+            "from": start.isoformat() if start else None,
+            "to": end.isoformat() if end else None,
+            "groups": [
+                {
+                    "group": row.group,
+                    "calls": row.calls,
+                    "prompt_tokens": row.prompt_tokens,
+                    "completion_tokens": row.completion_tokens,
+                    "total_tokens": row.prompt_tokens + row.completion_tokens,
+                    "cost_usd": round(row.cost_usd, 8),
+                }
+                for row in rows
+            ],
+        }
+    )
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "ok", "version": _context(request).version})
+
+
+async def _check(check: Any) -> str:
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            await check()
+    except TimeoutError:
+        return "timeout"
+    except ServiceError as error:
+        return error.code
+    return "ok"
+
+
+async def readyz(request: Request) -> Response:
+    context = _context(request)
+    names = list(context.readiness_checks)
+    results = await asyncio.gather(*(_check(context.readiness_checks[name]) for name in names))
+    checks = dict(zip(names, results, strict=True))
+    ready = all(result == "ok" for result in results)
+    return json_response({"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    context = _context(request)
+    try:
+        stats = await context.queue.stats()
+    except QueueUnavailableError:
+        stats = None
+    if stats is not None:
+        context.metrics.queue_depth.labels("ready").set(stats.ready)
+        context.metrics.queue_depth.labels("delayed").set(stats.delayed)
+        context.metrics.queue_depth.labels("leased").set(stats.leased)
+    with contextlib.suppress(ServiceError):  # the gauge keeps its last value; /readyz reports the store
+        context.metrics.outbox_backlog.set(await context.store.outbox_backlog())
+    return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+routes = [
+    Route("/api/v1/providers", list_providers, methods=["GET"]),
+    Route("/api/v1/models", list_models, methods=["GET"]),
+    Route("/api/v1/usage", usage, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

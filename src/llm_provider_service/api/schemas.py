@@ -1,0 +1,124 @@
+"""The HTTP contract of `/api/v1`: request and response shapes, kept apart from the domain models."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from llm_provider_service.domain.errors import RequestValidationError, UnknownProviderError
+from llm_provider_service.domain.events import iso
+from llm_provider_service.domain.models import (
+    ComparisonRequest,
+    Job,
+    LLMConfigOverrides,
+    OutputVerbosity,
+    PromptBlock,
+    ProviderName,
+    ReasoningEffort,
+)
+
+TOPIC_PATTERN = r"^[A-Za-z0-9._-]{1,249}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class PromptBlockIn(_Strict):
+    content: str = Field(min_length=1)
+    target: Literal["system", "user_content"] = "user_content"
+    cacheable: bool = False
+    ttl: Literal["5m", "1h"] = "5m"
+
+
+class LLMConfigOverridesIn(_Strict):
+    provider_override: str | None = Field(None, min_length=1, max_length=64)
+    model_override: str | None = Field(None, min_length=1, max_length=200)
+    temperature_override: float | None = Field(None, ge=0, le=2)
+    system_prompt_override: str | None = Field(None, min_length=1)
+    max_tokens_override: int | None = Field(None, gt=0, le=1_000_000)
+    reasoning_effort: ReasoningEffort | None = None
+    output_verbosity: OutputVerbosity | None = None
+
+
+class ComparisonRequestIn(_Strict):
+    user_prompt: str = Field(min_length=1)
+    prompt_blocks: list[PromptBlockIn] = Field(default_factory=list, max_length=64)
+    callback_topic: str | None = Field(None, pattern=TOPIC_PATTERN)
+    llm_config_overrides: LLMConfigOverridesIn | None = None
+    correlation_id: uuid.UUID | None = None
+    user_id: str | None = Field(None, max_length=256)
+    priority: int = Field(5, ge=0, le=10)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("user_prompt")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("user_prompt must not be blank")
+        return value
+
+    @field_validator("callback_topic")
+    @classmethod
+    def _legal_topic(cls, value: str | None) -> str | None:
+        if value in {".", ".."}:
+            raise ValueError("'.' and '..' are not legal Kafka topic names")
+        return value
+
+    def to_domain(self) -> ComparisonRequest:
+        overrides = self.llm_config_overrides or LLMConfigOverridesIn()
+        provider = overrides.provider_override
+        return ComparisonRequest(
+            user_prompt=self.user_prompt,
+            correlation_id=str(self.correlation_id or uuid.uuid4()),
+            prompt_blocks=tuple(
+                PromptBlock(block.content, block.target, block.cacheable, block.ttl) for block in self.prompt_blocks
+            ),
+            callback_topic=self.callback_topic,
+            overrides=LLMConfigOverrides(
+                provider=_provider(provider) if provider is not None else None,
+                model=overrides.model_override,
+                temperature=overrides.temperature_override,
+                system_prompt=overrides.system_prompt_override,
+                max_tokens=overrides.max_tokens_override,
+                reasoning_effort=overrides.reasoning_effort,
+                output_verbosity=overrides.output_verbosity,
+            ),
+            user_id=self.user_id,
+            priority=self.priority,
+            metadata=self.metadata,
+        )
+
+
+def _provider(name: str) -> ProviderName:
+    try:
+        return ProviderName(name)
+    except ValueError:
+        known = ", ".join(provider.value for provider in ProviderName)
+        raise UnknownProviderError(f"unknown provider {name!r}; known providers: {known}") from None
+
+
+def parse_comparison_request(body: bytes) -> ComparisonRequest:
+    """Validate a request body; errors never echo the input (it may hold essays)."""
+    try:
+        parsed = ComparisonRequestIn.model_validate_json(body)
+    except ValidationError as exc:
+        errors: list[dict[str, object]] = [
+            {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]} for error in exc.errors()
+        ]
+        raise RequestValidationError("the request body is invalid", errors) from exc
+    return parsed.to_domain()
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    """`GET /api/v1/requests/{queue_id}`."""
+    return {
+        "queue_id": job.id,
+        "status": job.status.value,
+        "attempts": job.attempts,
+        "created_at": iso(job.created_at),
+        "updated_at": iso(job.updated_at),
+        "result": dict(job.result) if job.result is not None else None,
+    }

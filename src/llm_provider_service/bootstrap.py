@@ -1,0 +1,192 @@
+"""The composition root: Settings in, every service out, opened and closed in one AsyncExitStack."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+
+from llm_provider_service import __version__
+from llm_provider_service.adapters.jsonl_events import JsonlEventPublisher
+from llm_provider_service.adapters.memory_queue import InMemoryJobQueue
+from llm_provider_service.adapters.sql_store import SqlJobStore
+from llm_provider_service.api.auth import KeyChecker
+from llm_provider_service.api.context import ApiContext
+from llm_provider_service.config import Settings
+from llm_provider_service.mock.engine import MockEngine
+from llm_provider_service.mock.profile import MockProfile
+from llm_provider_service.observability import Metrics
+from llm_provider_service.ports import Clock, EventPublisher, JobQueue, JobStore, LLMProvider
+from llm_provider_service.providers.manifest import default_catalog
+from llm_provider_service.providers.mock import MockProvider
+from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry, CircuitState
+from llm_provider_service.resilience.retry import RetryPolicy
+from llm_provider_service.service.clock import SystemClock
+from llm_provider_service.service.event_factory import EventFactory, LifecycleTopics
+from llm_provider_service.service.limits import ProviderLimits
+from llm_provider_service.service.outbox import OutboxRelay
+from llm_provider_service.service.processing import JobProcessor
+from llm_provider_service.service.reconciliation import Reconciler
+from llm_provider_service.service.signals import CompletionSignals
+from llm_provider_service.service.submission import JobService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything a process runs, built from settings. Which parts run is the runtime's choice."""
+
+    settings: Settings
+    api: ApiContext
+    processor: JobProcessor
+    relay: OutboxRelay
+    reconciler: Reconciler
+    metrics: Metrics
+    queue: JobQueue
+    store: JobStore
+    clock: Clock
+
+
+def mock_profile(settings: Settings) -> MockProfile:
+    return MockProfile(
+        seed=settings.mock_seed,
+        performance_mode=settings.mock_performance_mode,
+        latency_model=settings.mock_latency_model,
+        latency_ms=settings.mock_latency_ms,
+        latency_min_ms=settings.mock_latency_min_ms,
+        latency_max_ms=settings.mock_latency_max_ms,
+        latency_p99_ms=settings.mock_latency_p99_ms,
+        ttft_ms=settings.mock_ttft_ms,
+        inter_token_ms=settings.mock_inter_token_ms,
+        fault_rates=settings.mock_fault_rates,
+        burst_every=settings.mock_burst_every,
+        burst_length=settings.mock_burst_length,
+        burst_kind=settings.mock_burst_kind,
+        timeout_seconds=settings.mock_timeout_seconds,
+    )
+
+
+async def _open_queue(settings: Settings, stack: AsyncExitStack) -> JobQueue:
+    if settings.redis_url:
+        from llm_provider_service.adapters.redis_queue import RedisJobQueue
+
+        return await stack.enter_async_context(
+            RedisJobQueue.from_url(settings.redis_url, capacity=settings.queue_capacity)
+        )
+    return InMemoryJobQueue(capacity=settings.queue_capacity)
+
+
+async def _open_publisher(settings: Settings, stack: AsyncExitStack) -> EventPublisher:
+    if settings.kafka_bootstrap_servers:
+        from llm_provider_service.adapters.kafka_events import KafkaEventPublisher
+
+        return await stack.enter_async_context(
+            KafkaEventPublisher(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id)
+        )
+    return await stack.enter_async_context(JsonlEventPublisher(settings.resolved_events_path))
+
+
+@asynccontextmanager
+async def build_services(settings: Settings, *, registry: CollectorRegistry | None = None) -> AsyncIterator[Services]:
+    clock = SystemClock()
+    metrics = Metrics(registry or CollectorRegistry())
+    async with AsyncExitStack() as stack:
+        store = await stack.enter_async_context(SqlJobStore.from_url(settings.resolved_database_url))
+        queue = await _open_queue(settings, stack)
+        publisher = await _open_publisher(settings, stack)
+        providers: dict[str, LLMProvider] = {"mock": MockProvider(MockEngine(mock_profile(settings)))}
+        catalog = default_catalog()
+        events = EventFactory(
+            source_service=settings.service_name,
+            topics=LifecycleTopics(
+                settings.topic_request_started,
+                settings.topic_request_completed,
+                settings.topic_request_failed,
+                settings.topic_circuit_state_changed,
+            ),
+        )
+        signals = CompletionSignals()
+        relay = OutboxRelay(
+            store=store,
+            publisher=publisher,
+            clock=clock,
+            poll_interval_seconds=settings.outbox_poll_interval_seconds,
+            on_published=metrics.events_published.inc,
+        )
+
+        def on_circuit_change(provider: str, old: CircuitState, new: CircuitState) -> None:
+            metrics.circuit_changed(provider, new.value)
+            relay.publish_direct(events.circuit_changed(provider, old.value, new.value, now=clock.now()))
+
+        breakers = CircuitBreakerRegistry(
+            failure_threshold=settings.circuit_failure_threshold,
+            reset_seconds=settings.circuit_reset_seconds,
+            half_open_probes=settings.circuit_half_open_probes,
+            clock=clock.monotonic,
+            on_state_change=on_circuit_change,
+        )
+        limits = ProviderLimits(settings.provider_concurrency)
+        jobs = JobService(
+            store=store,
+            queue=queue,
+            providers=providers,
+            catalog=catalog,
+            default_provider=settings.default_provider.value,
+            job_ttl_seconds=settings.job_ttl_seconds,
+            worker_slots=settings.worker_concurrency,
+            events=events,
+            signals=signals,
+            clock=clock,
+        )
+        processor = JobProcessor(
+            store=store,
+            queue=queue,
+            providers=providers,
+            catalog=catalog,
+            breakers=breakers,
+            retry_policy=RetryPolicy(
+                max_attempts=settings.max_attempts,
+                base_delay_seconds=settings.retry_base_delay_seconds,
+                max_delay_seconds=settings.retry_max_delay_seconds,
+            ),
+            limits=limits,
+            events=events,
+            signals=signals,
+            clock=clock,
+            lease_seconds=settings.lease_seconds,
+            call_timeout_seconds=settings.provider_timeout_seconds,
+            random=random.random,
+            on_events_written=relay.wake,
+        )
+        reconciler = Reconciler(
+            store=store, queue=queue, events=events, signals=signals, clock=clock, on_events_written=relay.wake
+        )
+        api = ApiContext(
+            jobs=jobs,
+            store=store,
+            usage=store,
+            queue=queue,
+            providers=providers,
+            configured_providers=frozenset(providers),
+            catalog=catalog,
+            breakers=breakers,
+            limits=limits,
+            keys=KeyChecker(settings.api_keys, settings.admin_key),
+            metrics=metrics,
+            readiness_checks={"store": store.ping, "queue": queue.stats},
+            max_wait_seconds=settings.max_wait_seconds,
+            version=__version__,
+        )
+        yield Services(
+            settings=settings,
+            api=api,
+            processor=processor,
+            relay=relay,
+            reconciler=reconciler,
+            metrics=metrics,
+            queue=queue,
+            store=store,
+            clock=clock,
+        )

@@ -1,0 +1,142 @@
+"""Metrics (on an injected Prometheus registry) and JSON logging, configured only at the entrypoint."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS_SECONDS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    120.0,
+)
+CIRCUIT_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+class Metrics:
+    """Every metric the service exports. Labels are bounded: provider, model, outcome, endpoint — never ids."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.http_requests = Counter(
+            "llm_provider_http_requests", "HTTP requests served.", ["endpoint", "method", "status"], registry=registry
+        )
+        self.http_latency_seconds = Histogram(
+            "llm_provider_http_request_duration_seconds",
+            "HTTP request latency.",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.jobs_submitted = Counter("llm_provider_jobs_submitted", "Jobs accepted.", ["provider"], registry=registry)
+        self.jobs_finished = Counter(
+            "llm_provider_jobs_finished",
+            "Jobs that reached a terminal state.",
+            ["provider", "model", "outcome"],
+            registry=registry,
+        )
+        self.job_retries = Counter(
+            "llm_provider_job_retries",
+            "Attempts rescheduled after a retryable error.",
+            ["provider", "error_kind"],
+            registry=registry,
+        )
+        self.queue_depth = Gauge(
+            "llm_provider_queue_depth", "Jobs in the queue by state.", ["state"], registry=registry
+        )
+        self.queue_wait_seconds = Histogram(
+            "llm_provider_queue_wait_seconds",
+            "Accept to first attempt.",
+            ["provider"],
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.processing_seconds = Histogram(
+            "llm_provider_processing_seconds",
+            "Provider call time of successful attempts.",
+            ["provider", "model"],
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.end_to_end_seconds = Histogram(
+            "llm_provider_end_to_end_seconds",
+            "Accept to terminal state.",
+            ["provider"],
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.provider_calls = Counter(
+            "llm_provider_provider_calls",
+            "Provider calls by outcome.",
+            ["provider", "model", "outcome"],
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "llm_provider_tokens", "Tokens used.", ["provider", "model", "direction"], registry=registry
+        )
+        self.cost_usd = Counter(
+            "llm_provider_cost_usd", "Estimated cost in USD.", ["provider", "model"], registry=registry
+        )
+        self.circuit_state = Gauge(
+            "llm_provider_circuit_state",
+            "Breaker state: 0 closed, 1 half-open, 2 open.",
+            ["provider"],
+            registry=registry,
+        )
+        self.outbox_backlog = Gauge("llm_provider_outbox_backlog", "Unpublished outbox events.", registry=registry)
+        self.events_published = Counter(
+            "llm_provider_events_published", "Events published from the outbox.", registry=registry
+        )
+
+    def circuit_changed(self, provider: str, state: str) -> None:
+        self.circuit_state.labels(provider).set(CIRCUIT_STATE_VALUES.get(state, -1))
+
+
+def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
+    """JSON logs through structlog for both structlog and stdlib loggers; call once, from the CLI."""
+    shared: list[Callable[..., object]] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer = structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer()
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,  # type: ignore[arg-type]
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Access logs would repeat our own request metrics and could carry query strings.
+    logging.getLogger("uvicorn.access").disabled = True
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],  # type: ignore[list-item]
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )

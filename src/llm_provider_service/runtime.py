@@ -1,0 +1,88 @@
+"""Runs a process's parts — HTTP server, worker, outbox relay, reconciler — until SIGTERM, then drains."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import signal
+from collections.abc import Iterator
+
+import uvicorn
+
+from llm_provider_service.api.app import create_app
+from llm_provider_service.bootstrap import Services
+from llm_provider_service.worker import Worker
+
+logger = logging.getLogger(__name__)
+
+RELAY_DRAIN_SECONDS = 5.0
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn without its own signal handling: our handlers stop the server and the worker together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _install_signal_handlers(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _stop_server_when(stop: asyncio.Event, server: _Server) -> None:
+    await stop.wait()
+    server.should_exit = True
+
+
+async def run(
+    services: Services,
+    *,
+    serve_http: bool,
+    run_worker: bool,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    concurrency: int | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until `stop` is set (SIGTERM/SIGINT set it); then stop accepting, drain jobs, drain the outbox."""
+    settings = services.settings
+    stop = stop or asyncio.Event()
+    _install_signal_handlers(stop)
+    async with asyncio.TaskGroup() as group:
+        group.create_task(services.relay.run(stop), name="outbox-relay")
+        group.create_task(services.reconciler.run(stop, settings.reconcile_interval_seconds), name="reconciler")
+        if run_worker:
+            worker = Worker(
+                queue=services.queue,
+                store=services.store,
+                processor=services.processor,
+                clock=services.clock,
+                metrics=services.metrics,
+                concurrency=concurrency or settings.worker_concurrency,
+                lease_seconds=settings.lease_seconds,
+            )
+            group.create_task(worker.run(stop, grace_seconds=settings.shutdown_grace_seconds), name="worker")
+        if serve_http:
+            app = create_app(services.api, max_body_bytes=settings.max_body_bytes)
+            config = uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                loop="none",
+                http="httptools",
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                server_header=False,
+                timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
+            )
+            server = _Server(config)
+            group.create_task(server.serve(), name="http")
+            group.create_task(_stop_server_when(stop, server), name="http-stopper")
+    backlog = await services.relay.drain(RELAY_DRAIN_SECONDS)
+    logger.info("stopped; %d events left in the outbox", backlog)

@@ -1,0 +1,116 @@
+"""The outbox relay: publishes events written with state changes, surviving broker outages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from llm_provider_service.domain.errors import PublishError, StoreUnavailableError
+from llm_provider_service.domain.models import OutboxEvent
+from llm_provider_service.ports import Clock, EventPublisher, JobStore
+
+logger = logging.getLogger(__name__)
+
+MAX_DIRECT_EVENTS = 1000
+MAX_BACKOFF_SECONDS = 5.0
+
+
+class OutboxRelay:
+    """Moves outbox rows to the publisher: claim a batch, publish it, mark it published.
+
+    Woken at once when this process writes events, and polling for rows written by other processes.
+    Delivery is at-least-once: a crash between publish and mark publishes the batch again with the same
+    event ids. Best-effort events that are not tied to a job (circuit changes) go through `publish_direct`.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        publisher: EventPublisher,
+        clock: Clock,
+        poll_interval_seconds: float,
+        batch_size: int = 500,
+        lock_seconds: float = 10.0,
+        on_published: Callable[[int], None] = lambda count: None,
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._clock = clock
+        self._poll_interval_seconds = poll_interval_seconds
+        self._batch_size = batch_size
+        self._lock_seconds = lock_seconds
+        self._on_published = on_published
+        self._wake = asyncio.Event()
+        self._direct: deque[OutboxEvent] = deque(maxlen=MAX_DIRECT_EVENTS)
+        self._failures = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def publish_direct(self, event: OutboxEvent) -> None:
+        self._direct.append(event)
+        self._wake.set()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many outbox rows were published. Raises nothing on outages."""
+        await self._flush_direct()
+        try:
+            events = await self._store.claim_outbox(
+                now=self._clock.now(), limit=self._batch_size, lock_seconds=self._lock_seconds
+            )
+            if not events:
+                return 0
+            await self._publisher.publish(events)
+            await self._store.mark_published([event.event_id for event in events], now=self._clock.now())
+        except (PublishError, StoreUnavailableError) as error:
+            self._failures += 1
+            logger.warning("outbox relay failed (%s); backing off", error)
+            return -1
+        self._failures = 0
+        self._on_published(len(events))
+        return len(events)
+
+    async def _flush_direct(self) -> None:
+        if not self._direct:
+            return
+        batch = list(self._direct)
+        try:
+            await self._publisher.publish(batch)
+        except PublishError:
+            logger.warning("dropped %d best-effort events while the broker is unavailable", len(batch))
+        self._direct.clear()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            published = await self.relay_once()
+            if published >= self._batch_size:
+                continue
+            delay = self._poll_interval_seconds
+            if published < 0:
+                delay = min(MAX_BACKOFF_SECONDS, self._poll_interval_seconds * 2 ** min(self._failures, 8))
+            await self._sleep(delay, stop)
+
+    async def _sleep(self, delay: float, stop: asyncio.Event) -> None:
+        self._wake.clear()
+        waiters = (asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    async def drain(self, timeout_seconds: float) -> int:
+        """Publish what is left (at shutdown); returns the backlog that could not be published in time."""
+        try:
+            async with asyncio.timeout(timeout_seconds):
+                while await self.relay_once() > 0:
+                    pass
+        except TimeoutError:
+            logger.warning("outbox drain timed out")
+        try:
+            return await self._store.outbox_backlog()
+        except StoreUnavailableError:
+            return -1

@@ -1,0 +1,293 @@
+"""Process one claimed job: attempt the provider call, then retry later, fail, expire or complete it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from llm_provider_service.domain.catalog import ModelCatalog
+from llm_provider_service.domain.comparison import build_completion_request, parse_comparison
+from llm_provider_service.domain.errors import (
+    ProviderError,
+    ProviderErrorKind,
+    QueueUnavailableError,
+)
+from llm_provider_service.domain.events import CompletedCall
+from llm_provider_service.domain.models import Comparison, CompletionResponse, Job, JobStatus, TokenUsage
+from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease, LLMProvider
+from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
+from llm_provider_service.resilience.retry import RetryPolicy
+from llm_provider_service.service.event_factory import EventFactory
+from llm_provider_service.service.leases import LeaseKeeper
+from llm_provider_service.service.limits import ProviderLimits
+from llm_provider_service.service.outcomes import completed_payload, expired_payload, failed_payload
+from llm_provider_service.service.signals import CompletionSignals
+
+logger = logging.getLogger(__name__)
+
+PROVIDER_BUSY_DELAY_SECONDS = 0.05
+
+
+class Outcome(StrEnum):
+    """What processing one claim led to."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    RETRY_SCHEDULED = "retry_scheduled"
+    DEFERRED = "deferred"  # circuit open or provider at its concurrency limit; no attempt counted
+    SKIPPED = "skipped"  # not claimable any more (finished, cancelled, taken over)
+    LOST = "lost"  # the lease was lost before the result could be written
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessingReport:
+    """Facts the worker turns into metrics and logs."""
+
+    job_id: str
+    outcome: Outcome
+    provider: str = ""
+    model: str = ""
+    attempt: int = 0
+    queue_wait_seconds: float | None = None
+    call_seconds: float | None = None
+    end_to_end_seconds: float | None = None
+    usage: TokenUsage | None = None
+    cost_usd: float = 0.0
+    error_kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    comparison: Comparison
+    response: CompletionResponse
+    call_seconds: float
+
+
+class JobProcessor:
+    """Runs one claimed job to its next state. Every terminal state is written with its events atomically."""
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        queue: JobQueue,
+        providers: Mapping[str, LLMProvider],
+        catalog: ModelCatalog,
+        breakers: CircuitBreakerRegistry,
+        retry_policy: RetryPolicy,
+        limits: ProviderLimits,
+        events: EventFactory,
+        signals: CompletionSignals,
+        clock: Clock,
+        lease_seconds: float,
+        call_timeout_seconds: float,
+        random: Callable[[], float],
+        on_events_written: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._providers = providers
+        self._catalog = catalog
+        self._breakers = breakers
+        self._retry = retry_policy
+        self._limits = limits
+        self._events = events
+        self._signals = signals
+        self._clock = clock
+        self._lease_seconds = lease_seconds
+        self._call_timeout_seconds = call_timeout_seconds
+        self._random = random
+        self._on_events_written = on_events_written
+
+    async def process(self, lease: Lease) -> ProcessingReport:
+        job = await self._store.get(lease.job_id)
+        if job is None or job.status.is_terminal:
+            await self._queue_call(self._queue.ack(lease))
+            return ProcessingReport(lease.job_id, Outcome.SKIPPED)
+        if not self._limits.try_acquire(job.provider):
+            await self._queue_call(self._queue.release(lease, delay_seconds=PROVIDER_BUSY_DELAY_SECONDS))
+            return ProcessingReport(job.id, Outcome.DEFERRED, job.provider, job.model)
+        try:
+            return await self._process_with_slot(job, lease)
+        finally:
+            self._limits.release(job.provider)
+
+    async def _process_with_slot(self, job: Job, lease: Lease) -> ProcessingReport:
+        breaker = self._breakers.get(job.provider)
+        if not breaker.allow():
+            # An open circuit makes jobs wait in the queue; it never fails them or spends their attempts.
+            delay = max(PROVIDER_BUSY_DELAY_SECONDS, breaker.retry_after_seconds())
+            await self._queue_call(self._queue.release(lease, delay_seconds=delay))
+            return ProcessingReport(job.id, Outcome.DEFERRED, job.provider, job.model)
+        now = self._clock.now()
+        started = await self._store.begin_attempt(
+            job.id,
+            owner=lease.token,
+            now=now,
+            lease_expires_at=now + timedelta(seconds=self._lease_seconds),
+            events=[self._events.started(job, now=now, attempt=job.attempts + 1)],
+        )
+        if started is None:
+            breaker.record_cancelled()
+            await self._queue_call(self._queue.ack(lease))
+            return ProcessingReport(job.id, Outcome.SKIPPED, job.provider, job.model)
+        self._on_events_written()
+        if now >= started.expires_at:
+            breaker.record_cancelled()
+            return await self._finish(started, lease, JobStatus.EXPIRED, expired_payload(started, now=now))
+        return await self._attempt(started, lease)
+
+    async def _attempt(self, job: Job, lease: Lease) -> ProcessingReport:
+        breaker = self._breakers.get(job.provider)
+        try:
+            async with LeaseKeeper(
+                queue=self._queue, store=self._store, clock=self._clock, lease=lease, lease_seconds=self._lease_seconds
+            ) as keeper:
+                answer = await self._call(job)
+        except ProviderError as error:
+            breaker.record_failure(error)
+            return await self._handle_failure(job, keeper.lease, error)
+        except asyncio.CancelledError:
+            breaker.record_cancelled()
+            await self._give_back(job, keeper.lease)
+            raise
+        breaker.record_success()
+        return await self._complete(job, keeper.lease, answer)
+
+    async def _call(self, job: Job) -> _Answer:
+        provider = self._providers.get(job.provider)
+        if provider is None:
+            raise ProviderError(ProviderErrorKind.INVALID_REQUEST, f"provider {job.provider!r} is not configured here")
+        started = self._clock.monotonic()
+        try:
+            response = await self._complete_once(provider, job, repair=False)
+            try:
+                comparison = parse_comparison(response)
+            except ProviderError:
+                # One repair attempt for an answer that broke the schema; never a fabricated default.
+                response = await self._complete_once(provider, job, repair=True)
+                comparison = parse_comparison(response)
+        except ProviderError as error:
+            error.provider = error.provider or job.provider
+            raise
+        return _Answer(comparison, response, self._clock.monotonic() - started)
+
+    async def _complete_once(self, provider: LLMProvider, job: Job, *, repair: bool) -> CompletionResponse:
+        request = build_completion_request(
+            job.request, job_id=job.id, model=job.model, attempt=job.attempts, repair=repair
+        )
+        try:
+            async with asyncio.timeout(self._call_timeout_seconds):
+                return await provider.complete(request)
+        except TimeoutError as exc:
+            raise ProviderError(ProviderErrorKind.TIMEOUT, "provider call timed out", provider=job.provider) from exc
+
+    async def _handle_failure(self, job: Job, lease: Lease, error: ProviderError) -> ProcessingReport:
+        if self._retry.should_retry(error, job.attempts):
+            delay = self._retry.delay_seconds(
+                job.attempts, retry_after_seconds=error.retry_after_seconds, random=self._random
+            )
+            now = self._clock.now()
+            rescheduled = await self._store.reschedule(
+                job.id,
+                owner=lease.token,
+                now=now,
+                available_at=now + timedelta(seconds=delay),
+                last_error={"kind": error.kind.value, "message": str(error), "attempt": job.attempts},
+            )
+            if not rescheduled:
+                return ProcessingReport(job.id, Outcome.LOST, job.provider, job.model, job.attempts)
+            await self._queue_call(self._queue.release(lease, delay_seconds=delay))
+            return ProcessingReport(
+                job.id, Outcome.RETRY_SCHEDULED, job.provider, job.model, job.attempts, error_kind=error.kind.value
+            )
+        now = self._clock.now()
+        report = await self._finish(job, lease, JobStatus.FAILED, failed_payload(job, error, now=now))
+        return ProcessingReport(
+            job.id,
+            report.outcome,
+            job.provider,
+            job.model,
+            job.attempts,
+            queue_wait_seconds=report.queue_wait_seconds,
+            end_to_end_seconds=report.end_to_end_seconds,
+            error_kind=error.kind.value,
+        )
+
+    async def _complete(self, job: Job, lease: Lease, answer: _Answer) -> ProcessingReport:
+        model = self._catalog.resolve(job.provider, job.model)
+        usage = answer.response.usage
+        call = CompletedCall(
+            comparison=answer.comparison,
+            provider=job.provider,
+            model=answer.response.model or job.model,
+            usage=usage,
+            cost_usd=round(model.cost_usd(usage), 8),
+            response_time_ms=round(answer.call_seconds * 1000),
+            extra_metadata=answer.response.provider_metadata,
+        )
+        now = self._clock.now()
+        report = await self._finish(job, lease, JobStatus.COMPLETED, completed_payload(job, call, now=now))
+        return ProcessingReport(
+            job.id,
+            report.outcome,
+            job.provider,
+            job.model,
+            job.attempts,
+            queue_wait_seconds=report.queue_wait_seconds,
+            call_seconds=answer.call_seconds,
+            end_to_end_seconds=report.end_to_end_seconds,
+            usage=usage,
+            cost_usd=call.cost_usd,
+        )
+
+    async def _finish(self, job: Job, lease: Lease, status: JobStatus, payload: dict[str, Any]) -> ProcessingReport:
+        now = self._clock.now()
+        finished = await self._store.finish(
+            job.id,
+            status=status,
+            owner=lease.token,
+            now=now,
+            result=payload,
+            events=self._events.terminal(job, status=status, payload=payload, now=now),
+        )
+        if finished is None:
+            logger.warning("job %s was taken over before its %s result was written", job.id, status.value)
+            return ProcessingReport(job.id, Outcome.LOST, job.provider, job.model, job.attempts)
+        self._on_events_written()
+        self._signals.notify(job.id)
+        await self._queue_call(self._queue.ack(lease))
+        queue_wait = (job.started_at - job.created_at).total_seconds() if job.started_at else None
+        return ProcessingReport(
+            job.id,
+            Outcome(status.value),
+            job.provider,
+            job.model,
+            job.attempts,
+            queue_wait_seconds=queue_wait,
+            end_to_end_seconds=(now - job.created_at).total_seconds(),
+        )
+
+    async def _give_back(self, job: Job, lease: Lease) -> None:
+        """On shutdown mid-call, return the job at once without spending its attempt (bounded, best effort)."""
+        try:
+            async with asyncio.timeout(2.0):
+                now = self._clock.now()
+                await asyncio.shield(self._store.release_attempt(job.id, owner=lease.token, now=now, available_at=now))
+                await asyncio.shield(self._queue_call(self._queue.release(lease, delay_seconds=0.0)))
+        except (TimeoutError, asyncio.CancelledError, Exception):  # noqa: BLE001 - the lease expiry recovers the job
+            logger.warning("could not hand job %s back on shutdown; its lease will expire", job.id)
+
+    @staticmethod
+    async def _queue_call(operation: Any) -> None:
+        """Queue bookkeeping after the store has recorded the truth; if Redis is down the reconciler repairs it."""
+        try:
+            await operation
+        except QueueUnavailableError:
+            logger.warning("queue unavailable; the reconciler will repair its state")

@@ -1,0 +1,165 @@
+"""Use cases at the front door: submit a comparison job, read it, wait for it, cancel it."""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
+from llm_provider_service.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    QueueFullError,
+    QueueUnavailableError,
+    UnknownProviderError,
+)
+from llm_provider_service.domain.models import ComparisonRequest, Job, JobStatus
+from llm_provider_service.ports import Clock, JobQueue, JobStore, LLMProvider, QueueStats
+from llm_provider_service.service.event_factory import EventFactory
+from llm_provider_service.service.outcomes import cancelled_payload
+from llm_provider_service.service.signals import CompletionSignals
+
+logger = logging.getLogger(__name__)
+
+STORE_POLL_SECONDS = 0.25
+STATS_CACHE_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """An accepted job. `created` is False when an idempotency key returned an earlier job."""
+
+    job: Job
+    created: bool
+    estimated_wait_seconds: float
+
+
+class JobService:
+    """Accepts jobs (record, then enqueue), answers status reads, waits and cancellations."""
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        queue: JobQueue,
+        providers: Mapping[str, LLMProvider],
+        catalog: ModelCatalog,
+        default_provider: str,
+        job_ttl_seconds: float,
+        worker_slots: int,
+        events: EventFactory,
+        signals: CompletionSignals,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._providers = providers
+        self._catalog = catalog
+        self._default_provider = default_provider
+        self._ttl = timedelta(seconds=job_ttl_seconds)
+        self._worker_slots = max(1, worker_slots)
+        self._events = events
+        self._signals = signals
+        self._clock = clock
+        self._stats: QueueStats | None = None
+        self._stats_read_at = -math.inf
+
+    def resolve_model(self, request: ComparisonRequest) -> ModelInfo:
+        """The provider and model a request will run on; raises for unknown or unconfigured ones."""
+        provider = str(request.overrides.provider or self._default_provider)
+        if provider not in self._providers:
+            raise UnknownProviderError(f"provider {provider!r} is not configured on this service")
+        model = self._catalog.resolve(provider, request.overrides.model)
+        model.check_overrides(request.overrides)
+        return model
+
+    async def submit(
+        self, request: ComparisonRequest, *, idempotency_key: str | None = None, trace_id: str | None = None
+    ) -> Submission:
+        model = self.resolve_model(request)
+        now = self._clock.now()
+        job = Job(
+            id=str(uuid.uuid4()),
+            request=request,
+            status=JobStatus.QUEUED,
+            provider=model.provider,
+            model=model.model_id,
+            created_at=now,
+            updated_at=now,
+            available_at=now,
+            expires_at=now + self._ttl,
+            idempotency_key=idempotency_key,
+            trace_id=trace_id or secrets.token_hex(16),
+        )
+        stored = await self._store.add(job)
+        if stored.id != job.id:
+            return Submission(stored, created=False, estimated_wait_seconds=await self._estimate_wait())
+        try:
+            await self._queue.enqueue(job.id, priority=request.priority)
+        except QueueFullError:
+            await self._store.discard(job.id)
+            raise
+        except QueueUnavailableError:
+            # The store holds the job; the reconciler (or a store-claiming worker) dispatches it later.
+            logger.warning("queue unavailable; job %s recorded and left for the reconciler", job.id)
+        return Submission(stored, created=True, estimated_wait_seconds=await self._estimate_wait())
+
+    async def _estimate_wait(self) -> float:
+        """Rough wait from the queue depth, read at most once a second (a cheap O(1) call anyway)."""
+        moment = self._clock.monotonic()
+        if self._stats is None or moment - self._stats_read_at > STATS_CACHE_SECONDS:
+            try:
+                self._stats = await self._queue.stats()
+            except QueueUnavailableError:
+                return 0.0
+            self._stats_read_at = moment
+        return round(self._stats.ready / self._worker_slots, 1)
+
+    async def get(self, job_id: str) -> Job:
+        job = await self._store.get(job_id)
+        if job is None:
+            raise NotFoundError(f"no job with queue_id {job_id!r}")
+        return job
+
+    async def wait(self, job_id: str, timeout_seconds: float) -> Job:
+        """The job once terminal, or as it stands when the timeout passes."""
+        deadline = self._clock.monotonic() + timeout_seconds
+        job = await self.get(job_id)
+        while not job.status.is_terminal:
+            remaining = deadline - self._clock.monotonic()
+            if remaining <= 0:
+                break
+            await self._signals.wait(job_id, min(remaining, STORE_POLL_SECONDS))
+            job = await self.get(job_id)
+        return job
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a job that no worker has started; its callback says cancelled."""
+        job = await self.get(job_id)
+        if job.status == JobStatus.CANCELLED:
+            return job
+        if job.status != JobStatus.QUEUED:
+            raise ConflictError(f"job {job_id} is {job.status.value} and can no longer be cancelled")
+        now = self._clock.now()
+        payload = cancelled_payload(job, now=now)
+        finished = await self._store.finish(
+            job_id,
+            status=JobStatus.CANCELLED,
+            owner=None,
+            now=now,
+            result=payload,
+            events=self._events.terminal(job, status=JobStatus.CANCELLED, payload=payload, now=now),
+        )
+        if finished is None:
+            raise ConflictError(f"job {job_id} started before it could be cancelled")
+        try:
+            await self._queue.remove(job_id)
+        except QueueUnavailableError:
+            logger.warning("queue unavailable while cancelling %s; a worker will find it cancelled", job_id)
+        self._signals.notify(job_id)
+        return finished

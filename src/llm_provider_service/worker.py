@@ -1,0 +1,135 @@
+"""The worker loop: claim jobs, process them with bounded concurrency, drain gracefully on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+
+import structlog
+
+from llm_provider_service.domain.errors import QueueUnavailableError, ServiceError, StoreUnavailableError
+from llm_provider_service.observability import Metrics
+from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease
+from llm_provider_service.service.processing import JobProcessor, Outcome, ProcessingReport
+
+logger = logging.getLogger(__name__)
+
+CLAIM_WAIT_SECONDS = 0.5
+OUTAGE_BACKOFF_SECONDS = 0.5
+
+
+class Worker:
+    """Claims up to `concurrency` jobs at a time and runs each in its own supervised task.
+
+    Shutdown (the `stop` event, set on SIGTERM): stop claiming, let running jobs finish for up to
+    `grace_seconds`, then cancel the rest — a cancelled job hands its lease back at once.
+    When the queue is unreachable the worker claims due jobs straight from the store, whose
+    conditional `begin_attempt` keeps two workers from running the same job.
+    """
+
+    def __init__(
+        self,
+        *,
+        queue: JobQueue,
+        store: JobStore,
+        processor: JobProcessor,
+        clock: Clock,
+        metrics: Metrics,
+        concurrency: int,
+        lease_seconds: float,
+    ) -> None:
+        self._queue = queue
+        self._store = store
+        self._processor = processor
+        self._clock = clock
+        self._metrics = metrics
+        self._concurrency = concurrency
+        self._lease_seconds = lease_seconds
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.worker_id = uuid.uuid4().hex[:12]
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def run(self, stop: asyncio.Event, *, grace_seconds: float) -> None:
+        logger.info("worker %s started with concurrency %d", self.worker_id, self._concurrency)
+        try:
+            while not stop.is_set():
+                free = self._concurrency - len(self._tasks)
+                if free <= 0:
+                    await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                leases = await self._claim(free)
+                for lease in leases:
+                    task = asyncio.create_task(self._run_one(lease), name=f"job-{lease.job_id}")
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        finally:
+            await self._drain(grace_seconds)
+        logger.info("worker %s stopped", self.worker_id)
+
+    async def _claim(self, free: int) -> list[Lease]:
+        try:
+            return await self._queue.claim(
+                max_jobs=free, lease_seconds=self._lease_seconds, wait_seconds=CLAIM_WAIT_SECONDS
+            )
+        except QueueUnavailableError:
+            return await self._claim_from_store(free)
+
+    async def _claim_from_store(self, free: int) -> list[Lease]:
+        try:
+            jobs = await self._store.due_jobs(now=self._clock.now(), limit=free)
+        except StoreUnavailableError:
+            jobs = []
+        if not jobs:
+            await asyncio.sleep(OUTAGE_BACKOFF_SECONDS)
+            return []
+        expires_at = time.time() + self._lease_seconds
+        running = {task.get_name() for task in self._tasks}
+        return [Lease(job.id, uuid.uuid4().hex, expires_at) for job in jobs if f"job-{job.id}" not in running]
+
+    async def _run_one(self, lease: Lease) -> None:
+        structlog.contextvars.bind_contextvars(queue_id=lease.job_id)
+        try:
+            report = await self._processor.process(lease)
+        except ServiceError as error:
+            # Store or queue trouble mid-job: the lease expires and the job is picked up again.
+            logger.warning("job %s interrupted by %s; its lease will expire", lease.job_id, error.code)
+            return
+        except Exception:
+            logger.exception("job %s crashed the processor", lease.job_id)
+            return
+        self._record(report)
+
+    def _record(self, report: ProcessingReport) -> None:
+        metrics = self._metrics
+        if report.outcome in (Outcome.COMPLETED, Outcome.FAILED, Outcome.EXPIRED):
+            metrics.jobs_finished.labels(report.provider, report.model, report.outcome.value).inc()
+            if report.end_to_end_seconds is not None:
+                metrics.end_to_end_seconds.labels(report.provider).observe(report.end_to_end_seconds)
+            if report.queue_wait_seconds is not None:
+                metrics.queue_wait_seconds.labels(report.provider).observe(report.queue_wait_seconds)
+        if report.call_seconds is not None:
+            metrics.processing_seconds.labels(report.provider, report.model).observe(report.call_seconds)
+        if report.outcome in (Outcome.COMPLETED, Outcome.FAILED, Outcome.RETRY_SCHEDULED):
+            outcome = "ok" if report.outcome == Outcome.COMPLETED else (report.error_kind or "error")
+            metrics.provider_calls.labels(report.provider, report.model, outcome).inc()
+        if report.usage is not None:
+            metrics.tokens.labels(report.provider, report.model, "prompt").inc(report.usage.prompt_tokens)
+            metrics.tokens.labels(report.provider, report.model, "completion").inc(report.usage.completion_tokens)
+            metrics.cost_usd.labels(report.provider, report.model).inc(report.cost_usd)
+        if report.outcome == Outcome.RETRY_SCHEDULED:
+            metrics.job_retries.labels(report.provider, report.error_kind or "unknown").inc()
+
+    async def _drain(self, grace_seconds: float) -> None:
+        if not self._tasks:
+            return
+        logger.info("worker %s draining %d jobs for up to %.1f s", self.worker_id, len(self._tasks), grace_seconds)
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)

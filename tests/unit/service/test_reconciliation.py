@@ -1,0 +1,44 @@
+"""The reconciler and the outbox relay."""
+
+from __future__ import annotations
+
+from llm_provider_service.domain.models import JobStatus
+from tests.unit.service.harness import Harness, comparison
+
+
+async def test_reconciler_re_enqueues_jobs_the_queue_lost() -> None:
+    harness = Harness()
+    job = (await harness.jobs.submit(comparison())).job
+    await harness.queue.remove(job.id)  # e.g. Redis restarted empty
+    harness.clock.advance(1)
+    report = await harness.reconciler.run_once()
+    assert report.requeued == 1
+    assert await harness.queue.contains([job.id]) == {job.id}
+    assert (await harness.reconciler.run_once()).requeued == 0
+
+
+async def test_reconciler_expires_queued_jobs_past_ttl_with_one_callback() -> None:
+    harness = Harness(ttl_seconds=60)
+    job = (await harness.jobs.submit(comparison())).job
+    harness.clock.advance(61)
+    assert (await harness.reconciler.run_once()).expired == 1
+    assert harness.store.jobs[job.id].status == JobStatus.EXPIRED
+    assert (await harness.reconciler.run_once()).expired == 0
+    callbacks = await harness.callbacks()
+    assert [c["data"]["error_detail"]["error_code"] for c in callbacks] == ["expired"]
+
+
+async def test_outbox_survives_a_broker_outage_and_drains() -> None:
+    harness = Harness()
+    for _ in range(3):
+        await harness.jobs.submit(comparison())
+        await harness.process_next()
+    harness.publisher.failing = True
+    assert await harness.relay.relay_once() == -1
+    assert await harness.store.outbox_backlog() == 9
+    harness.publisher.failing = False
+    harness.clock.advance(11)  # the failed batch's claim lock runs out
+    assert len(await harness.callbacks()) == 3
+    assert await harness.store.outbox_backlog() == 0
+    ids = [event.event_id for event in harness.publisher.events]
+    assert len(ids) == len(set(ids))
