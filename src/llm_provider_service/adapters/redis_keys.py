@@ -1,0 +1,51 @@
+"""Every Redis key name the service uses, derived from one namespace; no other module spells a key.
+
+Job queue layout (namespace `llmq` by default; the `{...}` hash tag keeps every key in one Redis Cluster slot,
+which the queue's Lua scripts need):
+
+    {llmq}:ready     ZSET  job_id -> (10 - priority) * 1e13 + sequence   (lowest score is claimed first)
+    {llmq}:delayed   ZSET  job_id -> due time, epoch seconds
+    {llmq}:leased    ZSET  job_id -> lease deadline, epoch seconds
+    {llmq}:priority  HASH  job_id -> priority, for every job held in any state (HLEN = total depth)
+    {llmq}:token     HASH  job_id -> current lease token, for leased jobs only
+    {llmq}:sequence  STRING counter giving FIFO order within a priority
+    {llmq}:wakeup    LIST  short-lived wakeup marks for claimers blocked in BLPOP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_QUEUE_NAMESPACE = "llmq"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """The job queue's keys; `ordered` is the KEYS array every queue script receives, in this order."""
+
+    ready: str
+    delayed: str
+    leased: str
+    priority: str
+    token: str
+    sequence: str
+    wakeup: str
+
+    @classmethod
+    def for_namespace(cls, namespace: str = DEFAULT_QUEUE_NAMESPACE) -> QueueKeys:
+        if not namespace or any(char in namespace for char in "{}"):
+            raise ValueError("queue namespace must be non-empty and free of braces")
+        tag = "{" + namespace + "}"
+        return cls(
+            ready=f"{tag}:ready",
+            delayed=f"{tag}:delayed",
+            leased=f"{tag}:leased",
+            priority=f"{tag}:priority",
+            token=f"{tag}:token",
+            sequence=f"{tag}:sequence",
+            wakeup=f"{tag}:wakeup",
+        )
+
+    @property
+    def ordered(self) -> tuple[str, str, str, str, str, str, str]:
+        return (self.ready, self.delayed, self.leased, self.priority, self.token, self.sequence, self.wakeup)

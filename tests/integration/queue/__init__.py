@@ -1,0 +1,1 @@
+"""Integration tests of the Redis job queue on a real Redis server."""
