@@ -1,0 +1,1 @@
+"""Unit tests of the vendor adapters against scripted local HTTP servers."""
