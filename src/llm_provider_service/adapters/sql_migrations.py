@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from llm_provider_service.adapters.sql_engine import create_engine, sqlite_file, store_errors
+from llm_provider_service.domain.errors import StoreUnavailableError
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIRECTORY = Path(__file__).with_name("migrations")
 # Serialises concurrent upgrades (several processes starting at once) on PostgreSQL.
 MIGRATION_LOCK_KEY = 7_265_118_734
+# The newest revision in migrations/versions (a unit test keeps the two equal).
+HEAD_REVISION = "0001"
 
 
 def alembic_config() -> Config:
@@ -42,6 +49,29 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
                 # the schema current, instead of both creating the same tables.
                 await connection.exec_driver_sql("BEGIN IMMEDIATE")
             await connection.run_sync(_upgrade_on, revision)
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def check_schema(engine: AsyncEngine) -> None:
+    """Refuse a database that was never migrated, with the fix in the message.
+
+    An unreachable database is only logged: the store answers 503 until it returns, and a process that
+    starts during an outage should not crash-loop.
+    """
+    try:
+        with store_errors("check_schema"):
+            async with engine.connect() as connection:
+                revision = await connection.run_sync(_current_revision)
+    except StoreUnavailableError:
+        logger.warning("database unreachable at start; the schema is checked on first use only implicitly")
+        return
+    if revision is None:
+        raise RuntimeError("the database has no schema: run `llm-provider db upgrade` first")
+    if revision != HEAD_REVISION:
+        logger.warning("database schema is at revision %s, this build expects %s", revision, HEAD_REVISION)
 
 
 async def upgrade_database_async(url: str, revision: str = "head") -> None:

@@ -8,36 +8,30 @@ transaction. Single statements run in autocommit mode, which saves the BEGIN/COM
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from llm_provider_service.adapters import sql_queries as queries
 from llm_provider_service.adapters.sql_engine import create_engine, is_sqlite, sqlite_file, store_errors
-from llm_provider_service.adapters.sql_migrations import migrate as migrate_schema
+from llm_provider_service.adapters.sql_migrations import check_schema, migrate
 from llm_provider_service.adapters.sql_rows import (
     job_from_row,
     job_to_row,
     outbox_event_from_row,
     outbox_rows,
-    result_columns,
     usage_to_row,
 )
-from llm_provider_service.adapters.sql_tables import UtcDateTime, jobs, outbox, usage, utc_day
+from llm_provider_service.adapters.sql_tables import jobs, outbox
 from llm_provider_service.domain.errors import StoreUnavailableError
 from llm_provider_service.domain.models import Job, JobStatus, OutboxEvent
 from llm_provider_service.domain.usage import UsageGrouping, UsageRecord, UsageSummaryRow
 
-logger = logging.getLogger(__name__)
-
-QUEUED = JobStatus.QUEUED.value
-PROCESSING = JobStatus.PROCESSING.value
 ADD_ATTEMPTS = 3
 
 
@@ -58,12 +52,13 @@ class SqlJobStore:
         max_overflow: int = 10,
         pool_timeout_seconds: float = 10.0,
         echo: bool = False,
-        migrate: bool | None = None,
+        apply_migrations: bool | None = None,
     ) -> AsyncIterator[SqlJobStore]:
         """Open the store; the engine is disposed on exit.
 
-        `migrate` applies the packaged migrations at open; by default only on SQLite (the embedded
-        default). PostgreSQL deployments run `llm-provider db upgrade` (`upgrade_database`) instead.
+        `apply_migrations` applies the packaged migrations at open; by default only on SQLite (the embedded
+        default). PostgreSQL deployments run `llm-provider db upgrade` (`upgrade_database`) instead; the
+        store then only checks that the schema exists.
         """
         path = sqlite_file(url)
         if path is not None:
@@ -72,8 +67,10 @@ class SqlJobStore:
             url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout_seconds=pool_timeout_seconds, echo=echo
         )
         try:
-            if migrate if migrate is not None else is_sqlite(url):
-                await migrate_schema(engine)
+            if apply_migrations if apply_migrations is not None else is_sqlite(url):
+                await migrate(engine)
+            else:
+                await check_schema(engine)
             yield cls(engine)
         finally:
             await engine.dispose()
@@ -113,54 +110,27 @@ class SqlJobStore:
     async def begin_attempt(
         self, job_id: str, *, owner: str, now: datetime, lease_expires_at: datetime, events: Sequence[OutboxEvent]
     ) -> Job | None:
-        claimable = sa.or_(
-            sa.and_(jobs.c.status == QUEUED, jobs.c.available_at <= now),
-            sa.and_(jobs.c.status == PROCESSING, jobs.c.lease_expires_at <= now),
-        )
-        statement = (
-            sa.update(jobs)
-            .where(jobs.c.id == job_id, claimable)
-            .values(
-                status=PROCESSING,
-                attempts=jobs.c.attempts + 1,
-                lease_owner=owner,
-                lease_expires_at=lease_expires_at,
-                started_at=sa.func.coalesce(jobs.c.started_at, sa.literal(now, UtcDateTime())),
-                updated_at=now,
-            )
-            .returning(*jobs.c)
-        )
+        statement = queries.begin_attempt(job_id, owner=owner, now=now, lease_expires_at=lease_expires_at)
         return await self._change_with_events("begin_attempt", statement, events, now=now)
 
     async def extend_lease(self, job_id: str, *, owner: str, lease_expires_at: datetime) -> bool:
-        statement = (
-            sa.update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.status == PROCESSING, jobs.c.lease_owner == owner)
-            .values(lease_expires_at=lease_expires_at)
-        )
+        statement = queries.extend_lease(job_id, owner=owner, lease_expires_at=lease_expires_at)
         return await self._execute("extend_lease", statement) == 1
 
     async def reschedule(
         self, job_id: str, *, owner: str, now: datetime, available_at: datetime, last_error: Mapping[str, Any]
     ) -> bool:
-        return await self._requeue(
-            "reschedule", job_id, owner=owner, now=now, available_at=available_at, last_error=dict(last_error)
+        statement = queries.requeue(
+            job_id, owner=owner, now=now, available_at=available_at, last_error=dict(last_error)
         )
+        return await self._execute("reschedule", statement) == 1
 
     async def release_attempt(self, job_id: str, *, owner: str, now: datetime, available_at: datetime) -> bool:
         # The attempt counted by begin_attempt never reached the provider: give it back.
-        uncounted = sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0)
-        return await self._requeue(
-            "release_attempt", job_id, owner=owner, now=now, available_at=available_at, attempts=uncounted
+        statement = queries.requeue(
+            job_id, owner=owner, now=now, available_at=available_at, attempts=queries.uncounted_attempt()
         )
-
-    async def _requeue(self, operation: str, job_id: str, *, owner: str, **values: Any) -> bool:
-        statement = (
-            sa.update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.status == PROCESSING, jobs.c.lease_owner == owner)
-            .values(status=QUEUED, lease_owner=None, lease_expires_at=None, updated_at=values.pop("now"), **values)
-        )
-        return await self._execute(operation, statement) == 1
+        return await self._execute("release_attempt", statement) == 1
 
     async def finish(
         self,
@@ -172,39 +142,14 @@ class SqlJobStore:
         result: Mapping[str, Any],
         events: Sequence[OutboxEvent],
     ) -> Job | None:
-        if not status.is_terminal:
-            raise ValueError(f"finish needs a terminal status, not {status.value}")
-        applicable = (
-            sa.and_(jobs.c.status == PROCESSING, jobs.c.lease_owner == owner)
-            if owner is not None
-            else jobs.c.status == QUEUED
-        )
-        statement = (
-            sa.update(jobs)
-            .where(jobs.c.id == job_id, applicable)
-            .values(
-                status=status.value,
-                result=dict(result),
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-                finished_at=now,
-                **result_columns(result),
-            )
-            .returning(*jobs.c)
-        )
+        statement = queries.finish(job_id, status=status, owner=owner, now=now, result=result)
         return await self._change_with_events("finish", statement, events, now=now)
 
     async def due_jobs(self, *, now: datetime, limit: int) -> list[Job]:
-        due = sa.or_(
-            sa.and_(jobs.c.status == QUEUED, jobs.c.available_at <= now),
-            sa.and_(jobs.c.status == PROCESSING, jobs.c.lease_expires_at <= now),
-        )
-        return await self._many("due_jobs", sa.select(jobs).where(due).order_by(jobs.c.created_at).limit(limit))
+        return await self._many("due_jobs", queries.due_jobs(now, limit))
 
     async def overdue_jobs(self, *, now: datetime, limit: int) -> list[Job]:
-        overdue = sa.and_(jobs.c.status.in_((QUEUED, PROCESSING)), jobs.c.expires_at <= now)
-        return await self._many("overdue_jobs", sa.select(jobs).where(overdue).order_by(jobs.c.expires_at).limit(limit))
+        return await self._many("overdue_jobs", queries.overdue_jobs(now, limit))
 
     async def status_counts(self) -> dict[JobStatus, int]:
         counts = dict.fromkeys(JobStatus, 0)
@@ -223,51 +168,29 @@ class SqlJobStore:
     # -- outbox -------------------------------------------------------------------------------------------
 
     async def claim_outbox(self, *, now: datetime, limit: int, lock_seconds: float) -> list[OutboxEvent]:
-        # SKIP LOCKED (PostgreSQL; SQLite serialises writers anyway) lets concurrent relays take disjoint rows.
-        candidates = (
-            sa.select(outbox.c.seq)
-            .where(
-                outbox.c.published_at.is_(None),
-                sa.or_(outbox.c.locked_until.is_(None), outbox.c.locked_until <= now),
-            )
-            .order_by(outbox.c.seq)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        statement = (
-            sa.update(outbox)
-            .where(outbox.c.seq.in_(candidates.scalar_subquery()))
-            .values(locked_until=now + timedelta(seconds=lock_seconds))
-            .returning(*outbox.c)
-        )
         with store_errors("claim_outbox"):
             async with self._autocommit.connect() as conn:
-                rows = (await conn.execute(statement)).mappings().all()
+                rows = (await conn.execute(queries.claim_outbox(now, limit, lock_seconds))).mappings().all()
+        # RETURNING has no order: restore the outbox order.
         return [outbox_event_from_row(row) for row in sorted(rows, key=lambda row: row["seq"])]
 
     async def mark_published(self, event_ids: Sequence[str], *, now: datetime) -> None:
-        if not event_ids:
-            return
-        statement = (
-            sa.update(outbox).where(outbox.c.event_id.in_(list(event_ids))).values(published_at=now, locked_until=None)
-        )
-        await self._execute("mark_published", statement)
+        if event_ids:
+            published = outbox.c.event_id.in_(list(event_ids))
+            statement = sa.update(outbox).where(published).values(published_at=now, locked_until=None)
+            await self._execute("mark_published", statement)
 
     async def outbox_backlog(self) -> int:
-        statement = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
         with store_errors("outbox_backlog"):
             async with self._autocommit.connect() as conn:
-                return int((await conn.execute(statement)).scalar_one())
+                return int((await conn.execute(queries.outbox_backlog())).scalar_one())
 
     # -- usage --------------------------------------------------------------------------------------------
 
     async def record_usage(self, records: Sequence[UsageRecord]) -> None:
         if not records:
             return
-        dialect = self._engine.dialect.name
-        insert = postgresql.insert(usage) if dialect == "postgresql" else sqlite.insert(usage)
-        # A record written twice (a retried write) counts once.
-        statement = insert.on_conflict_do_nothing(index_elements=[usage.c.id])
+        statement = queries.insert_usage(self._engine.dialect.name)
         with store_errors("record_usage"):
             async with self._autocommit.connect() as conn:
                 await conn.execute(statement, [usage_to_row(record) for record in records])
@@ -275,22 +198,9 @@ class SqlJobStore:
     async def usage_summary(
         self, *, start: datetime | None, end: datetime | None, group_by: UsageGrouping
     ) -> list[UsageSummaryRow]:
-        group = {"provider": usage.c.provider, "model": usage.c.model, "day": utc_day(usage.c.created_at)}[group_by]
-        statement = sa.select(
-            group.label("grp"),
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(usage.c.prompt_tokens), 0),
-            sa.func.coalesce(sa.func.sum(usage.c.completion_tokens), 0),
-            sa.func.coalesce(sa.func.sum(usage.c.cost_usd), 0.0),
-        )
-        if start is not None:
-            statement = statement.where(usage.c.created_at >= start)
-        if end is not None:
-            statement = statement.where(usage.c.created_at < end)
-        statement = statement.group_by(sa.literal_column("grp")).order_by(sa.literal_column("grp"))
         with store_errors("usage_summary"):
             async with self._autocommit.connect() as conn:
-                rows = (await conn.execute(statement)).all()
+                rows = (await conn.execute(queries.usage_summary(start, end, group_by))).all()
         return [
             UsageSummaryRow(
                 group=str(grp),

@@ -1,0 +1,142 @@
+"""The SQL statements of the store, built with SQLAlchemy Core; each state change is one conditional UPDATE."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from llm_provider_service.adapters.sql_rows import result_columns
+from llm_provider_service.adapters.sql_tables import UtcDateTime, jobs, outbox, usage, utc_day
+from llm_provider_service.domain.models import JobStatus
+from llm_provider_service.domain.usage import UsageGrouping
+
+QUEUED = JobStatus.QUEUED.value
+PROCESSING = JobStatus.PROCESSING.value
+
+
+def claimable(now: datetime) -> sa.ColumnElement[bool]:
+    """A queued job that is due, or a processing job whose lease ran out (its worker is gone)."""
+    return sa.or_(
+        sa.and_(jobs.c.status == QUEUED, jobs.c.available_at <= now),
+        sa.and_(jobs.c.status == PROCESSING, jobs.c.lease_expires_at <= now),
+    )
+
+
+def held_by(owner: str) -> sa.ColumnElement[bool]:
+    return sa.and_(jobs.c.status == PROCESSING, jobs.c.lease_owner == owner)
+
+
+def begin_attempt(job_id: str, *, owner: str, now: datetime, lease_expires_at: datetime) -> sa.Update:
+    return (
+        sa.update(jobs)
+        .where(jobs.c.id == job_id, claimable(now))
+        .values(
+            status=PROCESSING,
+            attempts=jobs.c.attempts + 1,
+            lease_owner=owner,
+            lease_expires_at=lease_expires_at,
+            started_at=sa.func.coalesce(jobs.c.started_at, sa.literal(now, UtcDateTime())),
+            updated_at=now,
+        )
+        .returning(*jobs.c)
+    )
+
+
+def extend_lease(job_id: str, *, owner: str, lease_expires_at: datetime) -> sa.Update:
+    return sa.update(jobs).where(jobs.c.id == job_id, held_by(owner)).values(lease_expires_at=lease_expires_at)
+
+
+def requeue(job_id: str, *, owner: str, now: datetime, available_at: datetime, **values: Any) -> sa.Update:
+    """Processing -> queued under the caller's lease, claimable again at `available_at`."""
+    return (
+        sa.update(jobs)
+        .where(jobs.c.id == job_id, held_by(owner))
+        .values(
+            status=QUEUED, available_at=available_at, lease_owner=None, lease_expires_at=None, updated_at=now, **values
+        )
+    )
+
+
+def uncounted_attempt() -> sa.ColumnElement[int]:
+    return sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0)
+
+
+def finish(job_id: str, *, status: JobStatus, owner: str | None, now: datetime, result: Mapping[str, Any]) -> sa.Update:
+    if not status.is_terminal:
+        raise ValueError(f"finish needs a terminal status, not {status.value}")
+    # With an owner the job must be running under that lease; without one it must still wait in the queue.
+    applicable = held_by(owner) if owner is not None else jobs.c.status == QUEUED
+    return (
+        sa.update(jobs)
+        .where(jobs.c.id == job_id, applicable)
+        .values(
+            status=status.value,
+            result=dict(result),
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+            finished_at=now,
+            **result_columns(result),
+        )
+        .returning(*jobs.c)
+    )
+
+
+def due_jobs(now: datetime, limit: int) -> sa.Select[Any]:
+    return sa.select(jobs).where(claimable(now)).order_by(jobs.c.created_at).limit(limit)
+
+
+def overdue_jobs(now: datetime, limit: int) -> sa.Select[Any]:
+    overdue = sa.and_(jobs.c.status.in_((QUEUED, PROCESSING)), jobs.c.expires_at <= now)
+    return sa.select(jobs).where(overdue).order_by(jobs.c.expires_at).limit(limit)
+
+
+def claim_outbox(now: datetime, limit: int, lock_seconds: float) -> sa.Update:
+    # FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite serialises writers anyway and omits it) makes concurrent
+    # relays take disjoint rows; the lock column hides the rows until published or the lock runs out.
+    candidates = (
+        sa.select(outbox.c.seq)
+        .where(
+            outbox.c.published_at.is_(None),
+            sa.or_(outbox.c.locked_until.is_(None), outbox.c.locked_until <= now),
+        )
+        .order_by(outbox.c.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        sa.update(outbox)
+        .where(outbox.c.seq.in_(candidates.scalar_subquery()))
+        .values(locked_until=now + timedelta(seconds=lock_seconds))
+        .returning(*outbox.c)
+    )
+
+
+def outbox_backlog() -> sa.Select[Any]:
+    return sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+
+
+def insert_usage(dialect_name: str) -> sa.Insert:
+    """An insert that skips records already written (a retried write counts once)."""
+    insert = postgresql.insert(usage) if dialect_name == "postgresql" else sqlite.insert(usage)
+    return insert.on_conflict_do_nothing(index_elements=[usage.c.id])
+
+
+def usage_summary(start: datetime | None, end: datetime | None, group_by: UsageGrouping) -> sa.Select[Any]:
+    group = {"provider": usage.c.provider, "model": usage.c.model, "day": utc_day(usage.c.created_at)}[group_by]
+    statement = sa.select(
+        group.label("grp"),
+        sa.func.count(),
+        sa.func.coalesce(sa.func.sum(usage.c.prompt_tokens), 0),
+        sa.func.coalesce(sa.func.sum(usage.c.completion_tokens), 0),
+        sa.func.coalesce(sa.func.sum(usage.c.cost_usd), 0.0),
+    )
+    if start is not None:
+        statement = statement.where(usage.c.created_at >= start)
+    if end is not None:
+        statement = statement.where(usage.c.created_at < end)
+    return statement.group_by(sa.literal_column("grp")).order_by(sa.literal_column("grp"))

@@ -1,0 +1,1 @@
+"""Integration tier of the SQL store: the shared behaviour on a real PostgreSQL."""

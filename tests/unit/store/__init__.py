@@ -1,0 +1,1 @@
+"""Unit tier of the SQL store: the shared behaviour on SQLite in a temporary directory."""

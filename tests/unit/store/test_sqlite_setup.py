@@ -1,0 +1,61 @@
+"""Opening the embedded SQLite store: directory, WAL, busy timeout, migrations applied at open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from llm_provider_service.adapters.sql_engine import SQLITE_BUSY_TIMEOUT_MS, create_engine
+from llm_provider_service.adapters.sql_migrations import HEAD_REVISION, alembic_config, upgrade_database
+from llm_provider_service.adapters.sql_store import SqlJobStore
+from llm_provider_service.adapters.sql_tables import metadata
+from tests.unit.store.contract import make_job
+
+
+def schema_differences(connection: Connection) -> list[object]:
+    return list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+
+async def test_open_creates_the_directory_and_a_migrated_wal_database(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'a' / 'b' / 'store.db'}"
+
+    async with SqlJobStore.from_url(url) as store:
+        await store.ping()
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() == SQLITE_BUSY_TIMEOUT_MS
+            assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0001"
+            assert await conn.run_sync(schema_differences) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_reopening_keeps_the_data(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+    job = make_job()
+    async with SqlJobStore.from_url(url) as store:
+        await store.add(job)
+
+    async with SqlJobStore.from_url(url) as store:
+        assert await store.get(job.id) == job
+
+
+def test_upgrade_database_is_idempotent(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli' / 'store.db'}"
+
+    upgrade_database(url)
+    upgrade_database(url)
+
+    assert (tmp_path / "cli" / "store.db").is_file()
+
+
+def test_the_head_revision_constant_matches_the_migration_scripts() -> None:
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
