@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import secrets
@@ -128,10 +129,12 @@ class JobService:
 
     async def wait(self, job_id: str, timeout_seconds: float) -> Job:
         """The job once terminal, or as it stands when the timeout passes."""
-        deadline = self._clock.monotonic() + timeout_seconds
+        # Waiting is real time on the event loop's clock, whatever clock stamps the jobs.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_seconds
         job = await self.get(job_id)
         while not job.status.is_terminal:
-            remaining = deadline - self._clock.monotonic()
+            remaining = deadline - loop.time()
             if remaining <= 0:
                 break
             await self._signals.wait(job_id, min(remaining, STORE_POLL_SECONDS))

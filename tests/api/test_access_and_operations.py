@@ -1,0 +1,123 @@
+"""Bearer keys, admin routes, health, readiness, metrics and logs."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from llm_provider_service.domain.errors import StoreUnavailableError
+from tests.api.conftest import Api, ApiFactory
+
+CLIENT_KEY = "client-key-0123456789"
+ADMIN_KEY = "admin-key-9876543210"
+BODY = {"user_prompt": "Essay A ... Essay B ..."}
+
+
+@pytest.fixture
+async def secured(make_api: ApiFactory) -> Api:
+    api: Api = await make_api(api_keys=[CLIENT_KEY, "second-client-key"], admin_key=ADMIN_KEY)
+    return api
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong-key", "Basic abc", "Bearer "])
+async def test_api_routes_need_a_valid_key(secured: Api, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    for method, path in [("POST", "/api/v1/comparison"), ("GET", "/api/v1/requests/x"), ("GET", "/api/v1/models")]:
+        response = await secured.client.request(method, path, json=BODY, headers=headers)
+        assert response.status_code == 401, path
+        assert response.json()["code"] == "unauthorized"
+    assert secured.harness.store.jobs == {}
+
+
+async def test_a_valid_key_is_accepted(secured: Api) -> None:
+    response = await secured.client.post(
+        "/api/v1/comparison", json=BODY, headers={"Authorization": f"Bearer {CLIENT_KEY}"}
+    )
+    assert response.status_code == 202
+
+
+async def test_admin_routes_need_the_admin_key(secured: Api) -> None:
+    client = await secured.client.get("/api/v1/providers", headers={"Authorization": f"Bearer {CLIENT_KEY}"})
+    assert client.status_code == 403
+    assert client.json()["code"] == "forbidden"
+    admin = await secured.client.get("/api/v1/providers", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert admin.status_code == 200
+    usage = await secured.client.get("/api/v1/usage", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    assert usage.status_code == 200
+
+
+async def test_keys_are_never_logged(secured: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    await secured.client.post("/api/v1/comparison", json=BODY, headers={"Authorization": "Bearer guessed-key"})
+    await secured.client.post("/api/v1/comparison", json=BODY, headers={"Authorization": f"Bearer {CLIENT_KEY}"})
+    assert CLIENT_KEY not in caplog.text
+    assert "guessed-key" not in caplog.text
+
+
+async def test_prompts_are_not_logged(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    marker = "unmistakable-essay-sentence"
+    await api.client.post("/api/v1/comparison", json={"user_prompt": marker})
+    await api.harness.process_next()
+    await api.harness.published()
+    assert marker not in caplog.text
+
+
+async def test_providers_show_circuit_state(api: Api) -> None:
+    providers = (await api.client.get("/api/v1/providers")).json()["providers"]
+    mock = next(p for p in providers if p["name"] == "mock")
+    assert mock == {
+        "name": "mock",
+        "enabled": True,
+        "configured": True,
+        "circuit_state": "closed",
+        "in_flight": 0,
+        "concurrency_limit": None,
+        "default_model": "mock-comparison-v1",
+    }
+    openai = next(p for p in providers if p["name"] == "openai")
+    assert openai["enabled"] is False
+
+
+async def test_models_lists_the_manifest_with_prices(api: Api) -> None:
+    models = (await api.client.get("/api/v1/models")).json()["models"]
+    mock = next(m for m in models if m["provider"] == "mock")
+    assert mock["available"] is True
+    assert mock["input_usd_per_million_tokens"] == 0.0
+
+
+async def test_usage_rejects_bad_parameters(api: Api) -> None:
+    assert (await api.client.get("/api/v1/usage?group_by=user")).status_code == 422
+    assert (await api.client.get("/api/v1/usage?from=yesterday")).status_code == 422
+    assert (await api.client.get("/api/v1/usage?from=2026-01-01T00:00:00")).status_code == 422
+    ok = await api.client.get("/api/v1/usage?from=2026-01-01T00:00:00Z&group_by=day")
+    assert ok.status_code == 200
+    assert ok.json()["groups"] == []
+
+
+async def test_health_and_readiness(api: Api) -> None:
+    assert (await api.client.get("/healthz")).json()["status"] == "ok"
+    ready = await api.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"store": "ok", "queue": "ok"}
+    api.harness.store.unavailable = StoreUnavailableError("down")
+    not_ready = await api.client.get("/readyz")
+    assert not_ready.status_code == 503
+    assert not_ready.json()["checks"]["store"] == "store_unavailable"
+
+
+async def test_metrics_use_route_templates_not_ids(api: Api) -> None:
+    queue_id = (await api.client.post("/api/v1/comparison", json=BODY)).json()["queue_id"]
+    await api.client.get(f"/api/v1/requests/{queue_id}")
+    text = (await api.client.get("/metrics")).text
+    assert 'endpoint="/api/v1/requests/{queue_id}"' in text
+    assert queue_id not in text
+    assert 'llm_provider_queue_depth{state="ready"} 1.0' in text
+    assert "llm_provider_jobs_submitted_total" in text
+
+
+async def test_correlation_id_is_echoed(api: Api) -> None:
+    response = await api.client.get("/api/v1/requests/x", headers={"X-Correlation-ID": "corr-123"})
+    assert response.headers["x-correlation-id"] == "corr-123"
+    assert response.json()["correlation_id"] == "corr-123"
