@@ -59,10 +59,10 @@ async def test_bad_body_is_rejected_with_a_problem(api: Api, body: bytes, status
 
 
 async def test_validation_errors_never_echo_the_input(api: Api) -> None:
-    secret_essay = "my-private-essay-text"
-    response = await api.client.post("/api/v1/comparison", json={"user_prompt": secret_essay, "priority": "x"})
+    private_essay = "my-private-essay-text"
+    response = await api.client.post("/api/v1/comparison", json={"user_prompt": private_essay, "priority": "x"})
     assert response.status_code == 422
-    assert secret_essay not in response.text
+    assert private_essay not in response.text
     assert response.json()["errors"][0]["loc"] == ["priority"]
 
 
