@@ -19,9 +19,11 @@ from llm_provider_service.config import Settings
 from llm_provider_service.mock.engine import MockEngine
 from llm_provider_service.mock.profile import MockProfile
 from llm_provider_service.observability import Metrics
-from llm_provider_service.ports import Clock, EventPublisher, JobQueue, JobStore, LLMProvider
+from llm_provider_service.ports import Clock, EventPublisher, JobQueue, JobStore
+from llm_provider_service.providers.http_client import open_http_session
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.providers.mock import MockProvider
+from llm_provider_service.providers.registry import VendorEndpoint, build_provider_registry
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry, CircuitState
 from llm_provider_service.resilience.retry import RetryPolicy
 from llm_provider_service.service.clock import SystemClock
@@ -47,6 +49,16 @@ class Services:
     queue: JobQueue
     store: JobStore
     clock: Clock
+
+
+def vendor_endpoints(settings: Settings) -> dict[str, VendorEndpoint]:
+    return {
+        "anthropic": VendorEndpoint(settings.anthropic_api_key, settings.anthropic_base_url),
+        "openai": VendorEndpoint(settings.openai_api_key, settings.openai_base_url),
+        "google": VendorEndpoint(settings.gemini_api_key, settings.gemini_base_url),
+        "openrouter": VendorEndpoint(settings.openrouter_api_key, settings.openrouter_base_url),
+        "openai_compatible": VendorEndpoint(settings.openai_compatible_api_key, settings.openai_compatible_base_url),
+    }
 
 
 def mock_profile(settings: Settings) -> MockProfile:
@@ -96,8 +108,20 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
         store = await stack.enter_async_context(SqlJobStore.from_url(settings.resolved_database_url))
         queue = await _open_queue(settings, stack)
         publisher = await _open_publisher(settings, stack)
-        providers: dict[str, LLMProvider] = {"mock": MockProvider(MockEngine(mock_profile(settings)))}
         catalog = default_catalog()
+        session = await stack.enter_async_context(
+            open_http_session(
+                timeout_seconds=settings.provider_timeout_seconds,
+                connect_timeout_seconds=settings.provider_connect_timeout_seconds,
+            )
+        )
+        registry_of_providers = build_provider_registry(
+            session=session,
+            catalog=catalog,
+            mock=MockProvider(MockEngine(mock_profile(settings))),
+            endpoints=vendor_endpoints(settings),
+        )
+        providers = registry_of_providers.providers
         events = EventFactory(
             source_service=settings.service_name,
             topics=LifecycleTopics(
