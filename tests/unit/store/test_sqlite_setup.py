@@ -1,4 +1,4 @@
-"""Opening the embedded SQLite store: directory, WAL, busy timeout, migrations applied at open."""
+"""Opening the embedded SQLite store (directory, WAL, busy timeout, migrations at open) and the dialect SQL."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import Connection
 
+from llm_provider_service.adapters import sql_queries
 from llm_provider_service.adapters.sql_engine import SQLITE_BUSY_TIMEOUT_MS, create_engine
 from llm_provider_service.adapters.sql_migrations import HEAD_REVISION, alembic_config, upgrade_database
 from llm_provider_service.adapters.sql_store import SqlJobStore
 from llm_provider_service.adapters.sql_tables import metadata
-from tests.unit.store.contract import make_job
+from tests.unit.store.contract import T0, make_job
 
 
 def schema_differences(connection: Connection) -> list[object]:
@@ -59,3 +61,9 @@ def test_upgrade_database_is_idempotent(tmp_path: Path) -> None:
 
 def test_the_head_revision_constant_matches_the_migration_scripts() -> None:
     assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
+
+
+def test_the_outbox_claim_skips_rows_other_relays_hold_on_postgresql() -> None:
+    sql = str(sql_queries.claim_outbox(T0, 10, 30.0).compile(dialect=PGDialect_asyncpg()))
+
+    assert "FOR UPDATE SKIP LOCKED" in sql
