@@ -8,8 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from llm_provider_service.adapters import sql_queries
 from llm_provider_service.adapters.sql_engine import SQLITE_BUSY_TIMEOUT_MS, create_engine
@@ -64,6 +63,6 @@ def test_the_head_revision_constant_matches_the_migration_scripts() -> None:
 
 
 def test_the_outbox_claim_skips_rows_other_relays_hold_on_postgresql() -> None:
-    sql = str(sql_queries.claim_outbox(T0, 10, 30.0).compile(dialect=PGDialect_asyncpg()))
+    sql = str(sql_queries.claim_outbox(T0, 10, 30.0).compile(dialect=make_url("postgresql+asyncpg://").get_dialect()()))
 
     assert "FOR UPDATE SKIP LOCKED" in sql
