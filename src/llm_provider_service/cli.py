@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any
@@ -77,5 +79,84 @@ def worker(
     _run(main())
 
 
+@app.command("mock-server")
+def mock_server(
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8090,
+) -> None:
+    """Run the mock LLM speaking the OpenAI, Anthropic and Gemini wire formats."""
+    from llm_provider_service.bootstrap import mock_profile
+    from llm_provider_service.mock.engine import MockEngine
+    from llm_provider_service.mock.server import run_mock_server
+
+    settings = _settings()
+    uvloop.install()
+    run_mock_server(MockEngine(mock_profile(settings)), host=host, port=port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply migrations to LLM_PROVIDER_DATABASE_URL (or the embedded SQLite file)."""
+    from llm_provider_service.adapters.sql_migrations import upgrade_database
+
+    settings = _settings()
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url, revision)
+    typer.echo(f"database at revision {revision}")
+
+
+@infra_app.command("up")
+def infra_up(directory: Annotated[Path, typer.Option(help="Where data and state live.")] = INFRA_DIR) -> None:
+    """Start private Redis, PostgreSQL and a Kafka-protocol broker on free loopback ports."""
+    from llm_provider_service.infra import launcher
+
+    launcher.up(directory)
+    for line in launcher.env_lines(directory):
+        typer.echo(line)
+
+
+@infra_app.command("down")
+def infra_down(directory: Annotated[Path, typer.Option(help="Where data and state live.")] = INFRA_DIR) -> None:
+    """Stop what `infra up` started."""
+    from llm_provider_service.infra import launcher
+
+    for line in launcher.down(directory):
+        typer.echo(line)
+
+
+@infra_app.command("status")
+def infra_status(directory: Annotated[Path, typer.Option(help="Where data and state live.")] = INFRA_DIR) -> None:
+    """Show whether each service is running and answering."""
+    from llm_provider_service.infra import launcher
+
+    for name, state in launcher.status(directory).items():
+        typer.echo(f"{name}: {json.dumps(state, sort_keys=True)}")
+
+
+@infra_app.command("env")
+def infra_env(directory: Annotated[Path, typer.Option(help="Where data and state live.")] = INFRA_DIR) -> None:
+    """Print `export LLM_PROVIDER_...` lines pointing the service at the running infrastructure."""
+    from llm_provider_service.infra import launcher
+
+    for line in launcher.env_lines(directory):
+        typer.echo(line)
+
+
+def _mount_perf() -> None:
+    from llm_loadtest.cli import app as perf_app
+
+    app.add_typer(perf_app, name="perf", help="The performance toolkit (load, stress, soak, infra, demo).")
+
+
 def main() -> None:
+    # The toolkit is imported only when asked for, so `serve` starts without it.
+    if len(sys.argv) > 1 and sys.argv[1] == "perf":
+        _mount_perf()
+    else:
+        app.command("perf", help="The performance toolkit (load, stress, soak, infra, demo).")(_perf_placeholder)
     app()
+
+
+def _perf_placeholder() -> None:
+    """Listed in --help; the real `perf` commands load when invoked."""
