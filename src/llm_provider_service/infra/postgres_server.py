@@ -140,8 +140,16 @@ def _hand_over(base_dir: Path, account: pwd.struct_passwd) -> None:
     base_dir.chmod(0o700)
 
 
-def _check_enterable(directory: Path, account: pwd.struct_passwd) -> None:
+def server_can_enter(directory: Path) -> bool:
+    """Whether the OS user PostgreSQL runs as can reach `directory` (always true when we are not root)."""
+    account = _server_account()
+    return account is None or _first_closed(directory.resolve(), account) is None
+
+
+def _first_closed(directory: Path, account: pwd.struct_passwd) -> Path | None:
     for ancestor in (directory, *directory.parents):
+        if not ancestor.exists():
+            continue
         mode = ancestor.stat()
         if mode.st_uid == account.pw_uid:
             allowed = bool(mode.st_mode & stat.S_IXUSR)
@@ -150,7 +158,14 @@ def _check_enterable(directory: Path, account: pwd.struct_passwd) -> None:
         else:
             allowed = bool(mode.st_mode & stat.S_IXOTH)
         if not allowed:
-            raise ServerStartError(
-                f"the {account.pw_name!r} OS user cannot enter {ancestor}: make it enterable (chmod o+x) or put "
-                "the PostgreSQL directory elsewhere (e.g. under /tmp)"
-            )
+            return ancestor
+    return None
+
+
+def _check_enterable(directory: Path, account: pwd.struct_passwd) -> None:
+    ancestor = _first_closed(directory, account)
+    if ancestor is not None:
+        raise ServerStartError(
+            f"the {account.pw_name!r} OS user cannot enter {ancestor}: make it enterable (chmod o+x) or put "
+            "the PostgreSQL directory elsewhere (e.g. under /tmp)"
+        )
