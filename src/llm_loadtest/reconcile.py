@@ -1,0 +1,147 @@
+"""Reconciliation audit (one callback, one store row, matching tokens per accepted job) and result polling."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import aiohttp
+
+from llm_loadtest.e2e import JobTracker, token_total
+
+logger = logging.getLogger(__name__)
+TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+GetJson = Callable[[str], Awaitable[tuple[int, Any]]]
+# Store reads during the audit; enough to overlap round trips without loading the service much.
+AUDIT_CONCURRENCY = 32
+EXAMPLES = 10
+
+
+@dataclass(slots=True)
+class Audit:
+    accepted: int = 0
+    with_one_callback: int = 0
+    missing_callback: list[str] = field(default_factory=list)
+    extra_callbacks: list[str] = field(default_factory=list)
+    duplicate_events: int = 0
+    store_checked: int = 0
+    store_missing: list[str] = field(default_factory=list)
+    not_terminal: list[str] = field(default_factory=list)
+    token_mismatch: list[str] = field(default_factory=list)
+    callback_tokens: int = 0
+    store_tokens: int = 0
+    foreign_callbacks: int = 0
+    via: str = "kafka"
+
+    @property
+    def reconciled(self) -> bool:
+        return (
+            self.accepted == self.with_one_callback
+            and not (self.store_missing or self.not_terminal or self.token_mismatch or self.extra_callbacks)
+            and self.duplicate_events == 0
+            and self.store_checked == self.accepted
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        for key in ("missing_callback", "extra_callbacks", "store_missing", "not_terminal", "token_mismatch"):
+            values[f"{key}_count"] = len(values[key])
+            values[key] = values[key][:EXAMPLES]
+        values["reconciled"] = self.reconciled
+        return values
+
+    def scalars(self) -> dict[str, float]:
+        """Numbers thresholds can gate on, e.g. `reconciliation: missing==0, reconciled==1`."""
+        return {
+            "accepted": float(self.accepted),
+            "missing": float(len(self.missing_callback)),
+            "duplicates": float(self.duplicate_events + len(self.extra_callbacks)),
+            "store_missing": float(len(self.store_missing)),
+            "not_terminal": float(len(self.not_terminal)),
+            "token_mismatch": float(len(self.token_mismatch)),
+            "reconciled": 1.0 if self.reconciled else 0.0,
+        }
+
+
+def _check_store(audit: Audit, queue_id: str, status: int, body: Any, callback: Mapping[str, Any] | None) -> None:
+    audit.store_checked += 1
+    if status != 200 or not isinstance(body, Mapping):
+        audit.store_missing.append(queue_id)
+        return
+    if body.get("status") not in TERMINAL:
+        audit.not_terminal.append(queue_id)
+        return
+    result = body.get("result")
+    stored = token_total(result) if isinstance(result, Mapping) else None
+    expected = token_total(callback) if callback is not None else None
+    audit.store_tokens += stored or 0
+    if expected is not None and stored != expected:
+        audit.token_mismatch.append(queue_id)
+
+
+async def audit_jobs(tracker: JobTracker, get_json: GetJson, *, via: str, max_seconds: float = 60.0) -> Audit:
+    """Every accepted job: exactly one callback, a terminal store row, token totals equal to the callback's."""
+    audit = Audit(accepted=len(tracker.jobs), duplicate_events=tracker.duplicate_events(), via=via)
+    audit.foreign_callbacks = tracker.foreign
+    for queue_id, job in tracker.jobs.items():
+        if not job.callbacks:
+            audit.missing_callback.append(queue_id)
+        elif len(job.callbacks) > 1:
+            audit.extra_callbacks.append(queue_id)
+        else:
+            audit.with_one_callback += 1
+            audit.callback_tokens += token_total(job.callbacks[0]) or 0
+    gate = asyncio.Semaphore(AUDIT_CONCURRENCY)
+
+    async def check(queue_id: str) -> None:
+        job = tracker.jobs[queue_id]
+        async with gate:
+            try:
+                status, body = await get_json(f"/api/v1/requests/{queue_id}")
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                status, body = 0, None
+        _check_store(audit, queue_id, status, body, job.callbacks[0] if job.callbacks else None)
+
+    try:
+        async with asyncio.timeout(max_seconds), asyncio.TaskGroup() as group:
+            for queue_id in tracker.jobs:
+                group.create_task(check(queue_id))
+    except TimeoutError:
+        logger.warning("reconciliation audit stopped after %.0f s; %d rows checked", max_seconds, audit.store_checked)
+    return audit
+
+
+async def poll_results(
+    tracker: JobTracker,
+    get_json: GetJson,
+    *,
+    interval_seconds: float,
+    max_seconds: float,
+    keep_going: Callable[[], bool],
+) -> None:
+    """Without Kafka: poll GET /api/v1/requests/{id} for pending jobs until all are terminal or time runs out."""
+    gate = asyncio.Semaphore(AUDIT_CONCURRENCY)
+
+    async def poll(queue_id: str) -> None:
+        async with gate:
+            try:
+                status, body = await get_json(f"/api/v1/requests/{queue_id}")
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                return
+        if status == 200 and isinstance(body, Mapping) and body.get("status") in TERMINAL:
+            result = body.get("result")
+            tracker.polled(queue_id, result if isinstance(result, Mapping) else {}, time.monotonic_ns())
+
+    deadline = time.monotonic() + max_seconds
+    while time.monotonic() < deadline:
+        pending = tracker.pending()
+        if not pending and not keep_going():
+            return
+        async with asyncio.TaskGroup() as group:
+            for queue_id in pending:
+                group.create_task(poll(queue_id))
+        await asyncio.sleep(interval_seconds)
