@@ -16,13 +16,17 @@ from llm_provider_service.domain.usage import UsageGrouping
 
 QUEUED = JobStatus.QUEUED.value
 PROCESSING = JobStatus.PROCESSING.value
+# Status filters are rendered as SQL literals, not bound parameters: only then can the planner match them to the
+# partial indexes (a prepared statement's generic plan on PostgreSQL, and SQLite always, ignore bound values).
+QUEUED_SQL = sa.literal_column(f"'{QUEUED}'", sa.String)
+PROCESSING_SQL = sa.literal_column(f"'{PROCESSING}'", sa.String)
 
 
 def claimable(now: datetime) -> sa.ColumnElement[bool]:
     """A queued job that is due, or a processing job whose lease ran out (its worker is gone)."""
     return sa.or_(
-        sa.and_(jobs.c.status == QUEUED, jobs.c.available_at <= now),
-        sa.and_(jobs.c.status == PROCESSING, jobs.c.lease_expires_at <= now),
+        sa.and_(jobs.c.status == QUEUED_SQL, jobs.c.available_at <= now),
+        sa.and_(jobs.c.status == PROCESSING_SQL, jobs.c.lease_expires_at <= now),
     )
 
 
@@ -91,7 +95,7 @@ def due_jobs(now: datetime, limit: int) -> sa.Select[Any]:
 
 
 def overdue_jobs(now: datetime, limit: int) -> sa.Select[Any]:
-    overdue = sa.and_(jobs.c.status.in_((QUEUED, PROCESSING)), jobs.c.expires_at <= now)
+    overdue = sa.and_(jobs.c.status.in_([QUEUED_SQL, PROCESSING_SQL]), jobs.c.expires_at <= now)
     return sa.select(jobs).where(overdue).order_by(jobs.c.expires_at).limit(limit)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from llm_provider_service.adapters import sql_queries as queries
 from llm_provider_service.adapters.sql_engine import create_engine, is_sqlite, sqlite_file, store_errors
@@ -237,21 +237,15 @@ class SqlJobStore:
     ) -> Job | None:
         """Apply a conditional UPDATE ... RETURNING and, if it matched, insert `events` in the same transaction."""
         with store_errors(operation):
+            if not events:  # one statement is atomic by itself: skip BEGIN/COMMIT
+                async with self._autocommit.connect() as conn:
+                    row = (await conn.execute(statement)).mappings().first()
+                return job_from_row(row) if row is not None else None
             async with self._engine.connect() as conn:
-                job = await self._apply(conn, statement, events, now=now)
-                if job is None:
+                row = (await conn.execute(statement)).mappings().first()
+                if row is None:
                     await conn.rollback()
-                else:
-                    await conn.commit()
-        return job
-
-    @staticmethod
-    async def _apply(
-        conn: AsyncConnection, statement: sa.UpdateBase, events: Sequence[OutboxEvent], *, now: datetime
-    ) -> Job | None:
-        row = (await conn.execute(statement)).mappings().first()
-        if row is None:
-            return None
-        if events:
-            await conn.execute(outbox.insert(), outbox_rows(events, now=now))
+                    return None
+                await conn.execute(outbox.insert(), outbox_rows(events, now=now))
+                await conn.commit()
         return job_from_row(row)
