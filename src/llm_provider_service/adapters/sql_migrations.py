@@ -66,7 +66,7 @@ async def check_schema(engine: AsyncEngine) -> None:
             async with engine.connect() as connection:
                 revision = await connection.run_sync(_current_revision)
     except StoreUnavailableError:
-        logger.warning("database unreachable at start; the schema is checked on first use only implicitly")
+        logger.warning("database unreachable at start; requests get 503 until it answers")
         return
     if revision is None:
         raise RuntimeError("the database has no schema: run `llm-provider db upgrade` first")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -12,7 +13,12 @@ from sqlalchemy.engine import Connection, make_url
 
 from llm_provider_service.adapters import sql_queries
 from llm_provider_service.adapters.sql_engine import SQLITE_BUSY_TIMEOUT_MS, create_engine
-from llm_provider_service.adapters.sql_migrations import HEAD_REVISION, alembic_config, upgrade_database
+from llm_provider_service.adapters.sql_migrations import (
+    HEAD_REVISION,
+    alembic_config,
+    upgrade_database,
+    upgrade_database_async,
+)
 from llm_provider_service.adapters.sql_store import SqlJobStore
 from llm_provider_service.adapters.sql_tables import metadata
 from tests.unit.store.contract import T0, make_job
@@ -66,3 +72,12 @@ def test_the_outbox_claim_skips_rows_other_relays_hold_on_postgresql() -> None:
     sql = str(sql_queries.claim_outbox(T0, 10, 30.0).compile(dialect=make_url("postgresql+asyncpg://").get_dialect()()))
 
     assert "FOR UPDATE SKIP LOCKED" in sql
+
+
+async def test_concurrent_opens_of_a_new_file_migrate_it_once(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+
+    await asyncio.gather(*(upgrade_database_async(url) for _ in range(4)))
+
+    async with SqlJobStore.from_url(url) as store:
+        assert await store.outbox_backlog() == 0
