@@ -1,0 +1,61 @@
+# Two commands on a fresh machine: `make run` (install + serve on embedded defaults) and `make test`.
+# Everything installs into .venv from the hash-pinned requirements.lock.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+
+.PHONY: install run test lint typecheck unit integration contract performance live lock clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes --compile-bytecode -r requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+# Starts the service on embedded defaults: SQLite, in-process queue and worker, events to a JSONL file, mock LLM.
+run: install
+	$(BIN)/llm-provider serve
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports
+
+typecheck: install
+	$(BIN)/mypy
+	$(BIN)/mypy tests
+
+# The whole suite: lint, types, then every test tier against private Redis, PostgreSQL and Tansu.
+test: lint typecheck
+	bash scripts/ensure-system-deps.sh
+	$(BIN)/pytest
+
+unit: install
+	$(BIN)/pytest tests/unit tests/api
+
+integration: install
+	bash scripts/ensure-system-deps.sh
+	$(BIN)/pytest -m integration
+
+contract: install
+	$(BIN)/pytest -m contract
+
+performance: install
+	$(BIN)/pytest -m performance
+
+live: install
+	$(BIN)/pytest -m live -rs tests/live
+
+# Re-pin after changing dependencies in pyproject.toml.
+lock: | $(UV)
+	$(UV) pip compile pyproject.toml --group dev --all-extras --generate-hashes --python-version 3.11 -q -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .llm-provider
