@@ -135,7 +135,11 @@ class LocalServer(ABC):
                 start_new_session=self._detached,
                 **self._popen_options(),
             )
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.kill()  # never leave a half-started server behind
+            raise
         logger.info("%s started on port %d (pid %d)", self.name, self.port, self._process.pid)
 
     def stop(self, *, timeout_seconds: float = 15.0) -> None:
