@@ -1,0 +1,43 @@
+"""Settings: environment parsing, vendor key fallbacks, and refusing unsafe values."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from llm_provider_service.config import Settings
+
+
+def test_defaults_are_embedded(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LLM_PROVIDER_DATABASE_URL", "LLM_PROVIDER_REDIS_URL", "LLM_PROVIDER_KAFKA_BOOTSTRAP_SERVERS"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(_env_file=None)
+    assert settings.resolved_database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.redis_url is None
+    assert settings.default_provider == "mock"
+    assert (settings.lease_seconds, settings.max_attempts, settings.job_ttl_seconds) == (30.0, 5, 14400.0)
+    assert settings.max_body_bytes == 1_048_576
+
+
+def test_lists_mappings_and_vendor_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PROVIDER_API_KEYS", "k1, k2 ,")
+    monkeypatch.setenv("GOOGLE_API_KEY", "g-key")
+    monkeypatch.setenv("LLM_PROVIDER_PROVIDER_CONCURRENCY", '{"openai": 8}')
+    settings = Settings(_env_file=None)
+    assert [key.get_secret_value() for key in settings.api_keys] == ["k1", "k2"]
+    assert settings.gemini_api_key is not None
+    assert settings.gemini_api_key.get_secret_value() == "g-key"
+    assert settings.provider_concurrency == {"openai": 8}
+    assert "g-key" not in repr(settings)
+
+
+def test_production_refuses_missing_or_placeholder_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PROVIDER_ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="API_KEYS"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("LLM_PROVIDER_API_KEYS", "changeme")
+    monkeypatch.setenv("LLM_PROVIDER_ADMIN_KEY", "a-real-admin-key")
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("LLM_PROVIDER_API_KEYS", "a-real-client-key")
+    assert Settings(_env_file=None).environment == "production"
