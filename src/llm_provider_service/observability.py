@@ -134,6 +134,8 @@ def configure_logging(level: str = "INFO", *, json_output: bool = True) -> None:
     root.setLevel(level.upper())
     # Access logs would repeat our own request metrics and could carry query strings.
     logging.getLogger("uvicorn.access").disabled = True
+    # Alembic announces every migration check at INFO each time the embedded SQLite store opens.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],  # type: ignore[list-item]
         logger_factory=structlog.stdlib.LoggerFactory(),
