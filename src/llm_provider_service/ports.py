@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from llm_provider_service.domain.models import (
+    CompletionChunk,
     CompletionRequest,
     CompletionResponse,
     Job,
@@ -38,9 +39,13 @@ class LLMProvider(Protocol):
 
 
 class StreamingLLMProvider(LLMProvider, Protocol):
-    """A provider that can stream text deltas (used by the OpenAI-compatible gateway)."""
+    """A provider that can stream (used by the OpenAI-compatible gateway).
 
-    def stream(self, request: CompletionRequest) -> AsyncIterator[str]: ...
+    `stream` yields text deltas in order, then a last chunk with the usage and finish reason when the
+    vendor reported them. Errors before the first delta and mid-stream are `ProviderError`s.
+    """
+
+    def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -174,6 +174,16 @@ class CompletionResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class CompletionChunk:
+    """One piece of a streamed answer: a text delta; the last chunk carries usage and the finish reason
+    when the provider reported them (None otherwise: the vendor did not say)."""
+
+    delta: str = ""
+    usage: TokenUsage | None = None
+    finish_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorDetail:
     """The callback's `error_detail`: why a job ended without a verdict."""
 

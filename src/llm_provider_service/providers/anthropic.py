@@ -13,7 +13,13 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
-from llm_provider_service.domain.models import CompletionRequest, CompletionResponse, ReasoningEffort, TokenUsage
+from llm_provider_service.domain.models import (
+    CompletionChunk,
+    CompletionRequest,
+    CompletionResponse,
+    ReasoningEffort,
+    TokenUsage,
+)
 from llm_provider_service.providers.errors import stream_error
 from llm_provider_service.providers.http_client import VendorTransport
 from llm_provider_service.providers.structured import as_dict, as_int, content_filtered, invalid_response
@@ -26,6 +32,8 @@ DEFAULT_MAX_TOKENS = 4096
 THINKING_BUDGET_TOKENS = {ReasoningEffort.LOW: 1024, ReasoningEffort.MEDIUM: 4096, ReasoningEffort.HIGH: 16384}
 # The API accepts at most four cache breakpoints per request.
 _MAX_CACHE_BREAKPOINTS = 4
+# Anthropic reports cached prompt tokens apart from `input_tokens`; all of them were read.
+_INPUT_TOKEN_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 def anthropic_headers(api_key: str) -> dict[str, str]:
@@ -47,7 +55,8 @@ class AnthropicProvider:
         body = await self._transport.post_json("/v1/messages", self.build_payload(request, stream=False))
         return self.parse_response(request, body)
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
+        prompt_tokens, completion_tokens, stop = 0, 0, ""
         async for event in self._transport.post_sse("/v1/messages", self.build_payload(request, stream=True)):
             data = self._event_data(event.data)
             kind = data.get("type")
@@ -57,11 +66,21 @@ class AnthropicProvider:
                 delta = data.get("delta") or {}
                 text = delta.get("text") if delta.get("type") == "text_delta" else delta.get("partial_json")
                 if delta.get("type") in {"text_delta", "input_json_delta"} and text:
-                    yield str(text)
-            elif kind == "message_delta" and (data.get("delta") or {}).get("stop_reason") == "refusal":
-                raise content_filtered(self.name, "the model refused to answer")
+                    yield CompletionChunk(str(text))
+            elif kind == "message_start":
+                usage = as_dict(as_dict(data.get("message")).get("usage"))
+                prompt_tokens = sum(as_int(usage.get(key)) for key in _INPUT_TOKEN_FIELDS)
+                completion_tokens = as_int(usage.get("output_tokens"))
+            elif kind == "message_delta":
+                stop = str(as_dict(data.get("delta")).get("stop_reason") or stop)
+                if stop == "refusal":
+                    raise content_filtered(self.name, "the model refused to answer")
+                # `message_delta` usage is cumulative: the final output count, not an increment.
+                completion_tokens = as_int(as_dict(data.get("usage")).get("output_tokens")) or completion_tokens
             elif kind == "message_stop":
-                return
+                break
+        finish = "length" if stop == "max_tokens" else "stop"
+        yield CompletionChunk(usage=TokenUsage(prompt_tokens, completion_tokens), finish_reason=finish)
 
     def _event_data(self, data: str) -> dict[str, Any]:
         try:
@@ -141,9 +160,7 @@ class AnthropicProvider:
             cut = " (cut off at the token limit)" if stop == "max_tokens" else ""
             raise invalid_response(self.name, f"answer has no text{cut}")
         usage = as_dict(body.get("usage"))
-        prompt_tokens: int = sum(
-            as_int(usage.get(key)) for key in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
-        )
+        prompt_tokens: int = sum(as_int(usage.get(key)) for key in _INPUT_TOKEN_FIELDS)
         return CompletionResponse(
             text=text,
             usage=TokenUsage(prompt_tokens, as_int(usage.get("output_tokens"))),

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
 from llm_provider_service.domain.models import (
+    CompletionChunk,
     CompletionRequest,
     CompletionResponse,
     JsonObject,
@@ -104,8 +105,10 @@ class GeminiProvider:
         body = await self._transport.post_json(self._path(request.model, "generateContent"), payload)
         return self.parse_response(request, body)
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
         path = self._path(request.model, "streamGenerateContent") + "?alt=sse"
+        usage: TokenUsage | None = None
+        finish: str | None = None
         async for event in self._transport.post_sse(path, self.build_payload(request)):
             try:
                 chunk = json.loads(event.data)
@@ -118,7 +121,21 @@ class GeminiProvider:
             self._raise_if_blocked(chunk)
             text = self._text(chunk)
             if text:
-                yield text
+                yield CompletionChunk(text)
+            if isinstance(chunk.get("usageMetadata"), dict):  # cumulative: the last one holds the totals
+                usage = self._usage(chunk["usageMetadata"])
+            candidates = chunk.get("candidates")
+            if isinstance(candidates, list) and candidates and isinstance(candidates[0], dict):
+                reason = candidates[0].get("finishReason")
+                finish = ("length" if reason == "MAX_TOKENS" else "stop") if reason else finish
+        if usage is not None or finish is not None:
+            yield CompletionChunk(usage=usage, finish_reason=finish)
+
+    @staticmethod
+    def _usage(metadata: Mapping[str, Any]) -> TokenUsage:
+        # Thinking tokens are billed as output.
+        completion = as_int(metadata.get("candidatesTokenCount")) + as_int(metadata.get("thoughtsTokenCount"))
+        return TokenUsage(as_int(metadata.get("promptTokenCount")), completion)
 
     # --- request -------------------------------------------------------------------------------------
 
@@ -201,10 +218,9 @@ class GeminiProvider:
         elif not text:
             raise invalid_response(self.name, "empty answer" + (" (cut off at the token limit)" if truncated else ""))
         usage = as_dict(body.get("usageMetadata"))
-        completion_tokens = as_int(usage.get("candidatesTokenCount")) + as_int(usage.get("thoughtsTokenCount"))
         return CompletionResponse(
             text=text,
-            usage=TokenUsage(as_int(usage.get("promptTokenCount")), completion_tokens),
+            usage=self._usage(usage),
             model=str(body.get("modelVersion") or request.model),
             finish_reason="length" if truncated else "stop",
             structured=structured,

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
-from llm_provider_service.domain.models import CompletionRequest, CompletionResponse, TokenUsage
+from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
 from llm_provider_service.mock.control import parse_control
 from llm_provider_service.mock.engine import MockCall, MockEngine, MockResult
 from llm_provider_service.mock.profile import FaultKind
@@ -60,8 +60,9 @@ class MockProvider:
             provider_metadata={"mock_intrinsic_ms": round(result.intrinsic_ms, 3), "mock_scenario": result.outcome},
         )
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
-        """Text deltas paced by the profile: latency, then TTFT before the first, inter-token between."""
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
+        """Text deltas paced by the profile (latency, then TTFT before the first, inter-token between),
+        then a last chunk with the usage."""
         result = self._respond(request)
         await self._wait_ms(result.latency_ms)
         self._raise_fault(result)
@@ -69,7 +70,8 @@ class MockProvider:
         for index, chunk in enumerate(result.chunks):
             if index:
                 await self._wait_ms(result.inter_token_ms)
-            yield chunk
+            yield CompletionChunk(chunk)
+        yield CompletionChunk(usage=TokenUsage(result.prompt_tokens, result.completion_tokens), finish_reason="stop")
 
     def _respond(self, request: CompletionRequest) -> MockResult:
         try:

@@ -14,6 +14,7 @@ from typing import Any
 from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, UnknownModelError
 from llm_provider_service.domain.models import (
+    CompletionChunk,
     CompletionRequest,
     CompletionResponse,
     JsonObject,
@@ -98,18 +99,27 @@ class OpenAIChatProvider:
         body = await self._transport.post_json("/chat/completions", self.build_payload(request, stream=False))
         return self.parse_response(request, body)
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
         events = self._transport.post_sse("/chat/completions", self.build_payload(request, stream=True))
+        usage: TokenUsage | None = None
+        finish: str | None = None
         async for event in events:
             if event.data.strip() == "[DONE]":
-                return
+                break
             chunk = self._chunk(event.data)
+            if isinstance(chunk.get("usage"), dict):  # the last chunk, asked for by `include_usage`
+                reported = chunk["usage"]
+                usage = TokenUsage(as_int(reported.get("prompt_tokens")), as_int(reported.get("completion_tokens")))
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") or {}
                 if delta.get("refusal") or choice.get("finish_reason") == "content_filter":
                     raise content_filtered(self.name, "the model refused or the answer was filtered")
                 if delta.get("content"):
-                    yield str(delta["content"])
+                    yield CompletionChunk(str(delta["content"]))
+                if choice.get("finish_reason"):
+                    finish = str(choice["finish_reason"])
+        if usage is not None or finish is not None:
+            yield CompletionChunk(usage=usage, finish_reason=finish)
 
     def _chunk(self, data: str) -> dict[str, Any]:
         try:

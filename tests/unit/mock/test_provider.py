@@ -9,7 +9,7 @@ import pytest
 
 from llm_provider_service.domain.comparison import build_completion_request, parse_comparison
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
-from llm_provider_service.domain.models import ChatMessage, ComparisonRequest, CompletionRequest
+from llm_provider_service.domain.models import ChatMessage, ComparisonRequest, CompletionChunk, CompletionRequest
 from llm_provider_service.mock import MockEngine, MockProfile
 from llm_provider_service.providers.mock import MockProvider
 
@@ -146,10 +146,12 @@ async def test_a_stream_is_paced_by_ttft_and_inter_token_time() -> None:
     provider, sleep = _provider(MockProfile(latency_model="fixed", latency_ms=10, ttft_ms=30, inter_token_ms=5))
     request = CompletionRequest(model="mock-comparison-v1", messages=(ChatMessage("user", "Say something."),))
 
-    deltas = [delta async for delta in provider.stream(request)]
+    chunks = [chunk async for chunk in provider.stream(request)]
     whole = await provider.complete(request)
+    deltas = [chunk.delta for chunk in chunks[:-1]]
 
     assert "".join(deltas) == whole.text
+    assert chunks[-1] == CompletionChunk(usage=whole.usage, finish_reason="stop")
     assert whole.structured is None
     assert sleep.waits_seconds[:2] == [0.01, 0.03]
     assert sleep.waits_seconds[2 : 2 + len(deltas) - 1] == [0.005] * (len(deltas) - 1)
@@ -160,7 +162,7 @@ async def test_a_stream_fault_is_raised_before_any_delta() -> None:
     request = CompletionRequest(
         model="mock-comparison-v1", messages=(ChatMessage("user", "hi"),), mock={"scenario": "overloaded"}
     )
-    deltas: list[str] = []
+    deltas: list[CompletionChunk] = []
 
     with pytest.raises(ProviderError) as caught:
         deltas.extend([delta async for delta in provider.stream(request)])

@@ -39,7 +39,8 @@ async def test_adapter_parses_the_mock_servers_answers(provider: str) -> None:
             model = catalog.resolve(provider, None).model_id
             call = build_completion_request(comparison, job_id="job-1", model=model, attempt=1)
             response = await registry.get(provider).complete(call)
-            streamed = "".join([part async for part in registry.get(provider).stream(call)])
+            chunks = [part async for part in registry.get(provider).stream(call)]
+            streamed = "".join(part.delta for part in chunks)
     finally:
         await server.close()
     verdict = parse_comparison(response)
@@ -47,3 +48,5 @@ async def test_adapter_parses_the_mock_servers_answers(provider: str) -> None:
     assert response.usage.prompt_tokens > 0
     assert response.usage.completion_tokens > 0
     assert streamed
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens > 0

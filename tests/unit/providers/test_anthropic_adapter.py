@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
-from llm_provider_service.domain.models import OutputVerbosity, ReasoningEffort
+from llm_provider_service.domain.models import CompletionChunk, OutputVerbosity, ReasoningEffort, TokenUsage
 from llm_provider_service.providers.anthropic import AnthropicProvider, anthropic_headers
 from llm_provider_service.providers.http_client import VendorTransport
 from tests.unit.providers.requests import VERDICT, chat_request, comparison_request
@@ -146,7 +146,11 @@ async def test_stream_yields_text_deltas() -> None:
     async with vendor_session() as (vendor, base_url, session):
         vendor.script(ScriptedAnswer(sse=sse_events(*STREAM, event_names=names)))
         parts = [part async for part in provider_for(session, base_url).stream(chat_request(MODEL))]
-    assert parts == ["Hel", "lo"]
+    assert parts == [
+        CompletionChunk("Hel"),
+        CompletionChunk("lo"),
+        CompletionChunk(usage=TokenUsage(10, 2), finish_reason="stop"),
+    ]
     assert vendor.last.body["stream"] is True
 
 

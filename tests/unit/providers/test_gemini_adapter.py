@@ -9,7 +9,7 @@ import pytest
 
 from llm_provider_service.domain.comparison import COMPARISON_SCHEMA
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
-from llm_provider_service.domain.models import ReasoningEffort
+from llm_provider_service.domain.models import CompletionChunk, ReasoningEffort, TokenUsage
 from llm_provider_service.providers.gemini import GeminiProvider, gemini_headers, gemini_schema
 from llm_provider_service.providers.http_client import VendorTransport
 from tests.unit.providers.requests import VERDICT, chat_request, comparison_request
@@ -115,7 +115,8 @@ async def test_stream_uses_sse_and_yields_text() -> None:
     async with vendor_session() as (vendor, base_url, session):
         vendor.script(ScriptedAnswer(sse=sse_events(generated("Hel"), generated("lo"))))
         parts = [part async for part in provider_for(session, base_url).stream(chat_request(MODEL))]
-    assert parts == ["Hel", "lo"]
+    assert [part.delta for part in parts] == ["Hel", "lo", ""]
+    assert parts[-1] == CompletionChunk(usage=TokenUsage(80, 320), finish_reason="stop")
     assert vendor.last.path == f"/v1beta/models/{MODEL}:streamGenerateContent"
     assert vendor.last.query == "alt=sse"
 

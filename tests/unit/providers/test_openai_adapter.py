@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
-from llm_provider_service.domain.models import OutputVerbosity, ReasoningEffort
+from llm_provider_service.domain.models import CompletionChunk, OutputVerbosity, ReasoningEffort, TokenUsage
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.providers.openai import OpenAIChatProvider, strict_json_schema
 from tests.unit.providers.requests import VERDICT, chat_request, comparison_request
@@ -141,12 +141,20 @@ def chunk(content: str | None = None, finish: str | None = None, **delta: Any) -
 
 
 async def test_stream_yields_content_deltas_until_done() -> None:
-    frames = sse_events(chunk(role="assistant", content=""), chunk("Hel"), chunk("lo"), chunk(finish="stop"), done=True)
+    usage = {"id": "c", "object": "chat.completion.chunk", "choices": [],
+             "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}}  # fmt: skip
+    frames = sse_events(
+        chunk(role="assistant", content=""), chunk("Hel"), chunk("lo"), chunk(finish="stop"), usage, done=True
+    )
     async with vendor_session() as (vendor, base_url, session):
         vendor.script(ScriptedAnswer(sse=[":keep-alive\n\n", *frames]))
         provider = OpenAIChatProvider(transport(session, base_url, "openai"), default_catalog())
         parts = [part async for part in provider.stream(chat_request("gpt-4.1"))]
-    assert parts == ["Hel", "lo"]
+    assert parts == [
+        CompletionChunk("Hel"),
+        CompletionChunk("lo"),
+        CompletionChunk(usage=TokenUsage(9, 2), finish_reason="stop"),
+    ]
     assert vendor.last.body["stream"] is True
     assert vendor.last.body["stream_options"] == {"include_usage": True}
 
