@@ -45,6 +45,7 @@ class HealthReport:
 
     def as_dict(self) -> dict[str, Any]:
         values = asdict(self)
+        values["problems"] = list(self.problems)
         values["healthy"] = self.healthy
         return values
 
@@ -88,9 +89,12 @@ class LoopLagMonitor:
             before = time.monotonic_ns()
             await asyncio.sleep(self._interval_seconds)
             lag_ns = time.monotonic_ns() - before - round(self._interval_seconds * 1e9)
-            record_ns(self.histogram, max(lag_ns, 0))
+            lag_ns = max(lag_ns, 0)
+            record_ns(self.histogram, lag_ns)
+            self._measurements.record(LOOP_LAG, lag_ns)
             window = int((time.monotonic() - self._wall_start) // self._window_seconds)
-            self._measurements.record(LOOP_LAG, max(lag_ns, 0), window=str(window))
+            lags = self._measurements.loop_lag_max_ms
+            lags[window] = max(lags.get(window, 0.0), lag_ns / 1e6)
         cpu = process.cpu_times()
         elapsed = max(time.monotonic() - self._wall_start, 1e-9)
         self.cpu_percent = 100.0 * (cpu.user + cpu.system - self._cpu_start) / elapsed

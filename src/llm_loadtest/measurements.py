@@ -55,6 +55,8 @@ class Measurements:
         self.counts: Counter[tuple[str, str, str]] = Counter()  # (workload, phase, outcome)
         self.windows: dict[int, Window] = {}
         self.notes: Counter[str] = Counter()  # e.g. dropped_late, dropped_in_flight_limit
+        # Generator event-loop lag per window (max, ms): one number per window, not a histogram each.
+        self.loop_lag_max_ms: dict[int, float] = {}
 
     def histogram(self, metric: str, tags: Tags) -> HdrHistogram:
         key = (metric, tags)
@@ -121,6 +123,8 @@ class Measurements:
             self.histogram(metric, tags).add(histogram)
         self.counts.update(other.counts)
         self.notes.update(other.notes)
+        for index, lag in other.loop_lag_max_ms.items():
+            self.loop_lag_max_ms[index] = max(lag, self.loop_lag_max_ms.get(index, 0.0))
         for index, window in other.windows.items():
             mine = self.window(index, window.phase)
             mine.counts.update(window.counts)
@@ -138,6 +142,7 @@ class Measurements:
                 {"workload": w, "phase": p, "outcome": o, "count": n} for (w, p, o), n in sorted(self.counts.items())
             ],
             "notes": dict(self.notes),
+            "loop_lag_max_ms": {str(index): lag for index, lag in sorted(self.loop_lag_max_ms.items())},
             "windows": [
                 {"index": w.index, "phase": w.phase, "counts": dict(w.counts), "latency": encode(w.latency)}
                 for w in sorted(self.windows.values(), key=lambda window: window.index)
@@ -153,6 +158,7 @@ class Measurements:
         for row in data["counts"]:
             loaded.counts[(str(row["workload"]), str(row["phase"]), str(row["outcome"]))] += int(row["count"])
         loaded.notes.update({str(k): int(v) for k, v in data.get("notes", {}).items()})
+        loaded.loop_lag_max_ms = {int(k): float(v) for k, v in data.get("loop_lag_max_ms", {}).items()}
         for row in data["windows"]:
             window = loaded.window(int(row["index"]), str(row["phase"]))
             window.counts.update({str(k): int(v) for k, v in row["counts"].items()})
