@@ -60,7 +60,7 @@ class Worker:
             while not stop.is_set():
                 free = self._concurrency - len(self._tasks)
                 if free <= 0:
-                    await asyncio.wait(self._tasks, return_when=asyncio.FIRST_COMPLETED)
+                    await self._wait_for_slot(stop)
                     continue
                 leases = await self._claim(free)
                 for lease in leases:
@@ -70,6 +70,14 @@ class Worker:
         finally:
             await self._drain(grace_seconds)
         logger.info("worker %s stopped", self.worker_id)
+
+    async def _wait_for_slot(self, stop: asyncio.Event) -> None:
+        """Until a running job finishes or shutdown starts, whichever comes first."""
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({*self._tasks, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
 
     async def _claim(self, free: int) -> list[Lease]:
         try:
@@ -81,15 +89,16 @@ class Worker:
 
     async def _claim_from_store(self, free: int) -> list[Lease]:
         try:
-            jobs = await self._store.due_jobs(now=self._clock.now(), limit=free)
+            jobs = await self._store.due_jobs(now=self._clock.now(), limit=free + len(self._tasks))
         except StoreUnavailableError:
             jobs = []
-        if not jobs:
-            await asyncio.sleep(OUTAGE_BACKOFF_SECONDS)
-            return []
-        expires_at = time.time() + self._lease_seconds
         running = {task.get_name() for task in self._tasks}
-        return [Lease(job.id, uuid.uuid4().hex, expires_at) for job in jobs if f"job-{job.id}" not in running]
+        expires_at = time.time() + self._lease_seconds
+        leases = [Lease(job.id, uuid.uuid4().hex, expires_at) for job in jobs if f"job-{job.id}" not in running]
+        if not leases:
+            # Nothing new to run: back off instead of polling the store in a tight loop.
+            await asyncio.sleep(OUTAGE_BACKOFF_SECONDS)
+        return leases[:free]
 
     async def _run_one(self, lease: Lease) -> None:
         structlog.contextvars.bind_contextvars(queue_id=lease.job_id)

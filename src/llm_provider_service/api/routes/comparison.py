@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -69,6 +70,7 @@ async def submit_comparison(request: Request) -> Response:
     if submission.created:
         context.metrics.jobs_submitted.labels(submission.job.provider).inc()
     job = submission.job
+    structlog.contextvars.bind_contextvars(queue_id=job.id)
     if wait_seconds:
         job = await context.jobs.wait(job.id, wait_seconds)
         if job.status.is_terminal:
@@ -82,6 +84,7 @@ async def get_request(request: Request) -> Response:
     context = _context(request)
     context.keys.require_client(request)
     queue_id = request.path_params["queue_id"]
+    structlog.contextvars.bind_contextvars(queue_id=queue_id)
     wait_seconds = _wait_seconds(request, context)
     if wait_seconds:
         job = await context.jobs.wait(queue_id, wait_seconds)

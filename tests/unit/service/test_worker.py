@@ -1,0 +1,105 @@
+"""The worker loop: bounded concurrency, graceful drain, hand-back on cancel, store fallback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry
+
+from llm_provider_service.domain.errors import QueueUnavailableError
+from llm_provider_service.domain.models import JobStatus
+from llm_provider_service.observability import Metrics
+from llm_provider_service.ports import Lease
+from llm_provider_service.worker import Worker
+from tests.fakes import ScriptedProvider
+from tests.unit.service.harness import Harness, comparison
+
+
+def _worker(harness: Harness, concurrency: int) -> Worker:
+    return Worker(
+        queue=harness.queue,
+        store=harness.store,
+        processor=harness.processor,
+        clock=harness.clock,
+        metrics=Metrics(CollectorRegistry()),
+        concurrency=concurrency,
+        lease_seconds=30,
+    )
+
+
+async def _until(predicate: Callable[[], bool], timeout_seconds: float = 5.0) -> None:
+    """Yield to the worker until `predicate` holds; the fakes give no event to wait on."""
+    async with asyncio.timeout(timeout_seconds):
+        while not predicate():  # noqa: ASYNC110 - polling fakes that have no notification
+            await asyncio.sleep(0)
+
+
+async def test_concurrency_is_bounded_and_drain_finishes_running_jobs() -> None:
+    provider = ScriptedProvider()
+    provider.gate = asyncio.Event()
+    harness = Harness(provider=provider)
+    ids = [(await harness.jobs.submit(comparison())).job.id for _ in range(5)]
+    worker = _worker(harness, concurrency=2)
+    stop = asyncio.Event()
+    async with asyncio.TaskGroup() as group:
+        group.create_task(worker.run(stop, grace_seconds=5))
+        await _until(lambda: len(provider.requests) == 2)
+        await asyncio.sleep(0.01)
+        assert worker.in_flight == 2
+        assert len(provider.requests) == 2  # never more than the concurrency
+        stop.set()
+        provider.gate.set()  # the running jobs finish during the drain
+    statuses = [harness.store.jobs[job_id].status for job_id in ids]
+    assert statuses.count(JobStatus.COMPLETED) == 2
+    assert statuses.count(JobStatus.QUEUED) == 3
+
+
+async def test_jobs_still_running_after_the_grace_period_are_handed_back() -> None:
+    provider = ScriptedProvider()
+    provider.gate = asyncio.Event()  # never opened: the call hangs
+    harness = Harness(provider=provider)
+    job_id = (await harness.jobs.submit(comparison())).job.id
+    worker = _worker(harness, concurrency=1)
+    stop = asyncio.Event()
+    async with asyncio.TaskGroup() as group:
+        group.create_task(worker.run(stop, grace_seconds=0.05))
+        await _until(lambda: len(provider.requests) == 1)
+        stop.set()
+    job = harness.store.jobs[job_id]
+    assert job.status == JobStatus.QUEUED
+    assert job.attempts == 0  # the interrupted attempt is not spent
+    assert await harness.queue.contains([job_id]) == {job_id}
+
+
+class UnreachableQueue:
+    """Wraps the in-memory queue; claims fail as if Redis were down."""
+
+    def __init__(self, harness: Harness) -> None:
+        self._inner = harness.queue
+
+    async def claim(self, *, max_jobs: int, lease_seconds: float, wait_seconds: float = 0.0) -> list[Lease]:
+        raise QueueUnavailableError("redis down")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+
+async def test_claims_from_the_store_when_the_queue_is_down() -> None:
+    harness = Harness()
+    job_id = (await harness.jobs.submit(comparison())).job.id
+    worker = Worker(
+        queue=UnreachableQueue(harness),
+        store=harness.store,
+        processor=harness.processor,  # type: ignore[arg-type]
+        clock=harness.clock,
+        metrics=Metrics(CollectorRegistry()),
+        concurrency=4,
+        lease_seconds=30,
+    )
+    stop = asyncio.Event()
+    async with asyncio.TaskGroup() as group:
+        group.create_task(worker.run(stop, grace_seconds=1))
+        await _until(lambda: harness.store.jobs[job_id].status == JobStatus.COMPLETED)
+        stop.set()
+    assert len(await harness.callbacks()) == 1
