@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry
 
+from llm_provider_service.adapters.memory_queue import InMemoryJobQueue
 from llm_provider_service.domain.errors import QueueUnavailableError
 from llm_provider_service.domain.models import JobStatus
 from llm_provider_service.observability import Metrics
@@ -72,24 +73,18 @@ async def test_jobs_still_running_after_the_grace_period_are_handed_back() -> No
     assert await harness.queue.contains([job_id]) == {job_id}
 
 
-class UnreachableQueue:
-    """Wraps the in-memory queue; claims fail as if Redis were down."""
-
-    def __init__(self, harness: Harness) -> None:
-        self._inner = harness.queue
+class UnreachableQueue(InMemoryJobQueue):
+    """Claims fail as if Redis were down; everything else works."""
 
     async def claim(self, *, max_jobs: int, lease_seconds: float, wait_seconds: float = 0.0) -> list[Lease]:
         raise QueueUnavailableError("redis down")
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)
 
 
 async def test_claims_from_the_store_when_the_queue_is_down() -> None:
     harness = Harness()
     job_id = (await harness.jobs.submit(comparison())).job.id
     worker = Worker(
-        queue=UnreachableQueue(harness),
+        queue=UnreachableQueue(capacity=10),
         store=harness.store,
         processor=harness.processor,  # type: ignore[arg-type]
         clock=harness.clock,
