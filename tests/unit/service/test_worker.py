@@ -86,7 +86,7 @@ async def test_claims_from_the_store_when_the_queue_is_down() -> None:
     worker = Worker(
         queue=UnreachableQueue(capacity=10),
         store=harness.store,
-        processor=harness.processor,  # type: ignore[arg-type]
+        processor=harness.processor,
         clock=harness.clock,
         metrics=Metrics(CollectorRegistry()),
         concurrency=4,
