@@ -118,3 +118,22 @@ async def test_job_status_is_terminal_after_processing(api: Api) -> None:
     queue_id = (await api.client.post("/api/v1/comparison", json=BODY)).json()["queue_id"]
     await api.harness.process_next()
     assert api.harness.store.jobs[queue_id].status == JobStatus.COMPLETED
+
+
+async def test_traceparent_joins_the_callers_trace(api: Api) -> None:
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {"traceparent": f"00-{trace}-00f067aa0ba902b7-01"}
+    queue_id = (await api.client.post("/api/v1/comparison", json=BODY, headers=headers)).json()["queue_id"]
+    await api.harness.process_next()
+    callback = (await api.harness.callbacks())[0]
+    assert callback["data"]["trace_id"] == trace
+    assert callback["metadata"]["traceparent"].startswith(f"00-{trace}-")
+    assert api.harness.store.jobs[queue_id].trace_id == trace
+
+
+async def test_malformed_traceparent_is_ignored(api: Api) -> None:
+    headers = {"traceparent": "00-not-hex-01"}
+    queue_id = (await api.client.post("/api/v1/comparison", json=BODY, headers=headers)).json()["queue_id"]
+    trace_id = api.harness.store.jobs[queue_id].trace_id
+    assert trace_id is not None
+    assert len(trace_id) == 32
