@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -16,6 +16,7 @@ from llm_provider_service.adapters.sql_store import SqlJobStore
 from llm_provider_service.api.auth import KeyChecker
 from llm_provider_service.api.context import ApiContext
 from llm_provider_service.config import Settings
+from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.mock.engine import MockEngine
 from llm_provider_service.mock.profile import MockProfile
 from llm_provider_service.observability import Metrics
@@ -28,12 +29,19 @@ from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegist
 from llm_provider_service.resilience.retry import RetryPolicy
 from llm_provider_service.service.clock import SystemClock
 from llm_provider_service.service.event_factory import EventFactory, LifecycleTopics
+from llm_provider_service.service.gateway import (
+    GATEWAY_MAX_ATTEMPTS,
+    GATEWAY_MAX_RETRY_WAIT_SECONDS,
+    ChatGateway,
+    Route,
+)
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.outbox import OutboxRelay
 from llm_provider_service.service.processing import JobProcessor
 from llm_provider_service.service.reconciliation import Reconciler
 from llm_provider_service.service.signals import CompletionSignals
 from llm_provider_service.service.submission import JobService
+from llm_provider_service.service.usage_recorder import UsageRecorder
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +57,7 @@ class Services:
     queue: JobQueue
     store: JobStore
     clock: Clock
+    usage_recorder: UsageRecorder
 
 
 def vendor_endpoints(settings: Settings) -> dict[str, VendorEndpoint]:
@@ -78,6 +87,19 @@ def mock_profile(settings: Settings) -> MockProfile:
         burst_kind=settings.mock_burst_kind,
         timeout_seconds=settings.mock_timeout_seconds,
     )
+
+
+def _gateway_observer(metrics: Metrics) -> Callable[[Route, UsageRecord], None]:
+    """Counts each gateway call inline (cheap); the label is the manifest model or "other", never free text."""
+
+    def observe(route: Route, record: UsageRecord) -> None:
+        metrics.provider_calls.labels(record.provider, route.metric_model, record.outcome).inc()
+        if record.prompt_tokens or record.completion_tokens:
+            metrics.tokens.labels(record.provider, route.metric_model, "prompt").inc(record.prompt_tokens)
+            metrics.tokens.labels(record.provider, route.metric_model, "completion").inc(record.completion_tokens)
+            metrics.cost_usd.labels(record.provider, route.metric_model).inc(record.cost_usd)
+
+    return observe
 
 
 async def _open_queue(settings: Settings, stack: AsyncExitStack) -> JobQueue:
@@ -187,6 +209,25 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
         reconciler = Reconciler(
             store=store, queue=queue, events=events, signals=signals, clock=clock, on_events_written=relay.wake
         )
+        usage_recorder = UsageRecorder(store)
+        gateway = ChatGateway(
+            providers=providers,
+            catalog=catalog,
+            aliases=settings.model_aliases,
+            breakers=breakers,
+            limits=limits,
+            retry_policy=RetryPolicy(
+                max_attempts=GATEWAY_MAX_ATTEMPTS,
+                base_delay_seconds=settings.retry_base_delay_seconds,
+                max_delay_seconds=settings.retry_max_delay_seconds,
+            ),
+            max_retry_wait_seconds=GATEWAY_MAX_RETRY_WAIT_SECONDS,
+            call_timeout_seconds=settings.provider_timeout_seconds,
+            recorder=usage_recorder,
+            clock=clock,
+            random=random.random,
+            on_call=_gateway_observer(metrics),
+        )
         api = ApiContext(
             jobs=jobs,
             store=store,
@@ -202,6 +243,7 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
             readiness_checks={"store": store.ping, "queue": queue.stats},
             max_wait_seconds=settings.max_wait_seconds,
             version=__version__,
+            gateway=gateway,
         )
         yield Services(
             settings=settings,
@@ -213,4 +255,5 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
             queue=queue,
             store=store,
             clock=clock,
+            usage_recorder=usage_recorder,
         )

@@ -18,6 +18,7 @@ from llm_provider_service.worker import Worker
 logger = logging.getLogger(__name__)
 
 RELAY_DRAIN_SECONDS = 5.0
+USAGE_DRAIN_SECONDS = 5.0
 
 
 class _Server(uvicorn.Server):
@@ -55,6 +56,7 @@ async def run(
     _install_signal_handlers(stop)
     async with asyncio.TaskGroup() as group:
         group.create_task(services.relay.run(stop), name="outbox-relay")
+        group.create_task(services.usage_recorder.run(stop), name="usage-recorder")
         group.create_task(services.reconciler.run(stop, settings.reconcile_interval_seconds), name="reconciler")
         if run_worker:
             worker = Worker(
@@ -84,5 +86,11 @@ async def run(
             server = _Server(config)
             group.create_task(server.serve(), name="http")
             group.create_task(_stop_server_when(stop, server), name="http-stopper")
+    # Requests that finished while the server drained may have added usage after the recorder's last flush.
+    try:
+        async with asyncio.timeout(USAGE_DRAIN_SECONDS):
+            await services.usage_recorder.flush()
+    except TimeoutError:
+        logger.warning("%d usage records not written at shutdown", services.usage_recorder.pending)
     backlog = await services.relay.drain(RELAY_DRAIN_SECONDS)
     logger.info("stopped; %d events left in the outbox", backlog)

@@ -12,13 +12,13 @@ from starlette.routing import BaseRoute
 from llm_provider_service.api.context import ApiContext
 from llm_provider_service.api.middleware import EdgeMiddleware
 from llm_provider_service.api.problems import EXCEPTION_HANDLERS
-from llm_provider_service.api.routes import comparison, operations
+from llm_provider_service.api.routes import chat, comparison, operations
 
 
 def create_app(context: ApiContext, *, max_body_bytes: int, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     handlers: Any = EXCEPTION_HANDLERS
     app = Starlette(
-        routes=[*comparison.routes, *operations.routes, *extra_routes],
+        routes=[*chat.routes, *comparison.routes, *operations.routes, *extra_routes],
         middleware=[Middleware(EdgeMiddleware, metrics=context.metrics, max_body_bytes=max_body_bytes)],
         exception_handlers=handlers,
     )

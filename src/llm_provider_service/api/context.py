@@ -10,6 +10,7 @@ from llm_provider_service.domain.catalog import ModelCatalog
 from llm_provider_service.observability import Metrics
 from llm_provider_service.ports import JobQueue, JobStore, LLMProvider, UsageStore
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
+from llm_provider_service.service.gateway import ChatGateway
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.submission import JobService
 
@@ -32,3 +33,4 @@ class ApiContext:
     readiness_checks: Mapping[str, ReadinessCheck]
     max_wait_seconds: float
     version: str
+    gateway: ChatGateway | None = None  # the OpenAI-compatible `/v1` routes; absent, they answer 404

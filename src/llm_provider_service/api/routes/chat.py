@@ -1,0 +1,147 @@
+"""The OpenAI-compatible gateway: `POST /v1/chat/completions` (sync and SSE) and `GET /v1/models`.
+
+The hot path: key check (digest compare) -> strict parse -> route (dict lookup) -> provider call ->
+orjson. Accounting happens in the gateway's `UsageRecorder`, off this path. Errors are rendered here,
+with the OpenAI `error` object the SDK reads, instead of by the app-wide problem table.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from llm_provider_service.api.context import ApiContext
+from llm_provider_service.api.openai_wire import (
+    DONE,
+    ChunkWriter,
+    completion_body,
+    error_response,
+    parse_chat_request,
+    to_completion_request,
+)
+from llm_provider_service.api.problems import correlation_id_of
+from llm_provider_service.api.responses import json_response
+from llm_provider_service.domain.errors import NotFoundError, RequestValidationError, ServiceError
+from llm_provider_service.domain.models import CompletionChunk, TokenUsage
+from llm_provider_service.service.gateway import ChatGateway, ModelNotFoundError
+
+SCENARIO_HEADER = "x-mock-scenario"
+LATENCY_HEADER = "x-mock-latency-ms"
+FAIL_ATTEMPTS_HEADER = "x-mock-fail-attempts"
+INTRINSIC_HEADER = "x-mock-intrinsic-ms"
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def _gateway(request: Request) -> ChatGateway:
+    context: ApiContext = request.app.state.context
+    context.keys.require_client(request)
+    if context.gateway is None:
+        raise NotFoundError("the OpenAI-compatible gateway is not enabled in this process")
+    return context.gateway
+
+
+def _mock_control(request: Request) -> dict[str, Any]:
+    """Per-request mock instructions from `x-mock-*` headers (ignored by real vendors)."""
+    headers = request.headers
+    control: dict[str, Any] = {}
+    scenario = headers.get(SCENARIO_HEADER)
+    if scenario is not None:
+        control["scenario"] = scenario.strip().lower()
+    for header, name, kind in ((LATENCY_HEADER, "latency_ms", float), (FAIL_ATTEMPTS_HEADER, "fail_attempts", int)):
+        raw = headers.get(header)
+        if raw is None:
+            continue
+        try:
+            control[name] = kind(raw)
+        except ValueError as exc:
+            raise RequestValidationError(
+                f"{header} must be a number", [{"loc": ["header", header], "msg": "not a number", "type": "type_error"}]
+            ) from exc
+    return control
+
+
+async def chat_completions(request: Request) -> Response:
+    try:
+        gateway = _gateway(request)
+        chat = parse_chat_request(await request.body())
+        route = gateway.route(chat.model)
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        call = to_completion_request(
+            chat, model_id=route.info.model_id, request_key=completion_id, mock=_mock_control(request)
+        )
+        gateway.check(route, call, stream=chat.stream)
+        created = int(time.time())
+        if chat.stream:
+            chunks = await gateway.open_stream(route, call)
+            writer = ChunkWriter(completion_id, created, route.name, include_usage=chat.include_usage)
+            return StreamingResponse(_sse(writer, chunks), media_type="text/event-stream", headers=_SSE_HEADERS)
+        response = await gateway.complete(route, call)
+    except ServiceError as exc:
+        return error_response(exc, correlation_id=correlation_id_of(request))
+    headers = None
+    intrinsic_ms = response.provider_metadata.get("mock_intrinsic_ms")
+    if isinstance(intrinsic_ms, int | float):
+        headers = {INTRINSIC_HEADER: f"{intrinsic_ms:.3f}"}
+    body = completion_body(completion_id, created, f"{route.provider_name}/{response.model}", response)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+async def _sse(writer: ChunkWriter, chunks: AsyncGenerator[CompletionChunk, None]) -> AsyncIterator[bytes]:
+    usage: TokenUsage | None = None
+    finish: str | None = None
+    try:
+        yield writer.first()
+        async for chunk in chunks:
+            if chunk.delta:
+                yield writer.content(chunk.delta)
+            usage = chunk.usage or usage
+            finish = chunk.finish_reason or finish
+    except ServiceError as exc:
+        # The 200 is already sent: report the failure in the stream, as OpenAI does.
+        yield writer.error(exc)
+        return
+    finally:
+        await chunks.aclose()
+    yield writer.finish(finish)
+    tail = writer.usage(usage or TokenUsage())
+    if tail is not None:
+        yield tail
+    yield DONE
+
+
+def _model_view(model_id: str, owned_by: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": 0, "owned_by": owned_by}
+
+
+async def list_models(request: Request) -> Response:
+    try:
+        gateway = _gateway(request)
+    except ServiceError as exc:
+        return error_response(exc, correlation_id=correlation_id_of(request))
+    data = [_model_view(model.id, model.owned_by) for model in gateway.models()]
+    return json_response({"object": "list", "data": data})
+
+
+async def retrieve_model(request: Request) -> Response:
+    try:
+        gateway = _gateway(request)
+        model_id = str(request.path_params["model_id"])
+        listed = {model.id: model for model in gateway.models()}
+        if model_id not in listed:
+            raise ModelNotFoundError(f"model {model_id!r} does not exist")
+    except ServiceError as exc:
+        return error_response(exc, correlation_id=correlation_id_of(request))
+    return json_response(_model_view(model_id, listed[model_id].owned_by))
+
+
+routes = [
+    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+    Route("/v1/models", list_models, methods=["GET"]),
+    Route("/v1/models/{model_id:path}", retrieve_model, methods=["GET"]),
+]

@@ -1,0 +1,330 @@
+"""The OpenAI-compatible gateway's use case: route a model name, call the provider with the jobs' resilience.
+
+Kept lean because it sits on every gateway request: routing is one dict lookup, the breaker and the
+concurrency limit are in-memory checks, and accounting is a `UsageRecorder.add` (written later, in
+batches). Sync calls get a small retry budget — at most `retry_policy.max_attempts` calls and at most
+`max_retry_wait_seconds` of added waiting — so a caller is never held for minutes; streams retry only
+until their first chunk, because nothing can be taken back once text has been sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
+from llm_provider_service.domain.errors import (
+    NotFoundError,
+    ProviderError,
+    ProviderErrorKind,
+    ProviderUnavailableError,
+    UnknownModelError,
+    UnsupportedParameterError,
+)
+from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
+from llm_provider_service.domain.usage import UsageRecord
+from llm_provider_service.ports import Clock, StreamingLLMProvider
+from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
+from llm_provider_service.resilience.retry import RetryPolicy, call_with_retries
+from llm_provider_service.service.limits import ProviderLimits
+from llm_provider_service.service.usage_recorder import UsageRecorder
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# Models outside the manifest (any id on an OpenAI-compatible server) share one metric label.
+OTHER_MODEL_LABEL = "other"
+_MIN_RETRY_AFTER_SECONDS = 1.0
+# A sync caller waits for at most this many calls and this much added backoff (Retry-After included).
+GATEWAY_MAX_ATTEMPTS = 3
+GATEWAY_MAX_RETRY_WAIT_SECONDS = 2.0
+
+
+class ModelNotFoundError(NotFoundError):
+    """The gateway has no such model: unknown name or alias, or its provider is not configured (404)."""
+
+    code = "model_not_found"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a gateway model name leads: the provider, the manifest entry and the bounded metric label."""
+
+    name: str
+    provider: StreamingLLMProvider
+    info: ModelInfo
+    metric_model: str
+
+    @property
+    def provider_name(self) -> str:
+        return self.info.provider
+
+
+@dataclass(frozen=True, slots=True)
+class ListedModel:
+    """One `GET /v1/models` entry: a `provider/model-id` or an alias, and who serves it."""
+
+    id: str
+    owned_by: str
+
+
+class ChatGateway:
+    """Routes and performs gateway calls; the HTTP edge only parses and renders."""
+
+    def __init__(
+        self,
+        *,
+        providers: Mapping[str, StreamingLLMProvider],
+        catalog: ModelCatalog,
+        aliases: Mapping[str, str],
+        breakers: CircuitBreakerRegistry,
+        limits: ProviderLimits,
+        retry_policy: RetryPolicy,
+        max_retry_wait_seconds: float,
+        call_timeout_seconds: float,
+        recorder: UsageRecorder,
+        clock: Clock,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        random: Callable[[], float],
+        on_call: Callable[[Route, UsageRecord], None] = lambda route, record: None,
+    ) -> None:
+        self._providers = providers
+        self._catalog = catalog
+        self._breakers = breakers
+        self._limits = limits
+        self._retry_policy = retry_policy
+        self._max_retry_wait_seconds = max_retry_wait_seconds
+        self._call_timeout_seconds = call_timeout_seconds
+        self._recorder = recorder
+        self._clock = clock
+        self._sleep = sleep
+        self._random = random
+        self._on_call = on_call
+        self._routes: dict[str, Route] = {}
+        self._listing: list[ListedModel] = []
+        for info in catalog:
+            provider = providers.get(info.provider)
+            if provider is not None:
+                name = f"{info.provider}/{info.model_id}"
+                self._routes[name] = Route(name, provider, info, info.model_id)
+                self._listing.append(ListedModel(name, info.provider))
+        for alias, target in aliases.items():
+            try:
+                route = self.route(target)
+            except ModelNotFoundError:
+                logger.warning("model alias %s -> %s is not served here; ignored", alias, target)
+                continue
+            self._routes[alias] = route
+            self._listing.append(ListedModel(alias, route.provider_name))
+
+    def models(self) -> list[ListedModel]:
+        return list(self._listing)
+
+    def route(self, model: str) -> Route:
+        """The route of `provider/model-id` or an alias; `ModelNotFoundError` otherwise."""
+        found = self._routes.get(model)
+        if found is not None:
+            return found
+        provider_name, slash, model_id = model.partition("/")
+        if not slash or not model_id:
+            raise ModelNotFoundError(f"model {model!r} does not exist: use provider/model-id or an alias")
+        provider = self._providers.get(provider_name)
+        if provider is None:
+            raise ModelNotFoundError(f"model {model!r} does not exist: provider {provider_name!r} is not configured")
+        try:
+            info = self._catalog.resolve(provider_name, model_id)
+        except UnknownModelError as exc:
+            raise ModelNotFoundError(f"model {model!r} does not exist") from exc
+        # Only ad-hoc ids (OpenAI-compatible servers) get here; not cached, so callers cannot grow memory.
+        return Route(model, provider, info, OTHER_MODEL_LABEL)
+
+    @staticmethod
+    def check(route: Route, request: CompletionRequest, *, stream: bool) -> None:
+        """Refuse what this model cannot do (422) instead of silently dropping it."""
+        info = route.info
+        if request.output_schema is not None and not info.supports_structured_output:
+            raise UnsupportedParameterError(f"{route.name} does not support response_format json_schema")
+        if stream and not info.supports_streaming:
+            raise UnsupportedParameterError(f"{route.name} does not support streaming")
+        if request.temperature is not None and not info.supports_temperature:
+            raise UnsupportedParameterError(f"{route.name} does not accept temperature")
+        effort = request.reasoning_effort
+        if effort is not None and effort.value != "none" and not info.supports_reasoning_effort:
+            raise UnsupportedParameterError(f"{route.name} does not support reasoning_effort")
+        if request.output_verbosity is not None and not info.supports_output_verbosity:
+            raise UnsupportedParameterError(f"{route.name} does not support verbosity")
+        if request.max_tokens is not None and info.max_output_tokens and request.max_tokens > info.max_output_tokens:
+            raise UnsupportedParameterError(f"max_tokens exceeds {info.max_output_tokens} for {route.name}")
+
+    # --- sync ------------------------------------------------------------------------------------------
+
+    async def complete(self, route: Route, request: CompletionRequest) -> CompletionResponse:
+        """One answer, retried within the budget; `ProviderError` / `ProviderUnavailableError` otherwise."""
+        self._acquire(route)
+        started = self._clock.monotonic()
+        try:
+            response = await self._with_retries(lambda attempt: self._attempt(route, request, attempt))
+        except ProviderError as error:
+            self._observe(route, error.kind.value, TokenUsage(), started)
+            raise
+        finally:
+            self._limits.release(route.provider_name)
+        self._record(route, response.usage, started)
+        return response
+
+    async def _attempt(self, route: Route, request: CompletionRequest, attempt: int) -> CompletionResponse:
+        breaker = self._allow(route)
+        call = replace(request, attempt=attempt) if attempt != request.attempt else request
+        try:
+            async with asyncio.timeout(self._call_timeout_seconds):
+                response = await route.provider.complete(call)
+        except TimeoutError as exc:
+            error = _timeout(route)
+            breaker.record_failure(error)
+            raise error from exc
+        except ProviderError as error:
+            error.provider = error.provider or route.provider_name
+            breaker.record_failure(error)
+            raise
+        except BaseException:
+            breaker.record_cancelled()
+            raise
+        breaker.record_success()
+        return response
+
+    # --- streaming -------------------------------------------------------------------------------------
+
+    async def open_stream(self, route: Route, request: CompletionRequest) -> AsyncGenerator[CompletionChunk, None]:
+        """Start a stream and wait for its first chunk, so failures to start still map to HTTP statuses.
+
+        The returned iterator must be consumed or closed (`aclose`): it holds the provider's slot.
+        """
+        self._acquire(route)
+        started = self._clock.monotonic()
+        try:
+            source, first = await self._with_retries(lambda attempt: self._start(route, request, attempt))
+        except ProviderError as error:
+            self._limits.release(route.provider_name)
+            self._observe(route, error.kind.value, TokenUsage(), started)
+            raise
+        except BaseException:
+            self._limits.release(route.provider_name)
+            raise
+        return self._relay(route, source, first, started)
+
+    async def _start(
+        self, route: Route, request: CompletionRequest, attempt: int
+    ) -> tuple[AsyncIterator[CompletionChunk], CompletionChunk | None]:
+        breaker = self._allow(route)
+        call = replace(request, attempt=attempt) if attempt != request.attempt else request
+        source = route.provider.stream(call)
+        try:
+            async with asyncio.timeout(self._call_timeout_seconds):
+                first = await anext(source, None)
+        except TimeoutError as exc:
+            await _close(source)
+            error = _timeout(route)
+            breaker.record_failure(error)
+            raise error from exc
+        except ProviderError as error:
+            await _close(source)
+            error.provider = error.provider or route.provider_name
+            breaker.record_failure(error)
+            raise
+        except BaseException:
+            await _close(source)
+            breaker.record_cancelled()
+            raise
+        return source, first
+
+    async def _relay(
+        self,
+        route: Route,
+        source: AsyncIterator[CompletionChunk],
+        first: CompletionChunk | None,
+        started: float,
+    ) -> AsyncGenerator[CompletionChunk, None]:
+        breaker = self._breakers.get(route.provider_name)
+        usage: TokenUsage | None = None
+        try:
+            chunk = first
+            while chunk is not None:
+                usage = chunk.usage or usage
+                yield chunk
+                chunk = await anext(source, None)
+        except ProviderError as error:
+            breaker.record_failure(error)
+            self._observe(route, error.kind.value, TokenUsage(), started)
+            raise
+        except BaseException:  # the client went away (GeneratorExit) or the server is stopping
+            breaker.record_cancelled()
+            self._observe(route, "cancelled", usage or TokenUsage(), started)
+            raise
+        else:
+            breaker.record_success()
+            self._record(route, usage or TokenUsage(), started)
+        finally:
+            self._limits.release(route.provider_name)
+            await _close(source)
+
+    # --- shared ----------------------------------------------------------------------------------------
+
+    def _acquire(self, route: Route) -> None:
+        if not self._limits.try_acquire(route.provider_name):
+            raise ProviderUnavailableError(
+                f"provider {route.provider_name} is at its concurrency limit", _MIN_RETRY_AFTER_SECONDS
+            )
+
+    def _allow(self, route: Route) -> CircuitBreaker:
+        breaker = self._breakers.get(route.provider_name)
+        if not breaker.allow():
+            wait = max(_MIN_RETRY_AFTER_SECONDS, breaker.retry_after_seconds())
+            raise ProviderUnavailableError(f"provider {route.provider_name} is unavailable (circuit open)", wait)
+        return breaker
+
+    async def _with_retries(self, call: Callable[[int], Awaitable[T]]) -> T:
+        waited = 0.0
+
+        def within_budget(attempt: int, error: ProviderError, delay_seconds: float) -> None:
+            nonlocal waited
+            if waited + delay_seconds > self._max_retry_wait_seconds:
+                raise error  # a sync caller is not held longer: answer with this error now
+            waited += delay_seconds
+
+        return await call_with_retries(
+            call, self._retry_policy, sleep=self._sleep, random=self._random, on_retry=within_budget
+        )
+
+    def _record(self, route: Route, usage: TokenUsage, started: float) -> None:
+        record = self._observe(route, "ok", usage, started)
+        self._recorder.add(record)
+
+    def _observe(self, route: Route, outcome: str, usage: TokenUsage, started: float) -> UsageRecord:
+        record = UsageRecord(
+            id=uuid.uuid4().hex,
+            source="gateway",
+            provider=route.provider_name,
+            model=route.info.model_id,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=route.info.cost_usd(usage),
+            latency_ms=round((self._clock.monotonic() - started) * 1000),
+            outcome=outcome,
+            created_at=self._clock.now(),
+        )
+        self._on_call(route, record)
+        return record
+
+
+def _timeout(route: Route) -> ProviderError:
+    return ProviderError(ProviderErrorKind.TIMEOUT, "provider call timed out", provider=route.provider_name)
+
+
+async def _close(source: AsyncIterator[CompletionChunk]) -> None:
+    aclose = getattr(source, "aclose", None)
+    if aclose is not None:
+        await aclose()
