@@ -51,6 +51,7 @@ class InMemoryJobStore:
         self.jobs: dict[str, Job] = {}
         self.outbox: dict[str, OutboxEvent] = {}
         self.published: set[str] = set()
+        self.published_at: dict[str, datetime] = {}
         self.locked_until: dict[str, datetime] = {}
         self.usage: list[UsageRecord] = []
         self.unavailable: Exception | None = None
@@ -199,6 +200,14 @@ class InMemoryJobStore:
 
     async def mark_published(self, event_ids: Sequence[str], *, now: datetime) -> None:
         self.published.update(event_ids)
+        self.published_at.update(dict.fromkeys(event_ids, now))
+
+    async def prune_outbox(self, *, published_before: datetime, limit: int) -> int:
+        pruned = [event_id for event_id in self.published if self.published_at[event_id] < published_before][:limit]
+        for event_id in pruned:
+            del self.outbox[event_id]
+            self.published.discard(event_id)
+        return len(pruned)
 
     async def outbox_backlog(self) -> int:
         return len(self.outbox) - len(self.published)

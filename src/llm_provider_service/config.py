@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(30.0, ge=0, description="How long a draining worker waits.")
     reconcile_interval_seconds: float = Field(5.0, gt=0, description="How often lost jobs are re-enqueued.")
     outbox_poll_interval_seconds: float = Field(0.5, gt=0, description="Outbox relay poll interval.")
+    outbox_retention_seconds: float = Field(
+        86400.0, gt=0, description="Published outbox events are deleted after this long (the reconciler prunes)."
+    )
 
     # --- resilience ----------------------------------------------------------------------------------
     retry_base_delay_seconds: float = Field(0.5, gt=0, description="First retry backoff (full jitter).")

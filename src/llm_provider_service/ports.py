@@ -164,6 +164,9 @@ class JobStore(Protocol):
 
     async def outbox_backlog(self) -> int: ...
 
+    async def prune_outbox(self, *, published_before: datetime, limit: int) -> int:
+        """Delete up to `limit` events published before the cutoff (oldest first); returns how many."""
+
     async def status_counts(self) -> dict[JobStatus, int]:
         """How many jobs are in each status (for metrics and operators)."""
 

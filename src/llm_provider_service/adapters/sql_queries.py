@@ -120,6 +120,17 @@ def claim_outbox(now: datetime, limit: int, lock_seconds: float) -> sa.Update:
     )
 
 
+def prune_outbox(published_before: datetime, limit: int) -> sa.Delete:
+    """Old published rows, oldest first: they sit at the start of the primary key, so no extra index is needed."""
+    candidates = (
+        sa.select(outbox.c.seq)
+        .where(outbox.c.published_at.is_not(None), outbox.c.published_at < published_before)
+        .order_by(outbox.c.seq)
+        .limit(limit)
+    )
+    return sa.delete(outbox).where(outbox.c.seq.in_(candidates.scalar_subquery()))
+
+
 def outbox_backlog() -> sa.Select[Any]:
     return sa.select(sa.func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
 

@@ -180,6 +180,9 @@ class SqlJobStore:
             statement = sa.update(outbox).where(published).values(published_at=now, locked_until=None)
             await self._execute("mark_published", statement)
 
+    async def prune_outbox(self, *, published_before: datetime, limit: int) -> int:
+        return await self._execute("prune_outbox", queries.prune_outbox(published_before, limit))
+
     async def outbox_backlog(self) -> int:
         with store_errors("outbox_backlog"):
             async with self._autocommit.connect() as conn:

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 class ReconcileReport:
     requeued: int = 0
     expired: int = 0
+    pruned: int = 0
 
 
 class Reconciler:
@@ -30,7 +31,8 @@ class Reconciler:
 
     A job the store holds as due (queued and available, or processing with an expired lease) but the
     queue does not know — lost with a Redis restart, or never enqueued because Redis was down — is
-    enqueued again. Queued jobs past their TTL get their `expired` callback here.
+    enqueued again. Queued jobs past their TTL get their `expired` callback here, and published outbox
+    events older than the retention are deleted.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class Reconciler:
         clock: Clock,
         grace_seconds: float = 2.0,
         batch_size: int = 500,
+        outbox_retention_seconds: float = 86400.0,
         on_events_written: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
@@ -52,14 +55,19 @@ class Reconciler:
         self._clock = clock
         self._grace = timedelta(seconds=grace_seconds)
         self._batch_size = batch_size
+        self._outbox_retention = timedelta(seconds=outbox_retention_seconds)
         self._on_events_written = on_events_written
 
     async def run_once(self) -> ReconcileReport:
         expired = await self._expire_overdue()
         requeued = await self._requeue_lost()
-        if requeued or expired:
-            logger.info("reconciled: %d re-enqueued, %d expired", requeued, expired)
-        return ReconcileReport(requeued=requeued, expired=expired)
+        # Published events are only kept for inspection; bounded batches keep each pass short.
+        pruned = await self._store.prune_outbox(
+            published_before=self._clock.now() - self._outbox_retention, limit=self._batch_size
+        )
+        if requeued or expired or pruned:
+            logger.info("reconciled: %d re-enqueued, %d expired, %d events pruned", requeued, expired, pruned)
+        return ReconcileReport(requeued=requeued, expired=expired, pruned=pruned)
 
     async def _expire_overdue(self) -> int:
         now = self._clock.now()

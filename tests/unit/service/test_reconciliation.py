@@ -42,3 +42,14 @@ async def test_outbox_survives_a_broker_outage_and_drains() -> None:
     assert await harness.store.outbox_backlog() == 0
     ids = [event.event_id for event in harness.publisher.events]
     assert len(ids) == len(set(ids))
+
+
+async def test_reconciler_prunes_old_published_events_only() -> None:
+    harness = Harness()
+    await harness.jobs.submit(comparison())
+    await harness.process_next()
+    await harness.published()
+    assert (await harness.reconciler.run_once()).pruned == 0
+    harness.clock.advance(86401)
+    assert (await harness.reconciler.run_once()).pruned == 3
+    assert harness.store.outbox == {}

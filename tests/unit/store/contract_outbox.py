@@ -72,6 +72,17 @@ class OutboxUsageContract:
         later = T0 + timedelta(hours=1)
         assert await store.claim_outbox(now=later, limit=10, lock_seconds=LOCK_SECONDS) == written[2:]
 
+    async def test_pruning_removes_only_old_published_events(self, store: SqlJobStore) -> None:
+        written = await record_events(store, 5)
+        await store.claim_outbox(now=T0, limit=5, lock_seconds=LOCK_SECONDS)
+        await store.mark_published([e.event_id for e in written[:2]], now=T0)
+        await store.mark_published([e.event_id for e in written[2:3]], now=T0 + timedelta(hours=2))
+        pruned = await store.prune_outbox(published_before=T0 + timedelta(hours=1), limit=100)
+        assert pruned == 2
+        assert await store.prune_outbox(published_before=T0 + timedelta(hours=1), limit=100) == 0
+        assert await store.outbox_backlog() == 2  # unpublished rows are never pruned
+        assert await store.prune_outbox(published_before=T0 + timedelta(hours=3), limit=100) == 1
+
     async def test_concurrent_claimers_never_share_an_event(self, store: SqlJobStore) -> None:
         written = await record_events(store, 60)
         seen: list[list[str]] = [[], [], []]
