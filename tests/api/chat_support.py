@@ -82,6 +82,9 @@ class ChatApi:
     metrics: Any = field(default=None)
 
     async def chat(self, headers: dict[str, str] | None = None, **body: Any) -> httpx.Response:
+        return await self.send(body, headers)
+
+    async def send(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
         payload = {"model": MOCK_MODEL, "messages": [{"role": "user", "content": "Say hello."}], **body}
         return await self.client.post("/v1/chat/completions", content=orjson.dumps(payload), headers=headers)
 
