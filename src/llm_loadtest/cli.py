@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from llm_loadtest import console as console_report
@@ -20,7 +19,7 @@ from llm_loadtest.health import HealthLimits
 from llm_loadtest.infra_cli import infra
 from llm_loadtest.kafka_callbacks import CallbackConsumerError, KafkaSettings
 from llm_loadtest.outputs import write_all
-from llm_loadtest.presentation import finish, run_with_progress
+from llm_loadtest.presentation import finish, make_console, run_with_progress
 from llm_loadtest.resources import ResourceTargets
 from llm_loadtest.result import ExitCode, ResultFormatError, load
 from llm_loadtest.runner import OpenLoopSettings
@@ -35,7 +34,7 @@ app = typer.Typer(
     add_completion=False,
 )
 logger = logging.getLogger(__name__)
-_console = Console(stderr=False)
+_console = make_console()
 HARNESS_ERRORS = (
     ScenarioError,
     ThresholdSyntaxError,

@@ -12,17 +12,17 @@ _VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bol
 
 
 def latency_table(result: RunResult) -> Table:
-    table = Table(title=f"Latency — {result.scenario}", title_justify="left")
-    for column in ("metric", "phase", "endpoint", "outcome", "count", "min", "mean", "p50", "p90", "p95", "p99"):
-        table.add_column(column, justify="right" if column not in {"metric", "phase", "endpoint"} else "left")
-    table.add_column("p99.9", justify="right")
-    table.add_column("max", justify="right")
+    # The console keeps the columns people read first; min/mean/p95 are in report.html and summary.md.
+    table = Table(title=f"Latency: {result.scenario} (ms unless marked)", title_justify="left")
+    for column in ("metric", "phase", "endpoint", "outcome"):
+        table.add_column(column, overflow="fold")
+    for column in ("count", "p50", "p90", "p99", "p99.9", "max"):
+        table.add_column(column, justify="right", no_wrap=True)
     for row in latency_rows(result):
         s = row.summary
-        table.add_row(
-            row.metric, row.phase, row.endpoint, row.outcome, str(s.count),
-            *(fmt_ms(v) for v in (s.min_ms, s.mean_ms, s.p50_ms, s.p90_ms, s.p95_ms, s.p99_ms, s.p999_ms, s.max_ms)),
-        )  # fmt: skip
+        p999 = "n<10k" if s.p999_ms is None else fmt_ms(s.p999_ms)
+        cells = (fmt_ms(s.p50_ms), fmt_ms(s.p90_ms), fmt_ms(s.p99_ms), p999, fmt_ms(s.max_ms))
+        table.add_row(row.metric, row.phase, row.endpoint, row.outcome, str(s.count), *cells)
     return table
 
 
@@ -63,7 +63,9 @@ def render(result: RunResult, console: Console) -> None:
         )
     for leak in result.resources.get("leaks", []):
         slope = leak["slope"]
-        if slope is not None:
+        if leak.get("note"):
+            console.print(f"Leak check {leak['series']}: {leak['note']}")
+        elif slope is not None:
             console.print(
                 f"Leak check {leak['series']}: {slope['slope']:+.3f} {leak['unit_per_minute']}/min "
                 f"(95 % CI {slope['low']:+.3f}..{slope['high']:+.3f}) — "

@@ -15,17 +15,16 @@ from typing import Annotated
 
 import aiohttp
 import typer
-from rich.console import Console
 
 from llm_loadtest import loop
 from llm_loadtest.engine import RunOptions
-from llm_loadtest.presentation import finish, run_with_progress
+from llm_loadtest.presentation import finish, make_console, run_with_progress
 from llm_loadtest.resources import ResourceTargets
 from llm_loadtest.result import ExitCode
 from llm_loadtest.scenarios import Knobs, built_in
 from llm_loadtest.targets import TargetError, check
 
-_console = Console()
+_console = make_console()
 STOP_GRACE_SECONDS = 10.0
 
 

@@ -163,7 +163,11 @@ class _Run:
             tracker=tracker,
             collector=Collector(RequestRecorder(measurements), tracker),
             monitor=LoopLagMonitor(measurements, window_seconds=scenario.window_seconds),
-            sampler=ResourceSampler(options.resources) if options.resources is not None else None,
+            sampler=(
+                ResourceSampler(options.resources, ignore_before_seconds=_warmup_seconds(scenario))
+                if options.resources is not None
+                else None
+            ),
             bound_seconds=planned + options.open_loop.request_timeout_seconds + options.drain_seconds + 30.0,
         )
 
@@ -253,6 +257,10 @@ async def execute(options: RunOptions, *, send: SendFn | None = None, progress: 
     _derive_scalars(result, run.sampler)
     result.thresholds = evaluate_all(parse_all(options.thresholds or options.scenario.thresholds), result)
     return result
+
+
+def _warmup_seconds(scenario: Scenario) -> float:
+    return sum(segment.duration_seconds for segment in scenario.segments if segment.phase == "warmup")
 
 
 def _bounds(scenario: Scenario) -> list[tuple[str, float, float]]:

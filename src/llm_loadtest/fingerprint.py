@@ -50,5 +50,6 @@ def fingerprint() -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "hostname": platform.node(),
-        "git_sha": git_sha(),
+        # The working directory first (a checkout being benchmarked), then this package's own checkout.
+        "git_sha": git_sha() or git_sha(Path(__file__).resolve().parent),
     }

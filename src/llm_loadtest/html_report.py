@@ -35,9 +35,9 @@ def _bands(result: RunResult) -> list[Band]:
 def _latency_over_time(result: RunResult) -> str:
     rows = interval_stats(result.measurements)
     series = [
-        Series("p50", [(r.start_seconds, max(r.p50_ms, 0.001)) for r in rows if r.scheduled]),
-        Series("p99", [(r.start_seconds, max(r.p99_ms, 0.001)) for r in rows if r.scheduled]),
-        Series("max", [(r.start_seconds, max(r.max_ms, 0.001)) for r in rows if r.scheduled], dashed=True),
+        Series("p50", [(r.mid_seconds, max(r.p50_ms, 0.001)) for r in rows if r.scheduled]),
+        Series("p99", [(r.mid_seconds, max(r.p99_ms, 0.001)) for r in rows if r.scheduled]),
+        Series("max", [(r.mid_seconds, max(r.max_ms, 0.001)) for r in rows if r.scheduled], dashed=True),
     ]
     return line_chart(
         "Scheduled latency over time (per window, by intended send time)",
@@ -70,8 +70,8 @@ def _throughput(result: RunResult) -> str:
     rows = interval_stats(result.measurements)
     width = result.measurements.window_seconds
     series = [
-        Series("scheduled/s", [(r.start_seconds, r.scheduled / width) for r in rows], dashed=True),
-        Series("ok/s", [(r.start_seconds, r.throughput_per_second) for r in rows]),
+        Series("scheduled/s", [(r.mid_seconds, r.scheduled / width) for r in rows], dashed=True),
+        Series("ok/s", [(r.mid_seconds, r.throughput_per_second) for r in rows]),
     ]
     return line_chart("Throughput", series, x_label="seconds since start", y_label="requests/s", bands=_bands(result))
 

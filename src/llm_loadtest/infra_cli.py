@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from llm_loadtest import loop
@@ -16,10 +15,11 @@ from llm_loadtest.infra_common import BenchResult
 from llm_loadtest.infra_kafka import bench_kafka
 from llm_loadtest.infra_postgres import bench_postgres, plain_dsn
 from llm_loadtest.infra_redis import bench_redis
+from llm_loadtest.presentation import make_console
 from llm_loadtest.result import ExitCode
 from llm_loadtest.targets import TargetError, check
 
-_console = Console()
+_console = make_console()
 
 
 async def _all(

@@ -64,6 +64,7 @@ class LeakVerdict:
     slope: Slope | None
     allowed_per_minute: float
     leaking: bool
+    note: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,13 +73,26 @@ class LeakVerdict:
             "slope": None if self.slope is None else self.slope.as_dict(),
             "allowed_per_minute": self.allowed_per_minute,
             "leaking": self.leaking,
+            "note": self.note,
         }
 
 
 def judge(
-    series: str, unit: str, seconds: Sequence[float], values: Sequence[float], *, allowed_per_minute: float
+    series: str,
+    unit: str,
+    seconds: Sequence[float],
+    values: Sequence[float],
+    *,
+    allowed_per_minute: float,
+    min_minutes: float = 2.0,
+    min_points: int = 10,
 ) -> LeakVerdict:
+    """Too short a series is never called a leak: start-up growth (caches, pools) dominates the first minutes."""
     minutes = [s / 60.0 for s in seconds]
     slope = theil_sen(minutes, values)
-    leaking = slope is not None and slope.low > 0 and slope.slope > allowed_per_minute
+    span = (minutes[-1] - minutes[0]) if minutes else 0.0
+    if slope is None or span < min_minutes or len(minutes) < min_points:
+        note = f"insufficient samples: {len(minutes)} points over {span:.1f} min (need {min_points} over {min_minutes})"
+        return LeakVerdict(series, unit, slope, allowed_per_minute, leaking=False, note=note)
+    leaking = slope.low > 0 and slope.slope > allowed_per_minute
     return LeakVerdict(series, unit, slope, allowed_per_minute, leaking)

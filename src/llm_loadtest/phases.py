@@ -17,6 +17,7 @@ MIN_RECOVERY_TOLERANCE_MS = 1.0
 @dataclass(frozen=True, slots=True)
 class IntervalStats:
     start_seconds: float
+    mid_seconds: float
     phase: str
     scheduled: int
     ok: int
@@ -39,6 +40,7 @@ def interval_stats(measurements: Measurements) -> list[IntervalStats]:
         rows.append(
             IntervalStats(
                 start_seconds=round(window.index * width, 3),
+                mid_seconds=round((window.index + 0.5) * width, 3),
                 phase=window.phase,
                 scheduled=window.scheduled,
                 ok=ok,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -13,6 +14,11 @@ from llm_loadtest import loop
 from llm_loadtest.engine import RunOptions, execute
 from llm_loadtest.outputs import write_all
 from llm_loadtest.result import RunResult
+
+
+def make_console() -> Console:
+    """Rich console; when output is not a terminal (CI logs, pipes) use 140 columns instead of rich's 80."""
+    return Console(width=None if sys.stdout.isatty() else 140)
 
 
 def run_with_progress(options: RunOptions, console: Console) -> RunResult:

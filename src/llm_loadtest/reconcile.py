@@ -115,6 +115,21 @@ async def audit_jobs(tracker: JobTracker, get_json: GetJson, *, via: str, max_se
     return audit
 
 
+def _due(
+    pending: list[str], schedule: dict[str, tuple[float, float]], first: float, cap: float, limit: int
+) -> list[str]:
+    """Jobs whose next poll is due (at most `limit`), rescheduling each with a doubled delay."""
+    now = time.monotonic()
+    due: list[str] = []
+    for queue_id in pending:
+        next_at, delay = schedule.setdefault(queue_id, (now + first, first))
+        if next_at <= now and len(due) < limit:
+            due.append(queue_id)
+            doubled = min(delay * 2, cap)
+            schedule[queue_id] = (now + doubled, doubled)
+    return due
+
+
 async def poll_results(
     tracker: JobTracker,
     get_json: GetJson,
@@ -122,9 +137,18 @@ async def poll_results(
     interval_seconds: float,
     max_seconds: float,
     keep_going: Callable[[], bool],
+    max_delay_seconds: float = 1.0,
+    max_per_round: int = 64,
 ) -> None:
-    """Without Kafka: poll GET /api/v1/requests/{id} for pending jobs until all are terminal or time runs out."""
+    """Without Kafka: poll GET /api/v1/requests/{id} until every job is terminal or time runs out.
+
+    Each job is first polled `interval_seconds` after acceptance, then with doubling delays (capped at
+    `max_delay_seconds`), and at most `max_per_round` polls go out per round: polling is load on the very
+    service being measured, and must not grow with its backlog. Resolution is therefore coarse; consume
+    the callback topic for exact end-to-end numbers.
+    """
     gate = asyncio.Semaphore(AUDIT_CONCURRENCY)
+    schedule: dict[str, tuple[float, float]] = {}  # queue_id -> (next poll, current delay), monotonic seconds
 
     async def poll(queue_id: str) -> None:
         async with gate:
@@ -135,13 +159,16 @@ async def poll_results(
         if status == 200 and isinstance(body, Mapping) and body.get("status") in TERMINAL:
             result = body.get("result")
             tracker.polled(queue_id, result if isinstance(result, Mapping) else {}, time.monotonic_ns())
+            schedule.pop(queue_id, None)
 
     deadline = time.monotonic() + max_seconds
     while time.monotonic() < deadline:
         pending = tracker.pending()
         if not pending and not keep_going():
             return
-        async with asyncio.TaskGroup() as group:
-            for queue_id in pending:
-                group.create_task(poll(queue_id))
-        await asyncio.sleep(interval_seconds)
+        due = _due(pending, schedule, interval_seconds, max_delay_seconds, max_per_round)
+        if due:
+            async with asyncio.TaskGroup() as group:
+                for queue_id in due:
+                    group.create_task(poll(queue_id))
+        await asyncio.sleep(min(interval_seconds, 0.05))

@@ -52,8 +52,10 @@ def metric_value(exposition: str, name: str) -> float | None:
 class ResourceSampler:
     """Polls the targets every `interval_seconds` until stopped or `max_seconds` elapsed."""
 
-    def __init__(self, targets: ResourceTargets) -> None:
+    def __init__(self, targets: ResourceTargets, *, ignore_before_seconds: float = 0.0) -> None:
         self.targets = targets
+        # Warm-up samples are shown but left out of the slope: start-up growth is not a leak.
+        self.ignore_before_seconds = ignore_before_seconds
         self.series: dict[str, ResourceSeries] = {}
         self._stop = asyncio.Event()
 
@@ -108,10 +110,12 @@ class ResourceSampler:
     def verdicts(self) -> list[LeakVerdict]:
         allowed = {"rss_mib": 1.0, "open_fds": 1.0, "redis_used_memory_mib": 1.0, "outbox_backlog": 10.0}
         units = {"rss_mib": "MiB", "open_fds": "fds", "redis_used_memory_mib": "MiB", "outbox_backlog": "events"}
-        return [
-            judge(name, units[name], data.seconds, data.values, allowed_per_minute=allowed[name])
-            for name, data in sorted(self.series.items())
-        ]
+        verdicts = []
+        for name, data in sorted(self.series.items()):
+            kept = [(s, v) for s, v in zip(data.seconds, data.values, strict=True) if s >= self.ignore_before_seconds]
+            seconds, values = [s for s, _ in kept], [v for _, v in kept]
+            verdicts.append(judge(name, units[name], seconds, values, allowed_per_minute=allowed[name]))
+        return verdicts
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-WIDTH, HEIGHT = 760, 260
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 24, 40
+WIDTH, HEIGHT = 760, 280
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 40, 40
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 BAND_COLOURS = {"warmup": "#eeeeee", "spike": "#fde0dd", "recovery": "#e5f5e0"}
 
@@ -109,11 +109,12 @@ def _frame(
 
 
 def _legend(names: Sequence[str], *, colour_offset: int = 0) -> list[str]:
-    parts, x = [], LEFT + 220
+    # A row of its own between the title and the plot, so that long titles never collide with it.
+    parts, x = [], LEFT
     for index, name in enumerate(names):
         colour = PALETTE[(index + colour_offset) % len(PALETTE)]
-        parts.append(f'<rect x="{x}" y="5" width="10" height="10" fill="{colour}"/>')
-        parts.append(f'<text x="{x + 14}" y="14">{escape(name)}</text>')
+        parts.append(f'<rect x="{x}" y="21" width="10" height="10" fill="{colour}"/>')
+        parts.append(f'<text x="{x + 14}" y="30">{escape(name)}</text>')
         x += 24 + 7 * len(name)
     return parts
 

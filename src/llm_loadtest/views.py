@@ -49,8 +49,11 @@ class OutcomeRow:
 def _slices(result: RunResult) -> list[tuple[str, str]]:
     store = result.measurements
     endpoints = store.workloads()
-    slices = [(ALL, ALL)]
-    slices += [(phase, ALL) for phase in store.phases()]
+    phases = store.phases()
+    gated = [phase for phase in phases if phase != "warmup"]
+    # "all" (every gated phase) only adds information when there is more than one gated phase.
+    slices = [(ALL, ALL)] if len(gated) > 1 else []
+    slices += [(phase, ALL) for phase in phases]
     if len(endpoints) > 1:
         slices += [(ALL, endpoint) for endpoint in endpoints]
     return slices
