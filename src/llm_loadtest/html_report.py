@@ -69,9 +69,10 @@ def _spectrum(result: RunResult) -> str:
 def _throughput(result: RunResult) -> str:
     rows = interval_stats(result.measurements)
     width = result.measurements.window_seconds
+    # Solid "ok/s" first so the dashed plan stays visible on top where the two coincide.
     series = [
-        Series("scheduled/s", [(r.mid_seconds, r.scheduled / width) for r in rows], dashed=True),
         Series("ok/s", [(r.mid_seconds, r.throughput_per_second) for r in rows]),
+        Series("scheduled/s", [(r.mid_seconds, r.scheduled / width) for r in rows], dashed=True),
     ]
     return line_chart("Throughput", series, x_label="seconds since start", y_label="requests/s", bands=_bands(result))
 
@@ -109,7 +110,9 @@ def _resources(result: RunResult) -> list[str]:
         if fit is not None and seconds:
             ends = (seconds[0], seconds[-1])
             series.append(Series("Theil-Sen fit", [(s, fit.intercept + fit.slope * s / 60) for s in ends], dashed=True))
-        charts.append(line_chart(f"Resource: {name}", series, x_label="seconds since start", y_label=name))
+        charts.append(
+            line_chart(f"Resource: {name}", series, x_label="seconds since start", y_label=name, y_from_zero=False)
+        )
     return charts
 
 

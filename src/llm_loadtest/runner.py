@@ -45,6 +45,16 @@ class OpenLoopSettings:
     start_delay_seconds: float = 0.05
 
 
+async def _sleep_until(deadline_ns: int, clock: Clock) -> None:
+    """Never send early: event-loop timers have ~1 ms granularity and may fire slightly before the deadline."""
+    for _ in range(10_000):
+        remaining_ns = deadline_ns - clock()
+        if remaining_ns <= 0:
+            return
+        # Sleep on the timer while far away; yield (sleep 0) for the last fraction of a millisecond.
+        await asyncio.sleep(remaining_ns / NS_PER_SECOND if remaining_ns > 1_500_000 else 0)
+
+
 async def _attempt(arrival: Arrival, intended_ns: int, send: SendFn, timeout_seconds: float, clock: Clock) -> Attempt:
     sent_ns = clock()
     try:
@@ -89,10 +99,9 @@ async def run_open_loop(
         overdue_streak = 0
         for number, arrival in enumerate(arrivals):
             intended_ns = origin_ns + arrival.offset_ns
-            wait_ns = intended_ns - clock()
-            if wait_ns > 0:
+            if intended_ns > clock():
                 overdue_streak = 0
-                await asyncio.sleep(wait_ns / NS_PER_SECOND)
+                await _sleep_until(intended_ns, clock)
             else:
                 overdue_streak += 1
                 if overdue_streak % _YIELD_EVERY == 0:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 
-WIDTH, HEIGHT = 760, 280
+WIDTH, HEIGHT = 960, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 40, 40
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 BAND_COLOURS = {"warmup": "#eeeeee", "spike": "#fde0dd", "recovery": "#e5f5e0"}
@@ -72,6 +72,10 @@ def axis_for(values: Sequence[float], *, log: bool = False, floor: float = 0.0) 
         high = 10 ** math.ceil(math.log10(max(positive) * 1.0001))
         return Axis(low, high, True, _log_ticks(low, high))
     low, high = min(min(finite), floor), max(finite)
+    if low > 0:
+        # A resource hovering around 110 MiB: show its movement, with a margin below and above.
+        margin = max((high - low) * 0.2, abs(high) * 0.01, 1e-9)
+        return Axis(low - margin, high + margin, False, _nice_ticks(low - margin, high + margin))
     high = high * 1.1 if high > 0 else 1.0
     return Axis(low, high, False, _nice_ticks(low, high))
 
@@ -128,11 +132,12 @@ def line_chart(
     log_y: bool = False,
     bands: Sequence[Band] = (),
     x_ticks: list[tuple[float, str]] | None = None,
+    y_from_zero: bool = True,
 ) -> str:
     xs = [x for s in series for x, _ in s.points] or [0.0, 1.0]
     ys = [y for s in series for _, y in s.points]
     x_axis = axis_for([*xs, *(b.end for b in bands)])
-    y_axis = axis_for(ys, log=log_y)
+    y_axis = axis_for(ys, log=log_y, floor=0.0 if y_from_zero or not ys else min(ys))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     parts = _frame(title, x_axis, y_axis, x_label, y_label, x_ticks=x_ticks)
     for band in bands:

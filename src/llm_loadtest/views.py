@@ -49,7 +49,8 @@ class OutcomeRow:
 def _slices(result: RunResult) -> list[tuple[str, str]]:
     store = result.measurements
     endpoints = store.workloads()
-    phases = store.phases()
+    planned = [name for name, _, _ in result.phases]
+    phases = [p for p in planned if p in store.phases()] + [p for p in store.phases() if p not in planned]
     gated = [phase for phase in phases if phase != "warmup"]
     # "all" (every gated phase) only adds information when there is more than one gated phase.
     slices = [(ALL, ALL)] if len(gated) > 1 else []
