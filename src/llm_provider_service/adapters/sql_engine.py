@@ -69,6 +69,10 @@ def create_engine(
     if not pooled:
         options["poolclass"] = pool.NullPool
     if is_sqlite(url):
+        if pooled:
+            # SQLite has one writer at a time: several pooled connections would only contend for the file lock
+            # and sleep in its busy handler. One connection serialises writes in-process, without sleeping.
+            options.update(pool_size=1, max_overflow=0, pool_timeout=pool_timeout_seconds)
         engine = create_async_engine(url, **options)
         event.listen(engine.sync_engine, "connect", _enable_sqlite_pragmas)
         return engine
