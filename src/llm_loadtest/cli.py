@@ -23,7 +23,7 @@ from llm_loadtest.presentation import finish, make_console, run_with_progress
 from llm_loadtest.resources import ResourceTargets
 from llm_loadtest.result import ExitCode, ResultFormatError, load
 from llm_loadtest.runner import OpenLoopSettings
-from llm_loadtest.scenarios import Knobs, ScenarioError, parse_mix, resolve
+from llm_loadtest.scenarios import Knobs, ScenarioError, check_thresholds, parse_mix, resolve
 from llm_loadtest.targets import TargetError, check
 from llm_loadtest.thresholds import ThresholdSyntaxError, evaluate_all, parse_all
 
@@ -89,6 +89,7 @@ def run(
         knobs = Knobs(rate, duration, concurrency, warmup, parse_mix(mix))
         chosen = resolve(scenario, knobs)
         parse_all(threshold or [])  # fail on a typo before spending minutes on load
+        check_thresholds(chosen, threshold or [])
         kafka = None
         if kafka_bootstrap:
             topic = callback_topic or f"llm-loadtest.callbacks.{uuid.uuid4().hex[:10]}"

@@ -25,7 +25,7 @@ from llm_loadtest.recorder import RequestRecorder
 from llm_loadtest.resources import ResourceSampler, ResourceTargets
 from llm_loadtest.result import RunResult
 from llm_loadtest.runner import Attempt, OpenLoopSettings, SendFn, run_closed_loop, run_open_loop
-from llm_loadtest.scenarios import Scenario
+from llm_loadtest.scenarios import Scenario, check_thresholds
 from llm_loadtest.schedule import build, phase_bounds, planned_rate, total_seconds
 from llm_loadtest.thresholds import evaluate_all, parse_all
 
@@ -161,7 +161,7 @@ class _Run:
             run_id=tracker.run_id,
             measurements=measurements,
             tracker=tracker,
-            collector=Collector(RequestRecorder(measurements), tracker),
+            collector=Collector(RequestRecorder(measurements, open_loop=scenario.model == "open"), tracker),
             monitor=LoopLagMonitor(measurements, window_seconds=scenario.window_seconds),
             sampler=(
                 ResourceSampler(options.resources, ignore_before_seconds=_warmup_seconds(scenario))
@@ -221,6 +221,7 @@ async def _drive(
 
 async def execute(options: RunOptions, *, send: SendFn | None = None, progress: Progress | None = None) -> RunResult:
     """Run the scenario; `send` replaces the HTTP client (tests drive scripted servers or fakes this way)."""
+    check_thresholds(options.scenario, options.thresholds or options.scenario.thresholds)
     run = _Run.create(options)
     started_at = datetime.now(UTC).isoformat()
     payloads = PayloadFactory(seed=options.seed, mock=options.mock, run_id=run.run_id)

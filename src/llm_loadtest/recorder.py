@@ -12,8 +12,10 @@ from llm_loadtest.schedule import NS_PER_SECOND
 class RequestRecorder:
     """The runners' sink: success and failure go to separate histograms, tagged endpoint/phase/outcome."""
 
-    def __init__(self, measurements: Measurements) -> None:
+    def __init__(self, measurements: Measurements, *, open_loop: bool = True) -> None:
         self.measurements = measurements
+        # In a closed loop intended == sent by construction: a "scheduled" latency would only mislead.
+        self.open_loop = open_loop
         self._window_ns = max(1, round(measurements.window_seconds * NS_PER_SECOND))
         self.completed = 0
 
@@ -33,7 +35,8 @@ class RequestRecorder:
             store.record(DISPATCH_DELAY, attempt.done_ns - attempt.intended_ns, **tags)
             return
         scheduled_ns = attempt.done_ns - attempt.intended_ns
-        store.record(SCHEDULED_LATENCY, scheduled_ns, **tags)
+        if self.open_loop:
+            store.record(SCHEDULED_LATENCY, scheduled_ns, **tags)
         store.record(SERVICE_LATENCY, attempt.done_ns - attempt.sent_ns, **tags)
         store.record(DISPATCH_DELAY, attempt.sent_ns - attempt.intended_ns, **tags)
         record_ns(window.latency, scheduled_ns)

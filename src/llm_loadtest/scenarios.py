@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llm_loadtest.runner import Stage
-from llm_loadtest.schedule import Segment, constant, poisson, spike, step, with_warmup
+from llm_loadtest.schedule import Segment, constant, poisson, spike, with_warmup
 
 LoadModel = Literal["open", "closed"]
 BUILT_IN = ("load", "stress", "endurance", "spike", "sweep")
@@ -98,7 +98,10 @@ def built_in(name: str, knobs: Knobs) -> Scenario:
         )
     if name == "sweep":
         rates = [rate * factor for factor in (0.25, 0.5, 1.0, 2.0, 4.0)]
-        segments = with_warmup(step(rates, seconds / len(rates), phase_prefix="rate"), knobs.warmup_seconds)
+        each = seconds / len(rates)
+        # Phases named by their rate, so the table reads as a latency-vs-load curve.
+        steps = [Segment(f"rate-{r:g}/s", each, r, r) for r in rates]
+        segments = with_warmup(steps, knobs.warmup_seconds)
         return Scenario(name, "open", mix, tuple(segments), window_seconds=_window(seconds))
     if name == "stress":
         users, stages = 1, []
@@ -173,6 +176,21 @@ def load_file(path: Path) -> Scenario:
         sample_resources=parsed.sample_resources,
         description=parsed.description,
     )
+
+
+LATENCY_METRIC_SUFFIXES = ("latency", "delay", "wait", "processing", "callback", "polled", "overhead")
+
+
+def check_thresholds(scenario: Scenario, thresholds: Sequence[str]) -> None:
+    """A closed loop hides queueing (coordinated omission): refuse latency SLOs on it, gate capacity only."""
+    if scenario.model != "closed":
+        return
+    for threshold in thresholds:
+        metric = threshold.split(":", 1)[0].split("{", 1)[0].strip()
+        if metric.endswith(LATENCY_METRIC_SUFFIXES):
+            raise ScenarioError(
+                f"{threshold!r}: latency SLOs need an open-loop scenario; {scenario.name} is closed-loop"
+            )
 
 
 def resolve(name_or_path: str, knobs: Knobs) -> Scenario:

@@ -27,5 +27,5 @@ async def test_closed_loop_latency_hides_the_same_stall() -> None:
     assert service.max_ms >= 800
     assert service.count > 200
     assert service.p99_ms < 100
-    scheduled = summarize(result.measurements.select(SCHEDULED_LATENCY, {"outcome": "ok"}))
-    assert scheduled.p99_ms < 100  # closed loop: intended == sent, the omission is built in
+    # Closed loop: intended == sent, the omission is built in, so no "scheduled" latency is even recorded.
+    assert summarize(result.measurements.select(SCHEDULED_LATENCY, {})).count == 0

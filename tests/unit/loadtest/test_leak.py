@@ -7,6 +7,7 @@ import random
 import pytest
 
 from llm_loadtest.leak import judge, theil_sen
+from llm_loadtest.resources import metric_value
 
 
 def test_planted_leak_is_found_with_its_slope_inside_the_interval() -> None:
@@ -40,3 +41,23 @@ def test_one_huge_outlier_does_not_fake_a_leak() -> None:
 
 def test_too_few_points_give_no_estimate() -> None:
     assert theil_sen([0.0, 1.0], [1.0, 2.0]) is None
+
+
+def test_short_series_is_never_called_a_leak() -> None:
+    seconds = [float(s) for s in range(30)]
+    verdict = judge("rss_mib", "MiB", seconds, [100 + s for s in seconds], allowed_per_minute=1.0)
+    assert not verdict.leaking
+    assert "insufficient samples" in verdict.note
+
+
+def test_backlog_is_read_from_a_prometheus_exposition() -> None:
+    exposition = (
+        "# HELP llm_provider_outbox_backlog Unpublished outbox events.\n"
+        "# TYPE llm_provider_outbox_backlog gauge\n"
+        "llm_provider_outbox_backlog 7.0\n"
+        "llm_provider_outbox_backlog_total_other 99\n"
+        'llm_provider_queue_depth{state="ready"} 3\n'
+    )
+    assert metric_value(exposition, "llm_provider_outbox_backlog") == 7.0
+    assert metric_value(exposition, "llm_provider_queue_depth") == 3.0
+    assert metric_value(exposition, "absent") is None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_loadtest.scenarios import Knobs, ScenarioError, built_in, parse_mix, resolve
+from llm_loadtest.scenarios import Knobs, ScenarioError, built_in, check_thresholds, parse_mix, resolve
 
 
 @pytest.mark.parametrize("name", ["load", "endurance", "spike", "sweep"])
@@ -55,3 +55,11 @@ def test_invalid_inputs_are_scenario_errors(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError):
         parse_mix("quick=lots")
     assert parse_mix("quick=6, detailed=2,chat") == {"quick": 6.0, "detailed": 2.0, "chat": 1.0}
+
+
+def test_latency_slos_are_refused_on_a_closed_loop_but_capacity_gates_are_not() -> None:
+    stress = built_in("stress", Knobs(concurrency=4))
+    with pytest.raises(ScenarioError, match="open-loop"):
+        check_thresholds(stress, ["service_latency: p99<10ms"])
+    check_thresholds(stress, ["errors: rate<0.01", "throughput: achieved>=100"])
+    check_thresholds(built_in("load", Knobs()), ["scheduled_latency: p99<10ms"])
