@@ -8,12 +8,12 @@ would stack under ours.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
+import orjson
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
 from llm_provider_service.providers.errors import error_from_response
@@ -62,7 +62,7 @@ class VendorTransport:
         """POST `payload`; the decoded JSON object of a 2xx answer, else a `ProviderError`."""
         try:
             async with self._session.post(
-                self.base_url + path, data=json.dumps(payload), headers=self._headers
+                self.base_url + path, data=orjson.dumps(payload), headers=self._headers
             ) as response:
                 body = await response.read()
                 if response.status >= 300:
@@ -81,7 +81,7 @@ class VendorTransport:
         headers = {**self._headers, "accept": "text/event-stream"}
         try:
             async with self._session.post(
-                self.base_url + path, data=json.dumps(payload), headers=headers, timeout=self._stream_timeout()
+                self.base_url + path, data=orjson.dumps(payload), headers=headers, timeout=self._stream_timeout()
             ) as response:
                 if response.status >= 300:
                     body = await response.content.read(_MAX_ERROR_BODY_BYTES)
@@ -95,8 +95,8 @@ class VendorTransport:
 
     def _decode(self, body: bytes) -> dict[str, Any]:
         try:
-            decoded = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            decoded = orjson.loads(body)  # orjson: several times faster than json on the gateway's hot path
+        except orjson.JSONDecodeError as exc:
             raise ProviderError(
                 ProviderErrorKind.INVALID_RESPONSE,
                 f"{self.provider} answered with a body that is not JSON",
