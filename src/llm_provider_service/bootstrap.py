@@ -207,7 +207,13 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
             on_events_written=relay.wake,
         )
         reconciler = Reconciler(
-            store=store, queue=queue, events=events, signals=signals, clock=clock, on_events_written=relay.wake
+            store=store,
+            queue=queue,
+            events=events,
+            signals=signals,
+            clock=clock,
+            outbox_retention_seconds=settings.outbox_retention_seconds,
+            on_events_written=relay.wake,
         )
         usage_recorder = UsageRecorder(store)
         gateway = ChatGateway(

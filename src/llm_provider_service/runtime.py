@@ -67,6 +67,7 @@ async def run(
                 metrics=services.metrics,
                 concurrency=concurrency or settings.worker_concurrency,
                 lease_seconds=settings.lease_seconds,
+                usage=services.usage_recorder,
             )
             group.create_task(worker.run(stop, grace_seconds=settings.shutdown_grace_seconds), name="worker")
         if serve_http:

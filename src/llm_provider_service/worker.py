@@ -10,9 +10,12 @@ import uuid
 import structlog
 
 from llm_provider_service.domain.errors import QueueUnavailableError, ServiceError, StoreUnavailableError
+from llm_provider_service.domain.models import TokenUsage
+from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.observability import Metrics
 from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease
 from llm_provider_service.service.processing import JobProcessor, Outcome, ProcessingReport
+from llm_provider_service.service.usage_recorder import UsageRecorder
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +42,7 @@ class Worker:
         metrics: Metrics,
         concurrency: int,
         lease_seconds: float,
+        usage: UsageRecorder | None = None,
     ) -> None:
         self._queue = queue
         self._store = store
@@ -47,6 +51,7 @@ class Worker:
         self._metrics = metrics
         self._concurrency = concurrency
         self._lease_seconds = lease_seconds
+        self._usage = usage
         self._tasks: set[asyncio.Task[None]] = set()
         self.worker_id = uuid.uuid4().hex[:12]
 
@@ -127,11 +132,31 @@ class Worker:
             outcome = "ok" if report.outcome == Outcome.COMPLETED else (report.error_kind or "error")
             metrics.provider_calls.labels(report.provider, report.model, outcome).inc()
         if report.usage is not None:
+            self._record_usage(report, report.usage)
             metrics.tokens.labels(report.provider, report.model, "prompt").inc(report.usage.prompt_tokens)
             metrics.tokens.labels(report.provider, report.model, "completion").inc(report.usage.completion_tokens)
             metrics.cost_usd.labels(report.provider, report.model).inc(report.cost_usd)
         if report.outcome == Outcome.RETRY_SCHEDULED:
             metrics.job_retries.labels(report.provider, report.error_kind or "unknown").inc()
+
+    def _record_usage(self, report: ProcessingReport, usage: TokenUsage) -> None:
+        """One usage row per answered job, batched off the hot path, so /api/v1/usage covers jobs too."""
+        if self._usage is None:
+            return
+        self._usage.add(
+            UsageRecord(
+                id=f"job:{report.job_id}:{report.attempt}",
+                source="job",
+                provider=report.provider,
+                model=report.model,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cost_usd=report.cost_usd,
+                latency_ms=round((report.call_seconds or 0.0) * 1000),
+                outcome=report.outcome.value,
+                created_at=self._clock.now(),
+            )
+        )
 
     async def _drain(self, grace_seconds: float) -> None:
         if not self._tasks:

@@ -12,6 +12,7 @@ from llm_provider_service.domain.errors import QueueUnavailableError
 from llm_provider_service.domain.models import JobStatus
 from llm_provider_service.observability import Metrics
 from llm_provider_service.ports import Lease
+from llm_provider_service.service.usage_recorder import UsageRecorder
 from llm_provider_service.worker import Worker
 from tests.fakes import ScriptedProvider
 from tests.unit.service.harness import Harness, comparison
@@ -98,3 +99,28 @@ async def test_claims_from_the_store_when_the_queue_is_down() -> None:
         await _until(lambda: harness.store.jobs[job_id].status == JobStatus.COMPLETED)
         stop.set()
     assert len(await harness.callbacks()) == 1
+
+
+async def test_answered_jobs_are_recorded_as_usage() -> None:
+    harness = Harness()
+    job_id = (await harness.jobs.submit(comparison())).job.id
+    recorder = UsageRecorder(harness.store)
+    worker = Worker(
+        queue=harness.queue,
+        store=harness.store,
+        processor=harness.processor,
+        clock=harness.clock,
+        metrics=Metrics(CollectorRegistry()),
+        concurrency=1,
+        lease_seconds=30,
+        usage=recorder,
+    )
+    stop = asyncio.Event()
+    async with asyncio.TaskGroup() as group:
+        group.create_task(worker.run(stop, grace_seconds=1))
+        await _until(lambda: recorder.pending == 1)
+        stop.set()
+    await recorder.flush()
+    [record] = harness.store.usage
+    assert (record.source, record.provider, record.prompt_tokens, record.completion_tokens) == ("job", "mock", 120, 30)
+    assert record.id.startswith(f"job:{job_id}:")
