@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any
@@ -209,16 +209,7 @@ class JobProcessor:
             )
         now = self._clock.now()
         report = await self._finish(job, lease, JobStatus.FAILED, failed_payload(job, error, now=now))
-        return ProcessingReport(
-            job.id,
-            report.outcome,
-            job.provider,
-            job.model,
-            job.attempts,
-            queue_wait_seconds=report.queue_wait_seconds,
-            end_to_end_seconds=report.end_to_end_seconds,
-            error_kind=error.kind.value,
-        )
+        return replace(report, error_kind=error.kind.value)
 
     async def _complete(self, job: Job, lease: Lease, answer: _Answer) -> ProcessingReport:
         model = self._catalog.resolve(job.provider, job.model)
@@ -234,18 +225,7 @@ class JobProcessor:
         )
         now = self._clock.now()
         report = await self._finish(job, lease, JobStatus.COMPLETED, completed_payload(job, call, now=now))
-        return ProcessingReport(
-            job.id,
-            report.outcome,
-            job.provider,
-            job.model,
-            job.attempts,
-            queue_wait_seconds=report.queue_wait_seconds,
-            call_seconds=answer.call_seconds,
-            end_to_end_seconds=report.end_to_end_seconds,
-            usage=usage,
-            cost_usd=call.cost_usd,
-        )
+        return replace(report, call_seconds=answer.call_seconds, usage=usage, cost_usd=call.cost_usd)
 
     async def _finish(self, job: Job, lease: Lease, status: JobStatus, payload: dict[str, Any]) -> ProcessingReport:
         now = self._clock.now()
