@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from llm_loadtest.measurements import Measurements
@@ -14,6 +15,8 @@ QUEUE_WAIT = "queue_wait"
 PROCESSING = "processing"
 ACCEPT_TO_CALLBACK = "accept_to_callback"
 ACCEPT_TO_RESULT_POLLED = "accept_to_result_polled"
+# completed_at - requested_at from the payload: the service's own clock, free of polling resolution.
+REQUESTED_TO_COMPLETED = "requested_to_completed"
 NS_PER_MS = 1_000_000
 
 
@@ -33,6 +36,18 @@ def token_total(payload: Mapping[str, Any]) -> int | None:
         return None
     total = usage.get("total_tokens")
     return int(total) if isinstance(total, int | float) else None
+
+
+def _elapsed_ns(start: object, end: object) -> int | None:
+    if not isinstance(start, str) or not isinstance(end, str):
+        return None
+    try:
+        delta = datetime.fromisoformat(end.replace("Z", "+00:00")) - datetime.fromisoformat(
+            start.replace("Z", "+00:00")
+        )
+    except ValueError:
+        return None
+    return max(0, round(delta.total_seconds() * 1e9))
 
 
 class JobTracker:
@@ -64,6 +79,9 @@ class JobTracker:
             value = data.get(key)
             if isinstance(value, int | float):
                 self.measurements.record(name, round(value * NS_PER_MS), **tags)
+        elapsed_ns = _elapsed_ns(data.get("requested_at"), data.get("completed_at"))
+        if elapsed_ns is not None:
+            self.measurements.record(REQUESTED_TO_COMPLETED, elapsed_ns, **tags)
 
     def callback(self, envelope: Mapping[str, Any], received_ns: int) -> None:
         """A callback consumed from Kafka; duplicates (same event_id) are counted, not double-recorded."""

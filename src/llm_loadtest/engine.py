@@ -45,6 +45,7 @@ class RunOptions:
     kafka: KafkaSettings | None = None
     poll_results: bool = True
     poll_interval_seconds: float = 0.2
+    max_polls_per_second: float = 100.0
     drain_seconds: float = 30.0
     resources: ResourceTargets | None = None
     api_key: str | None = None
@@ -198,6 +199,7 @@ async def _drive(
                 run.tracker,
                 http.get_json,
                 interval_seconds=options.poll_interval_seconds,
+                max_polls_per_second=options.max_polls_per_second,
                 max_seconds=run.bound_seconds,
                 keep_going=lambda: loading,
             )

@@ -6,7 +6,7 @@ import json
 import math
 from html import escape
 
-from llm_loadtest.e2e import ACCEPT_TO_CALLBACK, ACCEPT_TO_RESULT_POLLED
+from llm_loadtest.e2e import ACCEPT_TO_CALLBACK, REQUESTED_TO_COMPLETED
 from llm_loadtest.histograms import spectrum_ms
 from llm_loadtest.leak import theil_sen
 from llm_loadtest.measurements import SCHEDULED_LATENCY, SERVICE_LATENCY
@@ -51,7 +51,7 @@ def _latency_over_time(result: RunResult) -> str:
 
 def _spectrum(result: RunResult) -> str:
     series = []
-    for metric in (SCHEDULED_LATENCY, SERVICE_LATENCY, ACCEPT_TO_CALLBACK, ACCEPT_TO_RESULT_POLLED):
+    for metric in (SCHEDULED_LATENCY, SERVICE_LATENCY, ACCEPT_TO_CALLBACK, REQUESTED_TO_COMPLETED):
         histogram = result.measurements.select(metric, {"outcome": "ok"})
         points = [(-math.log10(max(1.0 - p / 100.0, 1e-6)), max(v, 0.001)) for p, v in spectrum_ms(histogram)]
         if points:

@@ -138,15 +138,17 @@ async def poll_results(
     max_seconds: float,
     keep_going: Callable[[], bool],
     max_delay_seconds: float = 1.0,
-    max_per_round: int = 64,
+    max_polls_per_second: float = 100.0,
 ) -> None:
     """Without Kafka: poll GET /api/v1/requests/{id} until every job is terminal or time runs out.
 
     Each job is first polled `interval_seconds` after acceptance, then with doubling delays (capped at
-    `max_delay_seconds`), and at most `max_per_round` polls go out per round: polling is load on the very
-    service being measured, and must not grow with its backlog. Resolution is therefore coarse; consume
-    the callback topic for exact end-to-end numbers.
+    `max_delay_seconds`), oldest first, and at most `max_polls_per_second` in total: polling is load on
+    the very service being measured and must not grow with its backlog. Resolution is therefore coarse;
+    consume the callback topic for exact end-to-end numbers.
     """
+    round_seconds = min(interval_seconds, 0.05)
+    max_per_round = max(1, round(max_polls_per_second * round_seconds))
     gate = asyncio.Semaphore(AUDIT_CONCURRENCY)
     schedule: dict[str, tuple[float, float]] = {}  # queue_id -> (next poll, current delay), monotonic seconds
 
@@ -171,4 +173,4 @@ async def poll_results(
             async with asyncio.TaskGroup() as group:
                 for queue_id in due:
                     group.create_task(poll(queue_id))
-        await asyncio.sleep(min(interval_seconds, 0.05))
+        await asyncio.sleep(round_seconds)

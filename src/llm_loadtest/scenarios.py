@@ -178,7 +178,7 @@ def load_file(path: Path) -> Scenario:
     )
 
 
-LATENCY_METRIC_SUFFIXES = ("latency", "delay", "wait", "processing", "callback", "polled", "overhead")
+LATENCY_METRIC_SUFFIXES = ("latency", "delay", "wait", "processing", "callback", "polled", "completed", "overhead")
 
 
 def check_thresholds(scenario: Scenario, thresholds: Sequence[str]) -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llm_loadtest.e2e import ACCEPT_LATENCY, ACCEPT_TO_CALLBACK, ACCEPT_TO_RESULT_POLLED, PROCESSING, QUEUE_WAIT
+from llm_loadtest.e2e import (
+    ACCEPT_LATENCY,
+    ACCEPT_TO_CALLBACK,
+    ACCEPT_TO_RESULT_POLLED,
+    PROCESSING,
+    QUEUE_WAIT,
+    REQUESTED_TO_COMPLETED,
+)
 from llm_loadtest.histograms import Summary, summarize
 from llm_loadtest.measurements import DISPATCH_DELAY, SCHEDULED_LATENCY, SERVICE_LATENCY
 from llm_loadtest.outcomes import ERROR_KINDS, Outcome
@@ -20,6 +27,7 @@ LATENCY_METRICS = (
     PROCESSING,
     ACCEPT_TO_CALLBACK,
     ACCEPT_TO_RESULT_POLLED,
+    REQUESTED_TO_COMPLETED,
     "gateway_overhead",
 )
 

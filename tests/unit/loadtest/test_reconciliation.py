@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from llm_loadtest.e2e import ACCEPT_TO_CALLBACK, PROCESSING, QUEUE_WAIT, JobTracker
+from llm_loadtest.e2e import ACCEPT_TO_CALLBACK, PROCESSING, QUEUE_WAIT, REQUESTED_TO_COMPLETED, JobTracker
 from llm_loadtest.histograms import summarize
 from llm_loadtest.measurements import Measurements
 from llm_loadtest.reconcile import audit_jobs
@@ -22,6 +22,8 @@ def callback(queue_id: str, event_id: str, *, tokens: int = 30, run: str = "run-
             "request_id": queue_id,
             "winner": "Essay A",
             "queue_wait_ms": 4,
+            "requested_at": "2026-01-01T00:00:00Z",
+            "completed_at": "2026-01-01T00:00:00.016Z",
             "response_time_ms": 12,
             "token_usage": {"prompt_tokens": tokens - 10, "completion_tokens": 10, "total_tokens": tokens},
             "request_metadata": {"loadtest_run": run},
@@ -65,6 +67,8 @@ async def test_clean_run_reconciles_and_splits_latency() -> None:
     assert summarize(store.select(ACCEPT_TO_CALLBACK, {})).count == 2
     assert summarize(store.select(QUEUE_WAIT, {})).p50_ms == pytest.approx(4.0, rel=1e-3)
     assert summarize(store.select(PROCESSING, {})).p50_ms == pytest.approx(12.0, rel=1e-3)
+    # The service's own timestamps give accept -> completion without any polling resolution.
+    assert summarize(store.select(REQUESTED_TO_COMPLETED, {})).p50_ms == pytest.approx(16.0, rel=1e-3)
 
 
 async def test_duplicates_missing_callbacks_and_token_mismatches_are_reported() -> None:
