@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 WIDTH, HEIGHT = 960, 300
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 40, 40
+LEFT, RIGHT, TOP, BOTTOM = 64, 40, 40, 40
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 BAND_COLOURS = {"warmup": "#eeeeee", "spike": "#fde0dd", "recovery": "#e5f5e0"}
 
@@ -64,7 +64,7 @@ def _log_ticks(low: float, high: float) -> list[tuple[float, str]]:
     return ticks
 
 
-def axis_for(values: Sequence[float], *, log: bool = False, floor: float = 0.0) -> Axis:
+def axis_for(values: Sequence[float], *, log: bool = False, floor: float = 0.0, pad: bool = True) -> Axis:
     finite = [v for v in values if math.isfinite(v)] or [0.0, 1.0]
     if log:
         positive = [v for v in finite if v > 0] or [1.0]
@@ -76,7 +76,8 @@ def axis_for(values: Sequence[float], *, log: bool = False, floor: float = 0.0) 
         # A resource hovering around 110 MiB: show its movement, with a margin below and above.
         margin = max((high - low) * 0.2, abs(high) * 0.01, 1e-9)
         return Axis(low - margin, high + margin, False, _nice_ticks(low - margin, high + margin))
-    high = high * 1.1 if high > 0 else 1.0
+    # Values get 10 % headroom; a time axis ends where the run ended.
+    high = (high * 1.1 if pad else high) if high > 0 else 1.0
     return Axis(low, high, False, _nice_ticks(low, high))
 
 
@@ -136,7 +137,7 @@ def line_chart(
 ) -> str:
     xs = [x for s in series for x, _ in s.points] or [0.0, 1.0]
     ys = [y for s in series for _, y in s.points]
-    x_axis = axis_for([*xs, *(b.end for b in bands)])
+    x_axis = axis_for([*xs, *(b.end for b in bands)], pad=False)
     y_axis = axis_for(ys, log=log_y, floor=0.0 if y_from_zero or not ys else min(ys))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     parts = _frame(title, x_axis, y_axis, x_label, y_label, x_ticks=x_ticks)
