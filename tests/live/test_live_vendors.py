@@ -9,7 +9,12 @@ import pytest
 from pydantic import SecretStr
 
 from llm_provider_service.domain.comparison import build_completion_request, parse_comparison
-from llm_provider_service.domain.models import ComparisonRequest, CompletionRequest, CompletionResponse
+from llm_provider_service.domain.models import (
+    ComparisonRequest,
+    CompletionChunk,
+    CompletionRequest,
+    CompletionResponse,
+)
 from llm_provider_service.providers.http_client import open_http_session
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.providers.registry import VendorEndpoint, build_provider_registry
@@ -39,9 +44,9 @@ class UnusedMock:
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
         raise AssertionError("the live tests never call the mock")
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[str]:
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
         raise AssertionError("the live tests never call the mock")
-        yield ""
+        yield CompletionChunk()
 
 
 def endpoint(provider: str) -> VendorEndpoint:
