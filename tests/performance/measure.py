@@ -1,0 +1,76 @@
+"""Measuring for the performance tier: bounded timing loops, HDR summaries and a record of every gated value.
+
+Set LLM_PROVIDER_PERF_LOG=path to append one JSON line per gate (test, metric, value, bound): that is how the
+thresholds in docs/testing.md were calibrated (measure several runs, then bound with headroom).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from llm_loadtest.histograms import Summary, new_histogram, record_ns, summarize
+
+LOG_ENV = "LLM_PROVIDER_PERF_LOG"
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """Records a measured value beside its bound (JUnit property + optional JSON line), then asserts it."""
+
+    node: str
+    record: Callable[[str, object], None]
+
+    def below(self, metric: str, value: float, bound: float) -> None:
+        self._log(metric, value, "<=", bound)
+        assert value <= bound, f"{metric} = {value:.4g}, bound <= {bound:.4g}"
+
+    def above(self, metric: str, value: float, bound: float) -> None:
+        self._log(metric, value, ">=", bound)
+        assert value >= bound, f"{metric} = {value:.4g}, bound >= {bound:.4g}"
+
+    def _log(self, metric: str, value: float, op: str, bound: float) -> None:
+        self.record(metric, f"{value:.6g} (bound {op} {bound:g})")
+        path = os.environ.get(LOG_ENV)
+        if path:
+            line = {"test": self.node, "metric": metric, "value": value, "op": op, "bound": bound}
+            with open(path, "a", encoding="utf-8") as log:  # noqa: PTH123 - one short append per gate
+                log.write(json.dumps(line) + "\n")
+
+
+def summary_of(samples_ns: list[int]) -> Summary:
+    histogram = new_histogram()
+    for sample in samples_ns:
+        record_ns(histogram, sample)
+    return summarize(histogram)
+
+
+async def latencies(
+    call: Callable[[int], Awaitable[object]], *, count: int, max_seconds: float, warmup: int = 20
+) -> list[int]:
+    """Latency (ns) of `call(i)` run one after another, `count` times or until `max_seconds`, after a warm-up."""
+    for index in range(warmup):
+        await call(-index - 1)
+    samples: list[int] = []
+    deadline = time.perf_counter() + max_seconds
+    for index in range(count):
+        start = time.perf_counter_ns()
+        await call(index)
+        samples.append(time.perf_counter_ns() - start)
+        if time.perf_counter() > deadline:
+            break
+    return samples
+
+
+async def rate(call: Callable[[int], Awaitable[int]], *, rounds: int, max_seconds: float) -> float:
+    """Operations per second of `call(round) -> operations done`, over `rounds` rounds or `max_seconds`."""
+    done = 0
+    start = time.perf_counter()
+    for index in range(rounds):
+        done += await call(index)
+        if time.perf_counter() - start > max_seconds:
+            break
+    return done / (time.perf_counter() - start)
