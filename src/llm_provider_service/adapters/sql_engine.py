@@ -37,6 +37,9 @@ def sqlite_file(url: str | URL) -> Path | None:
     return Path(database)
 
 
+SQLITE_READERS = 2
+
+
 def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers proceed while one writer commits; busy_timeout makes writers queue instead of failing;
     # synchronous=NORMAL is durable across application crashes in WAL mode (only an OS crash may lose the tail).
@@ -57,10 +60,12 @@ def create_engine(
     pool_timeout_seconds: float = 10.0,
     echo: bool = False,
     pooled: bool = True,
+    readonly: bool = False,
 ) -> AsyncEngine:
     """An async engine for `url`; the caller owns it and must `dispose()` it.
 
-    `pooled=False` opens a connection per use (one-off work such as migrations)."""
+    `pooled=False` opens a connection per use (one-off work such as migrations); `readonly=True` builds the pool
+    of SQLite read connections that sits beside the single writer."""
     options: dict[str, Any] = {
         "echo": echo,
         "json_serializer": _json_dumps,
@@ -69,7 +74,10 @@ def create_engine(
     if not pooled:
         options["poolclass"] = pool.NullPool
     if is_sqlite(url):
-        if pooled:
+        if readonly:
+            # Readers never take the write lock (WAL), so a few of them can run beside the single writer.
+            options.update(pool_size=SQLITE_READERS, max_overflow=0, pool_timeout=pool_timeout_seconds)
+        elif pooled:
             # SQLite has one writer at a time: several pooled connections would only contend for the file lock
             # and sleep in its busy handler. One connection serialises writes in-process, without sleeping.
             options.update(pool_size=1, max_overflow=0, pool_timeout=pool_timeout_seconds)

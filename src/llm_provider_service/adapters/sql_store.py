@@ -38,9 +38,12 @@ ADD_ATTEMPTS = 3
 class SqlJobStore:
     """`JobStore` and `UsageStore` on a SQL database. Build it with `from_url`, which owns the engine."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, reader: AsyncEngine | None = None) -> None:
         self._engine = engine
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Plain reads may use their own connections: on SQLite (one writer connection) they then never queue
+        # behind writes, and WAL lets them read while a write commits.
+        self._reads = (reader or engine).execution_options(isolation_level="AUTOCOMMIT")
 
     @classmethod
     @asynccontextmanager
@@ -66,14 +69,17 @@ class SqlJobStore:
         engine = create_engine(
             url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout_seconds=pool_timeout_seconds, echo=echo
         )
+        reader = create_engine(url, readonly=True, echo=echo) if is_sqlite(url) else None
         try:
             if apply_migrations if apply_migrations is not None else is_sqlite(url):
                 await migrate(engine)
             else:
                 await check_schema(engine)
-            yield cls(engine)
+            yield cls(engine, reader=reader)
         finally:
             await engine.dispose()
+            if reader is not None:
+                await reader.dispose()
 
     # -- jobs ---------------------------------------------------------------------------------------------
 
@@ -155,14 +161,14 @@ class SqlJobStore:
         counts = dict.fromkeys(JobStatus, 0)
         statement = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
         with store_errors("status_counts"):
-            async with self._autocommit.connect() as conn:
+            async with self._reads.connect() as conn:
                 for status, count in await conn.execute(statement):
                     counts[JobStatus(status)] = int(count)
         return counts
 
     async def ping(self) -> None:
         with store_errors("ping"):
-            async with self._autocommit.connect() as conn:
+            async with self._reads.connect() as conn:
                 await conn.execute(sa.text("SELECT 1"))
 
     # -- outbox -------------------------------------------------------------------------------------------
@@ -185,7 +191,7 @@ class SqlJobStore:
 
     async def outbox_backlog(self) -> int:
         with store_errors("outbox_backlog"):
-            async with self._autocommit.connect() as conn:
+            async with self._reads.connect() as conn:
                 return int((await conn.execute(queries.outbox_backlog())).scalar_one())
 
     # -- usage --------------------------------------------------------------------------------------------
@@ -202,7 +208,7 @@ class SqlJobStore:
         self, *, start: datetime | None, end: datetime | None, group_by: UsageGrouping
     ) -> list[UsageSummaryRow]:
         with store_errors("usage_summary"):
-            async with self._autocommit.connect() as conn:
+            async with self._reads.connect() as conn:
                 rows = (await conn.execute(queries.usage_summary(start, end, group_by))).all()
         return [
             UsageSummaryRow(
@@ -218,13 +224,13 @@ class SqlJobStore:
     # -- plumbing -----------------------------------------------------------------------------------------
 
     async def _one(self, statement: sa.Select[Any]) -> Job | None:
-        async with self._autocommit.connect() as conn:
+        async with self._reads.connect() as conn:
             row = (await conn.execute(statement)).mappings().first()
         return job_from_row(row) if row is not None else None
 
     async def _many(self, operation: str, statement: sa.Select[Any]) -> list[Job]:
         with store_errors(operation):
-            async with self._autocommit.connect() as conn:
+            async with self._reads.connect() as conn:
                 rows = (await conn.execute(statement)).mappings().all()
         return [job_from_row(row) for row in rows]
 
