@@ -47,13 +47,14 @@ async def run(
     *,
     kafka_bootstrap_servers: str | None = None,
     resources: ResourceTargets | None = None,
+    callback_topic: str | None = None,
     drain_seconds: float = 20.0,
     seed: int = 7,
 ) -> RunResult:
-    """One toolkit run; with Kafka, callbacks go to a fresh topic and the reconciliation audit runs."""
+    """One toolkit run; with Kafka, callbacks go to `callback_topic` (default: a fresh one) and the audit runs."""
     kafka = None
     if kafka_bootstrap_servers is not None:
-        kafka = KafkaSettings(kafka_bootstrap_servers, f"perf-callbacks-{uuid.uuid4().hex[:10]}")
+        kafka = KafkaSettings(kafka_bootstrap_servers, callback_topic or f"perf-callbacks-{uuid.uuid4().hex[:10]}")
     options = RunOptions(
         target=target,
         scenario=scenario,
