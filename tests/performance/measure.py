@@ -37,7 +37,7 @@ class Gate:
         path = os.environ.get(LOG_ENV)
         if path:
             line = {"test": self.node, "metric": metric, "value": value, "op": op, "bound": bound}
-            with open(path, "a", encoding="utf-8") as log:  # noqa: PTH123 - one short append per gate
+            with open(path, "a", encoding="utf-8") as log:
                 log.write(json.dumps(line) + "\n")
 
 

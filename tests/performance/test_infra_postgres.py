@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,11 +49,11 @@ async def added(store: SqlJobStore, count: int) -> list[Job]:
     return jobs
 
 
-async def concurrently(calls: list, limit: int = CONCURRENCY) -> None:  # type: ignore[type-arg]
+async def concurrently(calls: Sequence[Awaitable[object]], limit: int = CONCURRENCY) -> None:
     """Runs the awaitables with at most `limit` in flight (the pool size)."""
     gate = asyncio.Semaphore(limit)
 
-    async def one(call) -> None:  # type: ignore[no-untyped-def]
+    async def one(call: Awaitable[object]) -> None:
         async with gate:
             await call
 
@@ -71,7 +71,7 @@ async def begun(store: SqlJobStore, job: Job) -> Job:
 
 async def test_insert_latency(store: SqlJobStore, gate: Gate) -> None:
     summary = summary_of(await latencies(lambda _: store.add(fresh_job()), count=1500, max_seconds=3.0))
-    gate.below("add_p99_ms", summary.p99_ms, 8.0)
+    gate.below("add_p99_ms", summary.p99_ms, 6.0)
     gate.below("add_p50_ms", summary.p50_ms, 3.0)
 
 
@@ -79,7 +79,7 @@ async def test_concurrent_insert_throughput(store: SqlJobStore, gate: Gate) -> N
     start = time.perf_counter()
     jobs = await added(store, 3000)
     per_second = len(jobs) / (time.perf_counter() - start)
-    gate.above("concurrent_add_per_second", per_second, 800)
+    gate.above("concurrent_add_per_second", per_second, 600)
 
 
 async def test_insert_vs_pgbench_round_trip(store: SqlJobStore, postgres_url: str, tmp_path: Path, gate: Gate) -> None:
@@ -93,7 +93,7 @@ async def test_insert_vs_pgbench_round_trip(store: SqlJobStore, postgres_url: st
             break
     ours = count / (time.perf_counter() - start)
     native = await _pgbench_select1_tps(postgres_url, tmp_path)
-    gate.above("add_over_pgbench_select1_ratio", ours / native, 0.05)
+    gate.above("add_over_pgbench_select1_ratio", ours / native, 0.03)
 
 
 async def _pgbench_select1_tps(postgres_url: str, directory: Path) -> float:
@@ -111,13 +111,13 @@ async def _pgbench_select1_tps(postgres_url: str, directory: Path) -> float:
 async def test_get_latency(store: SqlJobStore, gate: Gate) -> None:
     jobs = await added(store, 500)
     summary = summary_of(await latencies(lambda i: store.get(jobs[i % 500].id), count=2000, max_seconds=3.0))
-    gate.below("get_p99_ms", summary.p99_ms, 5.0)
+    gate.below("get_p99_ms", summary.p99_ms, 6.0)
 
 
 async def test_begin_attempt_latency(store: SqlJobStore, gate: Gate) -> None:
     jobs = await added(store, 600)
     summary = summary_of(await latencies(lambda i: begun(store, jobs[i]), count=600, max_seconds=3.0, warmup=0))
-    gate.below("begin_attempt_p99_ms", summary.p99_ms, 10.0)
+    gate.below("begin_attempt_p99_ms", summary.p99_ms, 15.0)
 
 
 async def test_finish_with_events_latency(store: SqlJobStore, gate: Gate) -> None:
@@ -137,7 +137,7 @@ async def test_finish_with_events_latency(store: SqlJobStore, gate: Gate) -> Non
         assert done is not None
 
     summary = summary_of(await latencies(finish, count=500, max_seconds=3.0, warmup=0))
-    gate.below("finish_p99_ms", summary.p99_ms, 10.0)
+    gate.below("finish_p99_ms", summary.p99_ms, 15.0)
 
 
 async def test_job_lifecycle_throughput(store: SqlJobStore, gate: Gate) -> None:
@@ -153,7 +153,7 @@ async def test_job_lifecycle_throughput(store: SqlJobStore, gate: Gate) -> None:
     start = time.perf_counter()
     async with asyncio.timeout(20):
         await concurrently([lifecycle(job) for job in jobs])
-    gate.above("lifecycle_jobs_per_second", len(jobs) / (time.perf_counter() - start), 250)
+    gate.above("lifecycle_jobs_per_second", len(jobs) / (time.perf_counter() - start), 120)
 
 
 async def test_outbox_claim_and_mark_throughput(store: SqlJobStore, gate: Gate) -> None:
@@ -170,13 +170,13 @@ async def test_outbox_claim_and_mark_throughput(store: SqlJobStore, gate: Gate) 
     elapsed = time.perf_counter() - start
     assert relayed == len(jobs)
     assert await store.outbox_backlog() == 0
-    gate.above("outbox_relay_events_per_second", relayed / elapsed, 3000)
+    gate.above("outbox_relay_events_per_second", relayed / elapsed, 5000)
 
 
 async def test_idempotent_replay_latency(store: SqlJobStore, gate: Gate) -> None:
     first = await store.add(make_job(created_at=now(), key="replayed-key"))
     samples = await latencies(lambda _: _replay(store, first), count=800, max_seconds=2.0)
-    gate.below("idempotent_add_replay_p99_ms", summary_of(samples).p99_ms, 10.0)
+    gate.below("idempotent_add_replay_p99_ms", summary_of(samples).p99_ms, 15.0)
 
 
 async def _replay(store: SqlJobStore, first: Job) -> None:
@@ -189,4 +189,4 @@ async def test_reconciler_queries_with_deep_table(store: SqlJobStore, gate: Gate
     due = summary_of(await latencies(lambda _: store.due_jobs(now=now(), limit=100), count=200, max_seconds=2.0))
     counts = summary_of(await latencies(lambda _: store.status_counts(), count=200, max_seconds=2.0))
     gate.below("due_jobs_limit100_p99_ms", due.p99_ms, 45.0)
-    gate.below("status_counts_2000_jobs_p99_ms", counts.p99_ms, 15.0)
+    gate.below("status_counts_2000_jobs_p99_ms", counts.p99_ms, 12.0)

@@ -44,10 +44,8 @@ def ids(prefix: str, count: int) -> list[str]:
 
 
 async def test_enqueue_one_by_one_throughput(queue: RedisJobQueue, gate: Gate) -> None:
-    per_second = await rate(
-        lambda i: _enqueue_one(queue, f"single-{i}"), rounds=3000, max_seconds=3.0
-    )
-    gate.above("enqueue_per_second", per_second, 1500)
+    per_second = await rate(lambda i: _enqueue_one(queue, f"single-{i}"), rounds=3000, max_seconds=3.0)
+    gate.above("enqueue_per_second", per_second, 3000)
 
 
 async def _enqueue_one(queue: RedisJobQueue, job_id: str) -> int:
@@ -64,7 +62,7 @@ async def test_pipelined_batch_enqueue_beats_one_by_one(queue: RedisJobQueue, ga
         return len(items)
 
     piped = await rate(batch, rounds=20, max_seconds=3.0)
-    gate.above("pipelined_enqueue_per_second", piped, 8000)
+    gate.above("pipelined_enqueue_per_second", piped, 6000)
     gate.above("pipelined_over_single_ratio", piped / single, 1.4)
 
 
@@ -82,7 +80,7 @@ async def test_batch_enqueue_with_priorities_claims_in_priority_order(queue: Red
     priorities = [int(lease.job_id.split("-")[0][1:]) for lease in claimed]
     assert len(claimed) == len(items)
     assert priorities == sorted(priorities, reverse=True)
-    gate.below("enqueue_and_claim_2200_prioritised_seconds", elapsed, 1.0)
+    gate.below("enqueue_and_claim_2200_prioritised_seconds", elapsed, 0.8)
 
 
 async def test_claim_latency_single_job(queue: RedisJobQueue, gate: Gate) -> None:
@@ -91,7 +89,7 @@ async def test_claim_latency_single_job(queue: RedisJobQueue, gate: Gate) -> Non
         lambda _: queue.claim(max_jobs=1, lease_seconds=LEASE_SECONDS), count=2500, max_seconds=3.0
     )
     summary = summary_of(samples)
-    gate.below("claim_p99_ms", summary.p99_ms, 3.0)
+    gate.below("claim_p99_ms", summary.p99_ms, 4.0)
     gate.below("claim_p50_ms", summary.p50_ms, 1.0)
 
 
@@ -101,7 +99,7 @@ async def test_claim_batch_throughput(queue: RedisJobQueue, gate: Gate) -> None:
     async def claim(_: int) -> int:
         return len(await queue.claim(max_jobs=100, lease_seconds=LEASE_SECONDS))
 
-    gate.above("batch_claim_jobs_per_second", await rate(claim, rounds=200, max_seconds=3.0), 10_000)
+    gate.above("batch_claim_jobs_per_second", await rate(claim, rounds=200, max_seconds=3.0), 20_000)
 
 
 async def test_enqueue_claim_ack_cycle_vs_redis_benchmark(queue: RedisJobQueue, redis_url: str, gate: Gate) -> None:
@@ -116,8 +114,8 @@ async def test_enqueue_claim_ack_cycle_vs_redis_benchmark(queue: RedisJobQueue, 
     native = await redis_benchmark(redis_url, requests=20_000, pipeline=1, timeout_seconds=30.0)
     # Three round trips per job against redis-benchmark's one command per round trip, on the same server.
     native_per_second = sum(native[name] for name in ("ZADD", "ZPOPMIN", "HSET")) / 3
-    gate.above("cycle_jobs_per_second", per_second, 500)
-    gate.above("cycle_round_trips_over_redis_benchmark", per_second * 3 / native_per_second, 0.05)
+    gate.above("cycle_jobs_per_second", per_second, 800)
+    gate.above("cycle_round_trips_over_redis_benchmark", per_second * 3 / native_per_second, 0.04)
 
 
 async def test_pipelined_cycle_throughput(queue: RedisJobQueue, gate: Gate) -> None:
@@ -127,7 +125,7 @@ async def test_pipelined_cycle_throughput(queue: RedisJobQueue, gate: Gate) -> N
         await ack_all(queue, leases)
         return len(leases)
 
-    gate.above("pipelined_cycle_jobs_per_second", await rate(cycle, rounds=40, max_seconds=3.0), 3000)
+    gate.above("pipelined_cycle_jobs_per_second", await rate(cycle, rounds=40, max_seconds=3.0), 1500)
 
 
 async def test_concurrent_claimers_share_without_duplicates(redis_url: str, gate: Gate) -> None:
@@ -190,7 +188,7 @@ async def test_renew_and_release_latency(queue: RedisJobQueue, gate: Gate) -> No
         await latencies(lambda i: queue.release(leases[i], delay_seconds=0.5), count=550, max_seconds=2.0, warmup=0)
     )
     gate.below("renew_p99_ms", renew.p99_ms, 3.0)
-    gate.below("release_p99_ms", release.p99_ms, 3.0)
+    gate.below("release_p99_ms", release.p99_ms, 4.0)
 
 
 async def _fill_and_drain(queue: RedisJobQueue, client: aioredis.Redis, jobs: list[str]) -> tuple[int, int]:

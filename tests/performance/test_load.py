@@ -21,7 +21,7 @@ pytestmark = pytest.mark.performance
 # about 100 processed jobs/s end to end (accept p99 76 ms at 100/s, 320 ms at 150/s), and accepts about 300/s when
 # its worker runs elsewhere (`--no-worker`: p99 24 ms at 200/s, 197 ms at 400/s). The rates below sit well inside.
 JOB_RATE_PER_SECOND = 60.0
-ACCEPT_ONLY_RATE_PER_SECOND = 150.0
+ACCEPT_ONLY_RATE_PER_SECOND = 120.0
 CHAT_RATE_PER_SECOND = 200.0
 SECONDS = 4.0
 WARMUP_SECONDS = 1.0
@@ -44,7 +44,7 @@ async def test_accept_only_api_sustained_rate(start_service: Callable[..., Servi
     scenario = open_scenario("load-accept", with_warmup(constant(ACCEPT_ONLY_RATE_PER_SECOND, SECONDS),
                                                         WARMUP_SECONDS), {"comparison": 1.0})  # fmt: skip
     result = await run(service.base_url, scenario)
-    gate.below("accept_only_scheduled_p99_ms", value(result, "scheduled_latency", "p99", phase="steady"), 60.0)
+    gate.below("accept_only_scheduled_p99_ms", value(result, "scheduled_latency", "p99", phase="steady"), 100.0)
     gate.above("accept_only_success_rate", value(result, "success", "rate", phase="steady"), 0.999)
     gate.above("accept_only_achieved_over_planned", value(result, "throughput", "achieved", phase="steady")
                / ACCEPT_ONLY_RATE_PER_SECOND, 0.97)  # fmt: skip
@@ -65,7 +65,7 @@ async def test_poisson_arrivals_mixed_endpoints(service: ServiceProcess, gate: G
     scenario = open_scenario("load-poisson", with_warmup(poisson(2 * JOB_RATE_PER_SECOND, SECONDS), WARMUP_SECONDS),
                              {"comparison": 1.0, "chat": 1.0})  # fmt: skip
     result = await run(service.base_url, scenario)
-    gate.below("mixed_scheduled_p99_ms", value(result, "scheduled_latency", "p99", phase="steady"), 50.0)
+    gate.below("mixed_scheduled_p99_ms", value(result, "scheduled_latency", "p99", phase="steady"), 100.0)
     gate.above("mixed_success_rate", value(result, "success", "rate", phase="steady"), 0.999)
 
 

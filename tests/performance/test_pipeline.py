@@ -99,7 +99,7 @@ def test_outbox_fully_drained(pipeline: PipelineRun) -> None:
 
 def test_accept_to_callback_latency(pipeline: PipelineRun, gate: Gate) -> None:
     gate.below("accept_to_callback_p99_ms", value(pipeline.result, "accept_to_callback", "p99"), 300.0)
-    gate.below("accept_to_callback_p50_ms", value(pipeline.result, "accept_to_callback", "p50"), 100.0)
+    gate.below("accept_to_callback_p50_ms", value(pipeline.result, "accept_to_callback", "p50"), 150.0)
 
 
 def test_accept_latency_with_separate_worker(pipeline: PipelineRun, gate: Gate) -> None:
@@ -107,7 +107,7 @@ def test_accept_latency_with_separate_worker(pipeline: PipelineRun, gate: Gate) 
 
 
 def test_queue_wait_and_processing_split(pipeline: PipelineRun, gate: Gate) -> None:
-    gate.below("queue_wait_p99_ms", value(pipeline.result, "queue_wait", "p99"), 200.0)
+    gate.below("queue_wait_p99_ms", value(pipeline.result, "queue_wait", "p99"), 50.0)
     # The mock answers in 0 ms (performance mode), so `processing` is ~0; the service's own requested->completed
     # span covers queue wait, claim, the store transactions and the provider call.
-    gate.below("requested_to_completed_p99_ms", value(pipeline.result, "requested_to_completed", "p99"), 200.0)
+    gate.below("requested_to_completed_p99_ms", value(pipeline.result, "requested_to_completed", "p99"), 60.0)

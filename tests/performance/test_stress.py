@@ -10,8 +10,8 @@ from collections.abc import Callable
 
 import pytest
 
-from llm_loadtest.engine import Collector
 from llm_loadtest.e2e import JobTracker
+from llm_loadtest.engine import Collector
 from llm_loadtest.measurements import Measurements
 from llm_loadtest.recorder import RequestRecorder
 from llm_loadtest.runner import run_closed_loop
@@ -65,7 +65,7 @@ async def test_full_queue_answers_503_with_retry_after(
     """A small queue and a slow provider: beyond capacity the API sheds load with 503 + Retry-After, nothing else."""
     service = start_service("serve", queue_capacity="50", worker_concurrency="2", mock_latency_model="fixed",
                             mock_latency_ms="500")  # fmt: skip
-    client, per_stage = await ramp(service.base_url, [32], {"comparison": 1.0})
+    client, _ = await ramp(service.base_url, [32], {"comparison": 1.0})
     check_errors(client)
     assert client.log.statuses[503] > 0, f"the queue never filled: {dict(client.log.statuses)}"
     gate.above("shed_503_answers", client.log.statuses[503], 100)
