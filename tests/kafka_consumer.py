@@ -66,6 +66,8 @@ class CallbackCollector:
             "enable.auto.commit": True,
             "allow.auto.create.topics": True,
             "session.timeout.ms": session_timeout_ms,
+            # librdkafka's default heartbeat (3 s) exceeds a 2 s session: the group would time out and re-read.
+            "heartbeat.interval.ms": max(100, session_timeout_ms // 4),
             "fetch.wait.max.ms": fetch_wait_max_ms,
             "logger": logging.getLogger("confluent_kafka.consumer"),
         }
