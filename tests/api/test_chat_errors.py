@@ -49,11 +49,6 @@ async def test_a_parameter_the_model_cannot_take_is_refused(chat_api: ChatApi) -
     assert chat_api.openai.requests == []
 
 
-async def test_json_object_mode_is_refused_clearly(chat_api: ChatApi) -> None:
-    error = assert_error(await chat_api.chat(response_format={"type": "json_object"}), 422, "unsupported_parameter")
-    assert "json_schema" in error["message"]
-
-
 async def test_an_invalid_body_lists_its_errors(chat_api: ChatApi) -> None:
     response = await chat_api.chat(messages=[], temperature="hot")
     assert_error(response, 422, "validation_error")

@@ -61,6 +61,16 @@ _UNSUPPORTED_HINTS = {
 }
 
 
+# `response_format: {"type": "json_object"}`: each adapter maps it to its vendor's JSON mode (Anthropic,
+# which has none, gets a forced tool taking any object; the description is what the model reads).
+JSON_OBJECT_OUTPUT = OutputSchema(
+    "json_object",
+    "Give your whole answer as this one JSON object, in the shape the conversation asks for.",
+    {"type": "object"},
+    json_object=True,
+)
+
+
 class _Wire(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
@@ -169,9 +179,7 @@ def _output_schema(response_format: ResponseFormatIn | None) -> OutputSchema | N
     if response_format is None or response_format.type == "text":
         return None
     if response_format.type == "json_object":
-        raise UnsupportedParameterError(
-            "response_format json_object is not supported: use json_schema with the schema you expect"
-        )
+        return JSON_OBJECT_OUTPUT
     spec = response_format.json_schema
     if spec is None:
         raise RequestValidationError(

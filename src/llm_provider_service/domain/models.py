@@ -133,11 +133,16 @@ class ChatMessage:
 
 @dataclass(frozen=True, slots=True)
 class OutputSchema:
-    """A JSON schema the provider must answer with (json_schema, a forced tool, responseSchema)."""
+    """A JSON schema the provider must answer with (json_schema, a forced tool, responseSchema).
+
+    `json_object` is JSON mode: any JSON object will do (`json_schema` is then `{"type": "object"}`), so
+    adapters use the vendor's JSON mode instead of sending a schema.
+    """
 
     name: str
     description: str
     json_schema: JsonObject
+    json_object: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,9 @@ The output schema becomes the `input_schema` of a single tool the model must cal
 cannot be combined with a forced tool (the API answers 400), so when `reasoning_effort` asks for thinking
 the tool is offered with `tool_choice: auto` and the system prompt tells the model to call it; a missing
 tool call is then an `invalid_response` the core repairs once, never a guessed answer.
+
+Anthropic has no JSON mode: an `OutputSchema.json_object` request takes the same path with a tool whose
+`input_schema` is any object, so the answer is still a JSON object by construction, not by prompting.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from llm_provider_service.domain.models import (
 )
 from llm_provider_service.providers.errors import stream_error
 from llm_provider_service.providers.http_client import VendorTransport
+from llm_provider_service.providers.mock_forwarding import with_intrinsic_ms
 from llm_provider_service.providers.structured import as_dict, as_int, content_filtered, invalid_response
 
 DEFAULT_ANTHROPIC_BASE_URL = "https://api.anthropic.com"
@@ -52,12 +56,14 @@ class AnthropicProvider:
         return self._name
 
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
-        body = await self._transport.post_json("/v1/messages", self.build_payload(request, stream=False))
-        return self.parse_response(request, body)
+        payload = self.build_payload(request, stream=False)
+        answer = await self._transport.post_json("/v1/messages", payload, call=request)
+        return with_intrinsic_ms(self.parse_response(request, answer.body), answer.mock_intrinsic_ms)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
         prompt_tokens, completion_tokens, stop = 0, 0, ""
-        async for event in self._transport.post_sse("/v1/messages", self.build_payload(request, stream=True)):
+        events = self._transport.post_sse("/v1/messages", self.build_payload(request, stream=True), call=request)
+        async for event in events:
             data = self._event_data(event.data)
             kind = data.get("type")
             if kind == "error":

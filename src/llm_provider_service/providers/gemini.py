@@ -22,6 +22,7 @@ from llm_provider_service.domain.models import (
 )
 from llm_provider_service.providers.errors import stream_error
 from llm_provider_service.providers.http_client import VendorTransport
+from llm_provider_service.providers.mock_forwarding import with_intrinsic_ms
 from llm_provider_service.providers.structured import (
     as_dict,
     as_int,
@@ -102,14 +103,14 @@ class GeminiProvider:
 
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
         payload = self.build_payload(request)
-        body = await self._transport.post_json(self._path(request.model, "generateContent"), payload)
-        return self.parse_response(request, body)
+        answer = await self._transport.post_json(self._path(request.model, "generateContent"), payload, call=request)
+        return with_intrinsic_ms(self.parse_response(request, answer.body), answer.mock_intrinsic_ms)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
         path = self._path(request.model, "streamGenerateContent") + "?alt=sse"
         usage: TokenUsage | None = None
         finish: str | None = None
-        async for event in self._transport.post_sse(path, self.build_payload(request)):
+        async for event in self._transport.post_sse(path, self.build_payload(request), call=request):
             try:
                 chunk = json.loads(event.data)
             except json.JSONDecodeError as exc:
@@ -151,12 +152,14 @@ class GeminiProvider:
             config["maxOutputTokens"] = request.max_tokens + (budget or 0)
         if budget is not None:
             config["thinkingConfig"] = {"thinkingBudget": budget}
-        if request.output_schema is not None:
+        schema = request.output_schema
+        if schema is not None:
             config["responseMimeType"] = "application/json"
-            try:
-                config["responseSchema"] = gemini_schema(request.output_schema.json_schema)
-            except ValueError as exc:
-                raise self._unsupported(str(exc)) from exc
+            if not schema.json_object:  # JSON mode: the MIME type alone, any JSON object will do
+                try:
+                    config["responseSchema"] = gemini_schema(schema.json_schema)
+                except ValueError as exc:
+                    raise self._unsupported(str(exc)) from exc
         payload: dict[str, Any] = {
             "contents": [
                 {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}

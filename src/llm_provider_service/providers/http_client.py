@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 import orjson
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
+from llm_provider_service.domain.models import CompletionRequest
 from llm_provider_service.providers.errors import error_from_response
+from llm_provider_service.providers.mock_forwarding import intrinsic_ms, mock_headers
 from llm_provider_service.providers.sse import ServerSentEvent, iter_sse
 
 # Vendors' answers are small; anything larger than this in an error body is cut before parsing.
@@ -42,29 +45,59 @@ async def open_http_session(
         yield session
 
 
+@dataclass(frozen=True, slots=True)
+class VendorAnswer:
+    """A 2xx JSON answer: the decoded object and, from the mock server only, its intrinsic time."""
+
+    body: dict[str, Any]
+    mock_intrinsic_ms: float | None = None
+
+
 class VendorTransport:
-    """JSON over HTTP to one vendor, with transport failures translated into the shared taxonomy."""
+    """JSON over HTTP to one vendor, with transport failures translated into the shared taxonomy.
+
+    `forward_mock_identity` (set when the base URL is not the vendor's default) sends the request key
+    and attempt even without mock instructions, so the mock server stays deterministic per job.
+    """
 
     def __init__(
-        self, session: aiohttp.ClientSession, *, provider: str, base_url: str, headers: Mapping[str, str]
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        provider: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        forward_mock_identity: bool = False,
     ) -> None:
         self._session = session
         self.provider = provider
         self.base_url = base_url.rstrip("/")
+        self.forward_mock_identity = forward_mock_identity
         self._headers = {"content-type": "application/json", "accept": "application/json", **headers}
+        self._sse_headers = {**self._headers, "accept": "text/event-stream"}
+
+    def _headers_for(self, base: dict[str, str], call: CompletionRequest | None) -> dict[str, str]:
+        if call is None or not (call.mock or self.forward_mock_identity):
+            return base  # the common case allocates nothing
+        extra = mock_headers(call, provider=self.provider, forward_identity=self.forward_mock_identity)
+        return {**base, **extra} if extra else base
 
     def _stream_timeout(self) -> aiohttp.ClientTimeout:
         # A long answer may stream for minutes: bound the silence between chunks, not the whole stream.
         base = self._session.timeout
         return aiohttp.ClientTimeout(total=None, connect=base.connect, sock_read=base.total)
 
-    async def post_json(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-        """POST `payload`; the decoded JSON object of a 2xx answer, else a `ProviderError`."""
+    async def post_json(
+        self, path: str, payload: Mapping[str, Any], *, call: CompletionRequest | None = None
+    ) -> VendorAnswer:
+        """POST `payload` (with `call`'s mock headers); the decoded 2xx answer, else a `ProviderError`."""
+        headers = self._headers_for(self._headers, call)
         try:
             async with self._session.post(
-                self.base_url + path, data=orjson.dumps(payload), headers=self._headers
+                self.base_url + path, data=orjson.dumps(payload), headers=headers
             ) as response:
                 body = await response.read()
+                intrinsic = intrinsic_ms(response.headers)
                 if response.status >= 300:
                     raise error_from_response(
                         provider=self.provider,
@@ -74,11 +107,13 @@ class VendorTransport:
                     )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport_error(exc) from exc
-        return self._decode(body)
+        return VendorAnswer(self._decode(body), intrinsic)
 
-    async def post_sse(self, path: str, payload: Mapping[str, Any]) -> AsyncIterator[ServerSentEvent]:
+    async def post_sse(
+        self, path: str, payload: Mapping[str, Any], *, call: CompletionRequest | None = None
+    ) -> AsyncIterator[ServerSentEvent]:
         """POST `payload` and yield the server-sent events of a 2xx answer, else raise a `ProviderError`."""
-        headers = {**self._headers, "accept": "text/event-stream"}
+        headers = self._headers_for(self._sse_headers, call)
         try:
             async with self._session.post(
                 self.base_url + path, data=orjson.dumps(payload), headers=headers, timeout=self._stream_timeout()

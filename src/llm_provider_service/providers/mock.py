@@ -12,6 +12,8 @@ from llm_provider_service.mock.engine import MockCall, MockEngine, MockResult
 from llm_provider_service.mock.profile import FaultKind
 
 Sleep = Callable[[float], Awaitable[None]]
+# What a JSON-mode (`json_object`) answer looks like, the same as the mock server's OpenAI wire sends.
+JSON_MODE_ANSWER_SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
 
 # The HTTP status each fault has at a real vendor, reported as `http_status` for logs and metrics.
 _FAULT_ERRORS: dict[FaultKind, tuple[ProviderErrorKind, int | None, str]] = {
@@ -79,6 +81,8 @@ class MockProvider:
         except RequestValidationError as exc:
             raise ProviderError(ProviderErrorKind.INVALID_REQUEST, str(exc), provider=self._name) from exc
         schema = request.output_schema.json_schema if request.output_schema is not None else None
+        if request.output_schema is not None and request.output_schema.json_object:
+            schema = JSON_MODE_ANSWER_SCHEMA  # JSON mode: an object, shaped as the mock server answers it
         call = MockCall(
             prompt=prompt_text(request),
             key=request.request_key,

@@ -18,11 +18,13 @@ from llm_provider_service.domain.models import (
     CompletionRequest,
     CompletionResponse,
     JsonObject,
+    OutputSchema,
     ReasoningEffort,
     TokenUsage,
 )
 from llm_provider_service.providers.errors import stream_error
 from llm_provider_service.providers.http_client import VendorTransport
+from llm_provider_service.providers.mock_forwarding import with_intrinsic_ms
 from llm_provider_service.providers.structured import (
     as_dict,
     as_int,
@@ -96,11 +98,12 @@ class OpenAIChatProvider:
         return self._name
 
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
-        body = await self._transport.post_json("/chat/completions", self.build_payload(request, stream=False))
-        return self.parse_response(request, body)
+        payload = self.build_payload(request, stream=False)
+        answer = await self._transport.post_json("/chat/completions", payload, call=request)
+        return with_intrinsic_ms(self.parse_response(request, answer.body), answer.mock_intrinsic_ms)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
-        events = self._transport.post_sse("/chat/completions", self.build_payload(request, stream=True))
+        events = self._transport.post_sse("/chat/completions", self.build_payload(request, stream=True), call=request)
         usage: TokenUsage | None = None
         finish: str | None = None
         async for event in events:
@@ -163,15 +166,7 @@ class OpenAIChatProvider:
                 raise self._unsupported(f"{request.model} does not accept temperature")
             payload["temperature"] = request.temperature
         if request.output_schema is not None:
-            payload["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": request.output_schema.name,
-                    "description": request.output_schema.description,
-                    "schema": strict_json_schema(request.output_schema.json_schema),
-                    "strict": True,
-                },
-            }
+            payload["response_format"] = self.response_format(request.output_schema)
         if request.reasoning_effort is not None:
             payload.update(self.reasoning_fields(request.reasoning_effort))
         if request.output_verbosity is not None:
@@ -180,6 +175,21 @@ class OpenAIChatProvider:
             payload["stream"] = True
             payload["stream_options"] = {"include_usage": True}
         return payload
+
+    @staticmethod
+    def response_format(schema: OutputSchema) -> dict[str, Any]:
+        """JSON mode (`json_object`; OpenAI then demands the word "JSON" in the messages) or strict schema."""
+        if schema.json_object:
+            return {"type": "json_object"}
+        return {
+            "type": "json_schema",
+            "json_schema": {
+                "name": schema.name,
+                "description": schema.description,
+                "schema": strict_json_schema(schema.json_schema),
+                "strict": True,
+            },
+        }
 
     def reasoning_fields(self, effort: ReasoningEffort) -> dict[str, Any]:
         return {"reasoning_effort": _OPENAI_EFFORT[effort]}

@@ -1,7 +1,9 @@
 """Builds the provider mapping from explicit keys, base URLs and the one shared HTTP session.
 
 Adding a vendor is one adapter module plus one entry in `_FACTORIES`. A vendor without a key (or, for
-`openai_compatible`, without a base URL) is "not configured"; the mock is always there.
+`openai_compatible`, without a base URL) is "not configured"; the mock is always there. A base URL other
+than the vendor's default (a proxy or the mock server) also forwards each call's request key and attempt
+as `x-mock-*` headers (see `mock_forwarding`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ class VendorEndpoint:
         value = self.api_key.get_secret_value() if self.api_key is not None else ""
         return value or None
 
+    def url(self, default: str) -> tuple[str, bool]:
+        """The base URL to use, and whether it was overridden (then the mock identity headers are sent)."""
+        if not self.base_url or self.base_url.rstrip("/") == default.rstrip("/"):
+            return default, False
+        return self.base_url, True
+
 
 Factory = Callable[[aiohttp.ClientSession, ModelCatalog, VendorEndpoint], StreamingLLMProvider | None]
 
@@ -48,9 +56,12 @@ def _anthropic(
     key = endpoint.key()
     if key is None:
         return None
-    base_url = endpoint.base_url or DEFAULT_ANTHROPIC_BASE_URL
+    base_url, overridden = endpoint.url(DEFAULT_ANTHROPIC_BASE_URL)
+    headers = anthropic_headers(key)
     return AnthropicProvider(
-        VendorTransport(session, provider="anthropic", base_url=base_url, headers=anthropic_headers(key))
+        VendorTransport(
+            session, provider="anthropic", base_url=base_url, headers=headers, forward_mock_identity=overridden
+        )
     )
 
 
@@ -60,17 +71,25 @@ def _openai(
     key = endpoint.key()
     if key is None:
         return None
-    base_url = endpoint.base_url or DEFAULT_OPENAI_BASE_URL
+    base_url, overridden = endpoint.url(DEFAULT_OPENAI_BASE_URL)
     headers = {"authorization": f"Bearer {key}"}
-    return OpenAIChatProvider(VendorTransport(session, provider="openai", base_url=base_url, headers=headers), catalog)
+    transport = VendorTransport(
+        session, provider="openai", base_url=base_url, headers=headers, forward_mock_identity=overridden
+    )
+    return OpenAIChatProvider(transport, catalog)
 
 
 def _google(session: aiohttp.ClientSession, _: ModelCatalog, endpoint: VendorEndpoint) -> StreamingLLMProvider | None:
     key = endpoint.key()
     if key is None:
         return None
-    base_url = endpoint.base_url or DEFAULT_GEMINI_BASE_URL
-    return GeminiProvider(VendorTransport(session, provider="google", base_url=base_url, headers=gemini_headers(key)))
+    base_url, overridden = endpoint.url(DEFAULT_GEMINI_BASE_URL)
+    headers = gemini_headers(key)
+    return GeminiProvider(
+        VendorTransport(
+            session, provider="google", base_url=base_url, headers=headers, forward_mock_identity=overridden
+        )
+    )
 
 
 def _openrouter(
@@ -79,8 +98,11 @@ def _openrouter(
     key = endpoint.key()
     if key is None:
         return None
-    base_url = endpoint.base_url or DEFAULT_OPENROUTER_BASE_URL
-    transport = VendorTransport(session, provider="openrouter", base_url=base_url, headers=openrouter_headers(key))
+    base_url, overridden = endpoint.url(DEFAULT_OPENROUTER_BASE_URL)
+    headers = openrouter_headers(key)
+    transport = VendorTransport(
+        session, provider="openrouter", base_url=base_url, headers=headers, forward_mock_identity=overridden
+    )
     return OpenRouterProvider(transport, catalog)
 
 
@@ -90,7 +112,11 @@ def _openai_compatible(
     if not endpoint.base_url:
         return None  # there is no default server to talk to
     headers = openai_compatible_headers(endpoint.key())
-    transport = VendorTransport(session, provider="openai_compatible", base_url=endpoint.base_url, headers=headers)
+    # A self-hosted server is always reached by an explicit URL: it gets the request key and attempt
+    # (which vLLM, Ollama and llama.cpp ignore) so that the mock server behind it is deterministic.
+    transport = VendorTransport(
+        session, provider="openai_compatible", base_url=endpoint.base_url, headers=headers, forward_mock_identity=True
+    )
     return OpenAICompatibleProvider(transport, catalog)
 
 

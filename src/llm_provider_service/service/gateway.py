@@ -146,8 +146,10 @@ class ChatGateway:
     def check(route: Route, request: CompletionRequest, *, stream: bool) -> None:
         """Refuse what this model cannot do (422) instead of silently dropping it."""
         info = route.info
-        if request.output_schema is not None and not info.supports_structured_output:
-            raise UnsupportedParameterError(f"{route.name} does not support response_format json_schema")
+        schema = request.output_schema
+        if schema is not None and not info.supports_structured_output:
+            kind = "json_object" if schema.json_object else "json_schema"
+            raise UnsupportedParameterError(f"{route.name} does not support response_format {kind}")
         if stream and not info.supports_streaming:
             raise UnsupportedParameterError(f"{route.name} does not support streaming")
         if request.temperature is not None and not info.supports_temperature:
