@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Literal
@@ -86,6 +87,33 @@ async def test_structured_output_parses_into_the_callers_model(gateway: Gateway)
     )
 
     assert isinstance(completion.choices[0].message.parsed, Verdict)
+
+
+async def test_json_object_mode_answers_a_json_object(gateway: Gateway) -> None:
+    completion = await gateway.client.chat.completions.create(
+        model=gateway.model,
+        messages=[{"role": "user", "content": "Answer in JSON: which essay is better?"}],
+        response_format={"type": "json_object"},
+    )
+
+    content = completion.choices[0].message.content
+    assert content is not None
+    assert isinstance(json.loads(content), dict)
+
+
+async def test_mock_headers_reach_the_mock_through_any_provider(gateway: Gateway) -> None:
+    """`x-mock-*` headers steer the in-process mock and, forwarded by the adapter, the mock server."""
+    raw = await gateway.client.chat.completions.with_raw_response.create(
+        model=gateway.model, messages=MESSAGES, extra_headers={"x-mock-latency-ms": "3"}
+    )
+    assert raw.headers["x-mock-intrinsic-ms"] == "3.000"
+    assert raw.parse().choices[0].message.content
+
+    with pytest.raises(openai.InternalServerError) as failed:
+        await gateway.client.chat.completions.create(
+            model=gateway.model, messages=MESSAGES, extra_headers={"x-mock-scenario": "unauthorized"}
+        )
+    assert failed.value.status_code == 502  # our vendor key "failing" at the mock
 
 
 async def test_models_are_listed(gateway: Gateway) -> None:
