@@ -42,6 +42,7 @@ from llm_provider_service.service.reconciliation import Reconciler
 from llm_provider_service.service.signals import CompletionSignals
 from llm_provider_service.service.submission import JobService
 from llm_provider_service.service.usage_recorder import UsageRecorder
+from llm_provider_service.tracing import Tracing
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,7 @@ class Services:
     store: JobStore
     clock: Clock
     usage_recorder: UsageRecorder
+    tracing: Tracing | None = None
 
 
 def vendor_endpoints(settings: Settings) -> dict[str, VendorEndpoint]:
@@ -120,6 +122,14 @@ async def _open_publisher(settings: Settings, stack: AsyncExitStack) -> EventPub
             KafkaEventPublisher(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id)
         )
     return await stack.enter_async_context(JsonlEventPublisher(settings.resolved_events_path))
+
+
+def _open_tracing(settings: Settings, stack: AsyncExitStack) -> Tracing | None:
+    if not settings.otlp_endpoint:
+        return None
+    tracing = Tracing.to_otlp(settings.otlp_endpoint, service_name=settings.service_name)
+    stack.callback(tracing.close)
+    return tracing
 
 
 @asynccontextmanager
@@ -262,4 +272,5 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
             store=store,
             clock=clock,
             usage_recorder=usage_recorder,
+            tracing=_open_tracing(settings, stack),
         )

@@ -68,10 +68,11 @@ async def run(
                 concurrency=concurrency or settings.worker_concurrency,
                 lease_seconds=settings.lease_seconds,
                 usage=services.usage_recorder,
+                tracing=services.tracing,
             )
             group.create_task(worker.run(stop, grace_seconds=settings.shutdown_grace_seconds), name="worker")
         if serve_http:
-            app = create_app(services.api, max_body_bytes=settings.max_body_bytes)
+            app = create_app(services.api, max_body_bytes=settings.max_body_bytes, tracing=services.tracing)
             config = uvicorn.Config(
                 app,
                 host=host,

@@ -16,6 +16,7 @@ from llm_provider_service.observability import Metrics
 from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease
 from llm_provider_service.service.processing import JobProcessor, Outcome, ProcessingReport
 from llm_provider_service.service.usage_recorder import UsageRecorder
+from llm_provider_service.tracing import Tracing
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Worker:
         concurrency: int,
         lease_seconds: float,
         usage: UsageRecorder | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._queue = queue
         self._store = store
@@ -52,6 +54,7 @@ class Worker:
         self._concurrency = concurrency
         self._lease_seconds = lease_seconds
         self._usage = usage
+        self._tracing = tracing
         self._tasks: set[asyncio.Task[None]] = set()
         self.worker_id = uuid.uuid4().hex[:12]
 
@@ -107,6 +110,7 @@ class Worker:
 
     async def _run_one(self, lease: Lease) -> None:
         structlog.contextvars.bind_contextvars(queue_id=lease.job_id)
+        started_ns = time.time_ns()
         try:
             report = await self._processor.process(lease)
         except ServiceError as error:
@@ -117,6 +121,19 @@ class Worker:
             logger.exception("job %s crashed the processor", lease.job_id)
             return
         self._record(report)
+        if self._tracing is not None and report.outcome not in (Outcome.DEFERRED, Outcome.SKIPPED):
+            self._tracing.record_job(
+                job_id=report.job_id,
+                trace_id=report.trace_id,
+                start_ns=started_ns,
+                end_ns=time.time_ns(),
+                attributes={
+                    "llm.provider": report.provider,
+                    "llm.model": report.model,
+                    "llm.outcome": report.outcome.value,
+                    "llm.attempt": report.attempt,
+                },
+            )
 
     def _record(self, report: ProcessingReport) -> None:
         metrics = self._metrics

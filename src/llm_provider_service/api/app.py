@@ -13,13 +13,22 @@ from llm_provider_service.api.context import ApiContext
 from llm_provider_service.api.middleware import EdgeMiddleware
 from llm_provider_service.api.problems import EXCEPTION_HANDLERS
 from llm_provider_service.api.routes import chat, comparison, operations
+from llm_provider_service.tracing import Tracing
 
 
-def create_app(context: ApiContext, *, max_body_bytes: int, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+def create_app(
+    context: ApiContext,
+    *,
+    max_body_bytes: int,
+    extra_routes: Sequence[BaseRoute] = (),
+    tracing: Tracing | None = None,
+) -> Starlette:
     handlers: Any = EXCEPTION_HANDLERS
     app = Starlette(
         routes=[*chat.routes, *comparison.routes, *operations.routes, *extra_routes],
-        middleware=[Middleware(EdgeMiddleware, metrics=context.metrics, max_body_bytes=max_body_bytes)],
+        middleware=[
+            Middleware(EdgeMiddleware, metrics=context.metrics, max_body_bytes=max_body_bytes, tracing=tracing)
+        ],
         exception_handlers=handlers,
     )
     app.state.context = context

@@ -10,8 +10,10 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from llm_provider_service.api.problems import problem
+from llm_provider_service.api.tracecontext import trace_id_of
 from llm_provider_service.domain.errors import PayloadTooLargeError
 from llm_provider_service.observability import Metrics
+from llm_provider_service.tracing import Tracing
 
 CORRELATION_HEADER = b"x-correlation-id"
 
@@ -19,15 +21,26 @@ CORRELATION_HEADER = b"x-correlation-id"
 class EdgeMiddleware:
     """Kept as raw ASGI (not BaseHTTPMiddleware) because it sits on every request's hot path."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, tracing: Tracing | None = None) -> None:
         self._app = app
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
+        self._tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        if self._tracing is None:
+            await self._handle(scope, receive, send)
+            return
+        with self._tracing.request_span(scope["method"], trace_id_of(_header(scope, b"traceparent"))) as span:
+            # Jobs accepted in this request join its trace (routes read the trace id from the state).
+            scope.setdefault("state", {})["trace_id"] = self._tracing.trace_id_of(span)
+            await self._handle(scope, receive, send)
+            span.update_name(f"{scope['method']} {_endpoint(scope)}")
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         correlation_id = _header(scope, CORRELATION_HEADER) or str(uuid.uuid4())
         scope.setdefault("state", {})["correlation_id"] = correlation_id

@@ -60,6 +60,7 @@ class ProcessingReport:
     usage: TokenUsage | None = None
     cost_usd: float = 0.0
     error_kind: str | None = None
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +115,10 @@ class JobProcessor:
             await self._queue_call(self._queue.release(lease, delay_seconds=PROVIDER_BUSY_DELAY_SECONDS))
             return ProcessingReport(job.id, Outcome.DEFERRED, job.provider, job.model)
         try:
-            return await self._process_with_slot(job, lease)
+            report = await self._process_with_slot(job, lease)
         finally:
             self._limits.release(job.provider)
+        return replace(report, trace_id=job.trace_id)
 
     async def _process_with_slot(self, job: Job, lease: Lease) -> ProcessingReport:
         breaker = self._breakers.get(job.provider)

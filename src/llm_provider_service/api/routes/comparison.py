@@ -10,27 +10,12 @@ from starlette.routing import Route
 from llm_provider_service.api.context import ApiContext
 from llm_provider_service.api.responses import json_response
 from llm_provider_service.api.schemas import job_view, parse_comparison_request
+from llm_provider_service.api.tracecontext import trace_id_of
 from llm_provider_service.domain.errors import RequestValidationError
 from llm_provider_service.domain.models import Job
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY_CHARS = 255
-TRACEPARENT_PARTS = 4
-TRACE_ID_HEX_CHARS = 32
-
-
-def trace_id_of(traceparent: str | None) -> str | None:
-    """The trace id of a W3C `traceparent` header, so the job's events join the caller's trace."""
-    if traceparent is None:
-        return None
-    parts = traceparent.strip().split("-")
-    if len(parts) != TRACEPARENT_PARTS or len(parts[1]) != TRACE_ID_HEX_CHARS or parts[1] == "0" * TRACE_ID_HEX_CHARS:
-        return None
-    try:
-        int(parts[1], 16)
-    except ValueError:
-        return None
-    return parts[1].lower()
 
 
 def _context(request: Request) -> ApiContext:
@@ -82,7 +67,7 @@ async def submit_comparison(request: Request) -> Response:
             [{"loc": ["header", "Idempotency-Key"], "msg": "bad length", "type": "value_error"}],
         )
     comparison = parse_comparison_request(await request.body())
-    trace_id = trace_id_of(request.headers.get("traceparent"))
+    trace_id = trace_id_of(request.headers.get("traceparent")) or request.scope["state"].get("trace_id")
     submission = await context.jobs.submit(comparison, idempotency_key=key, trace_id=trace_id)
     if submission.created:
         context.metrics.jobs_submitted.labels(submission.job.provider).inc()
