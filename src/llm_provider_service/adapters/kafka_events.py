@@ -112,6 +112,9 @@ class KafkaEventPublisher:
             raise PublishError(f"{len(events)} events not acknowledged in time") from exc
         failures = [error for error in outcomes if error is not None]
         if failures:
+            # librdkafka may keep retrying with idempotence state the broker no longer knows (a broker that lost
+            # its data answers UNKNOWN_PRODUCER_ID forever after a client-side epoch bump): start afresh next time.
+            self._fatal = failures[0]
             raise PublishError(f"{len(failures)} of {len(events)} events not delivered: {failures[0].str()}")
 
     async def _produce(
@@ -141,7 +144,7 @@ class KafkaEventPublisher:
         if self._producer is None:
             raise PublishError("the Kafka publisher is not open")
         if self._fatal is not None:
-            logger.warning("replacing the Kafka producer after a fatal error: %s", self._fatal.str())
+            logger.warning("replacing the Kafka producer after a failed batch: %s", self._fatal.str())
             old, self._producer = self._producer, Producer(self._config)
             self._fatal = None
             # Fail what the old producer still holds now rather than at the deadline.
