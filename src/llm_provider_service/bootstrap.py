@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from llm_provider_service import __version__
 from llm_provider_service.adapters.jsonl_events import JsonlEventPublisher
@@ -94,12 +94,27 @@ def mock_profile(settings: Settings) -> MockProfile:
 def _gateway_observer(metrics: Metrics) -> Callable[[Route, UsageRecord], None]:
     """Counts each gateway call inline (cheap); the label is the manifest model or "other", never free text."""
 
+    # `.labels()` takes a lock and builds a key on every call; the children are cached per label set
+    # (bounded: providers x manifest models or "other" x outcomes).
+    children: dict[tuple[str, str, str], tuple[Counter, Counter, Counter, Counter]] = {}
+
     def observe(route: Route, record: UsageRecord) -> None:
-        metrics.provider_calls.labels(record.provider, route.metric_model, record.outcome).inc()
+        key = (record.provider, route.metric_model, record.outcome)
+        cached = children.get(key)
+        if cached is None:
+            provider, model, outcome = key
+            cached = children[key] = (
+                metrics.provider_calls.labels(provider, model, outcome),
+                metrics.tokens.labels(provider, model, "prompt"),
+                metrics.tokens.labels(provider, model, "completion"),
+                metrics.cost_usd.labels(provider, model),
+            )
+        calls, prompt_tokens, completion_tokens, cost_usd = cached
+        calls.inc()
         if record.prompt_tokens or record.completion_tokens:
-            metrics.tokens.labels(record.provider, route.metric_model, "prompt").inc(record.prompt_tokens)
-            metrics.tokens.labels(record.provider, route.metric_model, "completion").inc(record.completion_tokens)
-            metrics.cost_usd.labels(record.provider, route.metric_model).inc(record.cost_usd)
+            prompt_tokens.inc(record.prompt_tokens)
+            completion_tokens.inc(record.completion_tokens)
+            cost_usd.inc(record.cost_usd)
 
     return observe
 

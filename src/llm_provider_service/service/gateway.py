@@ -10,8 +10,9 @@ until their first chunk, because nothing can be taken back once text has been se
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-import uuid
+import os
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -42,6 +43,9 @@ _MIN_RETRY_AFTER_SECONDS = 1.0
 # A sync caller waits for at most this many calls and this much added backoff (Retry-After included).
 GATEWAY_MAX_ATTEMPTS = 3
 GATEWAY_MAX_RETRY_WAIT_SECONDS = 2.0
+# Ad-hoc model ids (any id on an OpenAI-compatible server) whose routes are remembered; beyond this
+# many a new id is resolved each time, so callers cannot grow memory.
+_MAX_CACHED_ADHOC_ROUTES = 256
 
 
 class ModelNotFoundError(NotFoundError):
@@ -105,7 +109,11 @@ class ChatGateway:
         self._random = random
         self._on_call = on_call
         self._routes: dict[str, Route] = {}
+        self._adhoc_routes: dict[str, Route] = {}
         self._listing: list[ListedModel] = []
+        # Ids: a random per-process prefix and a counter, unique without uuid4's syscall per call.
+        self._id_prefix = os.urandom(8).hex()
+        self._id_counter = itertools.count(1)
         for info in catalog:
             provider = providers.get(info.provider)
             if provider is not None:
@@ -124,9 +132,13 @@ class ChatGateway:
     def models(self) -> list[ListedModel]:
         return list(self._listing)
 
+    def new_id(self) -> str:
+        """A unique 32-hex-digit id (completion and usage-record ids)."""
+        return f"{self._id_prefix}{next(self._id_counter):016x}"
+
     def route(self, model: str) -> Route:
         """The route of `provider/model-id` or an alias; `ModelNotFoundError` otherwise."""
-        found = self._routes.get(model)
+        found = self._routes.get(model) or self._adhoc_routes.get(model)
         if found is not None:
             return found
         provider_name, slash, model_id = model.partition("/")
@@ -139,8 +151,11 @@ class ChatGateway:
             info = self._catalog.resolve(provider_name, model_id)
         except UnknownModelError as exc:
             raise ModelNotFoundError(f"model {model!r} does not exist") from exc
-        # Only ad-hoc ids (OpenAI-compatible servers) get here; not cached, so callers cannot grow memory.
-        return Route(model, provider, info, OTHER_MODEL_LABEL)
+        # Only ad-hoc ids (OpenAI-compatible servers) get here; a bounded number are remembered.
+        route = Route(model, provider, info, OTHER_MODEL_LABEL)
+        if len(self._adhoc_routes) < _MAX_CACHED_ADHOC_ROUTES:
+            self._adhoc_routes[model] = route
+        return route
 
     @staticmethod
     def check(route: Route, request: CompletionRequest, *, stream: bool) -> None:
@@ -307,7 +322,7 @@ class ChatGateway:
 
     def _observe(self, route: Route, outcome: str, usage: TokenUsage, started: float) -> UsageRecord:
         record = UsageRecord(
-            id=uuid.uuid4().hex,
+            id=self.new_id(),
             source="gateway",
             provider=route.provider_name,
             model=route.info.model_id,

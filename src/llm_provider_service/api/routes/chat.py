@@ -8,8 +8,7 @@ with the OpenAI `error` object the SDK reads, instead of by the app-wide problem
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -29,12 +28,9 @@ from llm_provider_service.api.problems import correlation_id_of
 from llm_provider_service.api.responses import json_response
 from llm_provider_service.domain.errors import NotFoundError, RequestValidationError, ServiceError
 from llm_provider_service.domain.models import CompletionChunk, TokenUsage
+from llm_provider_service.mock.control import FAIL_ATTEMPTS_HEADER, INTRINSIC_HEADER, LATENCY_HEADER, SCENARIO_HEADER
 from llm_provider_service.service.gateway import ChatGateway, ModelNotFoundError
 
-SCENARIO_HEADER = "x-mock-scenario"
-LATENCY_HEADER = "x-mock-latency-ms"
-FAIL_ATTEMPTS_HEADER = "x-mock-fail-attempts"
-INTRINSIC_HEADER = "x-mock-intrinsic-ms"
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
@@ -46,19 +42,27 @@ def _gateway(request: Request) -> ChatGateway:
     return context.gateway
 
 
+_CONTROL_FIELDS: dict[bytes, tuple[str, Callable[[str], Any]]] = {
+    SCENARIO_HEADER.encode(): ("scenario", lambda raw: raw.strip().lower()),
+    LATENCY_HEADER.encode(): ("latency_ms", float),
+    FAIL_ATTEMPTS_HEADER.encode(): ("fail_attempts", int),
+}
+
+
 def _mock_control(request: Request) -> dict[str, Any]:
-    """Per-request mock instructions from `x-mock-*` headers (ignored by real vendors)."""
-    headers = request.headers
+    """Per-request mock instructions from `x-mock-*` headers (forwarded to the mock server by the adapters).
+
+    One pass over the raw header list: most requests carry none, and this runs on every request.
+    """
     control: dict[str, Any] = {}
-    scenario = headers.get(SCENARIO_HEADER)
-    if scenario is not None:
-        control["scenario"] = scenario.strip().lower()
-    for header, name, kind in ((LATENCY_HEADER, "latency_ms", float), (FAIL_ATTEMPTS_HEADER, "fail_attempts", int)):
-        raw = headers.get(header)
-        if raw is None:
+    for key, value in request.scope["headers"]:
+        field = _CONTROL_FIELDS.get(key)
+        if field is None:
             continue
+        name, convert = field
+        header = key.decode("latin-1")
         try:
-            control[name] = kind(raw)
+            control[name] = convert(value.decode("latin-1"))
         except ValueError as exc:
             raise RequestValidationError(
                 f"{header} must be a number", [{"loc": ["header", header], "msg": "not a number", "type": "type_error"}]
@@ -71,7 +75,7 @@ async def chat_completions(request: Request) -> Response:
         gateway = _gateway(request)
         chat = parse_chat_request(await request.body())
         route = gateway.route(chat.model)
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        completion_id = f"chatcmpl-{gateway.new_id()}"
         call = to_completion_request(
             chat, model_id=route.info.model_id, request_key=completion_id, mock=_mock_control(request)
         )
