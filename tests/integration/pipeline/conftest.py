@@ -18,6 +18,7 @@ from tests.integration.pipeline.processes import ProcessGroup, pipeline_env
 from tests.kafka_consumer import CallbackCollector
 
 TOPIC_PARTITIONS = 4
+StoppableServer = Callable[[str], LocalServer]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ async def pipeline(redis_url: str, postgres_url: str, kafka_bootstrap_servers: s
 
 
 @pytest.fixture
-def stoppable(request: pytest.FixtureRequest) -> Iterator[Callable[[str], LocalServer]]:
+def stoppable(request: pytest.FixtureRequest) -> Iterator[StoppableServer]:
     """`stoppable("redis"|"postgres"|"kafka")`: the private server (skips if an env URL names a shared one).
 
     Whatever the test did, every server it fetched runs again at teardown, so a fault never leaks into the next test.

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import redis.asyncio as redis
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from llm_provider_service.adapters.redis_keys import QueueKeys
 from tests.integration.pipeline.callback_schema import validate_callback
 from tests.kafka_consumer import ReceivedEvent
 
@@ -142,10 +144,11 @@ def audit_callbacks(events: list[ReceivedEvent], accepted: Iterable[str]) -> Cal
     accepted_ids = set(accepted)
     by_request: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     problems: list[str] = []
-    seen: set[tuple[str, int, int]] = set()
+    seen: set[tuple[str, int, int, bytes]] = set()
     rereads = 0
     for event in events:
-        position = (event.topic, event.partition, event.offset)
+        # The value is part of the position: a restarted in-memory broker hands out offsets from 0 again.
+        position = (event.topic, event.partition, event.offset, event.value)
         if position in seen:
             rereads += 1  # a consumer-group rebalance replays from the last committed offset
             continue
@@ -169,3 +172,23 @@ def audit_callbacks(events: list[ReceivedEvent], accepted: Iterable[str]) -> Cal
         f"missing callbacks: {len(accepted_ids - set(unique))}, unexpected: {len(set(unique) - accepted_ids)}"
     )
     return CallbackAudit(unique, duplicates, rereads)
+
+
+async def queued_job_ids(redis_url: str) -> set[str]:
+    """Every job id the Redis queue holds in any state (ready, delayed or leased)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        ids = await client.hkeys(QueueKeys.for_namespace().priority)
+    finally:
+        await client.aclose()
+    return {job_id.decode() if isinstance(job_id, bytes) else job_id for job_id in ids}
+
+
+async def metric_value(base_url: str, name: str) -> float:
+    """One unlabelled sample from a process's /metrics."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=5.0) as client:
+        text = (await client.get("/metrics")).text
+    for line in text.splitlines():
+        if line.startswith(f"{name} "):
+            return float(line.split()[1])
+    raise AssertionError(f"metric {name} not exported")
