@@ -85,6 +85,9 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            # Clear before claiming, not before sleeping: a wake-up that arrives while a batch is being published
+            # must end the next sleep at once, or those events wait a whole poll interval.
+            self._wake.clear()
             published = await self.relay_once()
             if published >= self._batch_size:
                 continue
@@ -94,7 +97,6 @@ class OutboxRelay:
             await self._sleep(delay, stop)
 
     async def _sleep(self, delay: float, stop: asyncio.Event) -> None:
-        self._wake.clear()
         waiters = (asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()))
         try:
             await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
