@@ -26,11 +26,11 @@ class Gate:
 
     def below(self, metric: str, value: float, bound: float) -> None:
         self._log(metric, value, "<=", bound)
-        assert value <= bound, f"{metric} = {value:.4g}, bound <= {bound:.4g}"
+        assert value <= bound, f"{metric} = {value:.4g}, bound <= {bound:.4g}{_load_note()}"
 
     def above(self, metric: str, value: float, bound: float) -> None:
         self._log(metric, value, ">=", bound)
-        assert value >= bound, f"{metric} = {value:.4g}, bound >= {bound:.4g}"
+        assert value >= bound, f"{metric} = {value:.4g}, bound >= {bound:.4g}{_load_note()}"
 
     def _log(self, metric: str, value: float, op: str, bound: float) -> None:
         self.record(metric, f"{value:.6g} (bound {op} {bound:g})")
@@ -39,6 +39,14 @@ class Gate:
             line = {"test": self.node, "metric": metric, "value": value, "op": op, "bound": bound}
             with open(path, "a", encoding="utf-8") as log:
                 log.write(json.dumps(line) + "\n")
+
+
+def _load_note() -> str:
+    """Bounds were calibrated on an otherwise idle machine; a failure under foreign load says so."""
+    load_1min = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
+    busy = " - the machine is busy (another test suite?), rerun alone" if load_1min > cores else ""
+    return f" [load average {load_1min:.1f} on {cores} cores{busy}]"
 
 
 def summary_of(samples_ns: list[int]) -> Summary:
