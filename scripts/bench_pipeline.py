@@ -1,0 +1,128 @@
+"""Pipeline benchmark: accept latency and accept->callback latency at fixed open-loop rates, all co-located.
+
+Starts private Redis, PostgreSQL (durable defaults: fsync on, synchronous_commit on) and Tansu on loopback, one
+`llm-provider serve --no-worker` and one `llm-provider worker` (zero-latency mock in performance mode), then runs
+`llm-provider perf run load` once per rate, consuming callbacks from Kafka. Bounded: each run lasts
+warm-up + duration seconds plus at most the drain time. Usage:
+
+    .venv/bin/python scripts/bench_pipeline.py --rates 100,300 --duration 20 --out perf-results/pipeline
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from llm_provider_service.adapters.sql_migrations import upgrade_database
+from llm_provider_service.infra import postgres_admin
+from llm_provider_service.infra.kafka_broker import TansuBroker
+from llm_provider_service.infra.local_server import free_port, make_base_dir
+from llm_provider_service.infra.postgres_server import PostgresServer
+from llm_provider_service.infra.redis_server import RedisServer
+
+CLI = str(Path(sys.executable).with_name("llm-provider"))
+
+
+def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603 - our own CLI
+
+
+def _wait_ready(url: str, timeout_seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not ready")
+
+
+def _apply_postgres_settings(server_url: str, settings: list[str]) -> None:
+    """`ALTER SYSTEM` + reload: only settings PostgreSQL can change without a restart (e.g. synchronous_commit)."""
+
+    async def apply() -> None:
+        connection = await asyncpg.connect(postgres_admin.libpq_url(server_url))
+        try:
+            for setting in settings:
+                name, value = setting.split("=", 1)
+                await connection.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+            await connection.execute("SELECT pg_reload_conf()")
+        finally:
+            await connection.close()
+
+    if settings:
+        asyncio.run(apply())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rates", default="100,300")
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--out", type=Path, default=Path("perf-results/pipeline"))
+    parser.add_argument("--postgres-setting", action="append", default=[], help="NAME=VALUE (reloadable only)")
+    parser.add_argument("--keep", action="store_true", help="Keep the service logs and data directory.")
+    args = parser.parse_args()
+    base = make_base_dir("llm-provider-bench-")
+    postgres = PostgresServer(base / "postgres", fast=False)
+    servers = [RedisServer(base / "redis"), postgres, TansuBroker(base / "tansu")]
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for server in servers:
+            server.start()
+        redis_server, postgres_server, broker = servers
+        _apply_postgres_settings(postgres_server.url, args.postgres_setting)
+        postgres_admin.create_database(postgres_server.url, "bench")
+        database_url = postgres_admin.asyncpg_url(postgres_admin.with_database(postgres_server.url, "bench"))
+        upgrade_database(database_url)
+        env = {name: value for name, value in os.environ.items() if not name.startswith("LLM_PROVIDER_")}
+        env |= {
+            "LLM_PROVIDER_REDIS_URL": redis_server.url,
+            "LLM_PROVIDER_DATABASE_URL": database_url,
+            "LLM_PROVIDER_KAFKA_BOOTSTRAP_SERVERS": broker.url,
+            "LLM_PROVIDER_MOCK_PERFORMANCE_MODE": "true",
+            "LLM_PROVIDER_DATA_DIR": str(base / "data"),
+            "LLM_PROVIDER_LOG_LEVEL": "WARNING",
+        }
+        port = free_port()
+        api_url = f"http://127.0.0.1:{port}"
+        processes.append(_start([CLI, "serve", "--no-worker", "--port", str(port)], env, base / "api.log"))
+        processes.append(_start([CLI, "worker"], env, base / "worker.log"))
+        _wait_ready(api_url)
+        time.sleep(1.0)  # the worker connects
+        summary: dict[str, object] = {}
+        for rate in [float(value) for value in args.rates.split(",")]:
+            out = args.out / f"rate-{rate:g}"
+            command = [CLI, "perf", "run", "load", "--target", api_url, "--rate", f"{rate:g}",
+                       "--duration", f"{args.duration:g}", "--warmup", f"{args.warmup:g}", "--mix", "quick=1",
+                       "--kafka-bootstrap", broker.url, "--drain", "20", "--out", str(out)]  # fmt: skip
+            subprocess.run(command, env=env, check=False, timeout=args.duration + args.warmup + 120)  # noqa: S603
+            summary[f"{rate:g}"] = str(out / "summary.md")
+        postgres_settings = " ".join(args.postgres_setting) or "defaults (fsync=on, synchronous_commit=on)"
+        sys.stdout.write(json.dumps({"postgres": postgres_settings, "logs": str(base), **summary}) + "\n")
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)
+        for server in reversed(servers):
+            server.stop()
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
