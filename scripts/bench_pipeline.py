@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # no stubs; only this script uses it directly
 import httpx
 
 from llm_provider_service.adapters.sql_migrations import upgrade_database
