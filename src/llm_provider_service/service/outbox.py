@@ -76,12 +76,13 @@ class OutboxRelay:
     async def _flush_direct(self) -> None:
         if not self._direct:
             return
+        # Take the batch before awaiting: events appended while it is being published belong to the next one.
         batch = list(self._direct)
+        self._direct.clear()
         try:
             await self._publisher.publish(batch)
         except PublishError:
             logger.warning("dropped %d best-effort events while the broker is unavailable", len(batch))
-        self._direct.clear()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
