@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from llm_provider_service.domain.models import JobStatus
+from collections.abc import Sequence
+
+from llm_provider_service.domain.models import JobStatus, OutboxEvent
+from llm_provider_service.service.outbox import OutboxRelay
+from tests.fakes import RecordingPublisher
 from tests.unit.service.harness import Harness, comparison
 
 
@@ -53,3 +57,32 @@ async def test_reconciler_prunes_old_published_events_only() -> None:
     harness.clock.advance(86401)
     assert (await harness.reconciler.run_once()).pruned == 3
     assert harness.store.outbox == {}
+
+
+class SlowPublisher(RecordingPublisher):
+    """Lets another event arrive while a batch is being published."""
+
+    def __init__(self, relay_holder: list[OutboxRelay], late: OutboxEvent) -> None:
+        super().__init__()
+        self._relay_holder = relay_holder
+        self._late: OutboxEvent | None = late
+
+    async def publish(self, events: Sequence[OutboxEvent]) -> None:
+        if self._late is not None:
+            self._relay_holder[0].publish_direct(self._late)
+            self._late = None
+        await super().publish(events)
+
+
+async def test_direct_events_arriving_during_a_publish_are_not_lost() -> None:
+    harness = Harness()
+    first = harness.events.circuit_changed("mock", "closed", "open", now=harness.clock.now())
+    late = harness.events.circuit_changed("mock", "open", "half_open", now=harness.clock.now())
+    holder: list[OutboxRelay] = []
+    publisher = SlowPublisher(holder, late)
+    relay = OutboxRelay(store=harness.store, publisher=publisher, clock=harness.clock, poll_interval_seconds=0.01)
+    holder.append(relay)
+    relay.publish_direct(first)
+    await relay.relay_once()
+    await relay.relay_once()
+    assert [event.event_id for event in publisher.events] == [first.event_id, late.event_id]
