@@ -35,6 +35,9 @@ from llm_provider_service.domain.usage import UsageGrouping, UsageRecord, UsageS
 ADD_ATTEMPTS = 3
 
 
+_INSERT_JOB = jobs.insert()
+
+
 class SqlJobStore:
     """`JobStore` and `UsageStore` on a SQL database. Build it with `from_url`, which owns the engine."""
 
@@ -89,7 +92,8 @@ class SqlJobStore:
             for _ in range(ADD_ATTEMPTS):
                 try:
                     async with self._autocommit.connect() as conn:
-                        await conn.execute(jobs.insert().values(row))
+                        # A constant statement with the row as parameters compiles once and stays cached.
+                        await conn.execute(_INSERT_JOB, row)
                 except exc.IntegrityError:
                     # The idempotency key (or the id) is taken: the first writer's job is the answer.
                     existing = await self._find_existing(job)
