@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     )
     admin_key: SecretStr | None = Field(None, description="Bearer key for admin routes.")
     max_wait_seconds: float = Field(60.0, ge=0, description="Upper bound of `?wait=N`.")
+    max_in_flight_requests: int = Field(
+        256, ge=0, description="Requests served at once before 503 overloaded + Retry-After (0: no limit)."
+    )
 
     # --- jobs, queue and worker ----------------------------------------------------------------------
     default_provider: ProviderName = Field(ProviderName.MOCK, description="Provider when none is requested.")

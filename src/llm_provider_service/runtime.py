@@ -72,7 +72,12 @@ async def run(
             )
             group.create_task(worker.run(stop, grace_seconds=settings.shutdown_grace_seconds), name="worker")
         if serve_http:
-            app = create_app(services.api, max_body_bytes=settings.max_body_bytes, tracing=services.tracing)
+            app = create_app(
+                services.api,
+                max_body_bytes=settings.max_body_bytes,
+                tracing=services.tracing,
+                max_in_flight=settings.max_in_flight_requests,
+            )
             config = uvicorn.Config(
                 app,
                 host=host,

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
+import httpx
 import pytest
 
+from llm_provider_service.api.app import create_app
 from llm_provider_service.domain.errors import StoreUnavailableError
-from tests.api.conftest import Api, ApiFactory
+from llm_provider_service.domain.models import Job
+from tests.api.conftest import MAX_BODY_BYTES, Api, ApiFactory, build_context
+from tests.fakes import InMemoryJobStore
+from tests.unit.service.harness import Harness
 
 CLIENT_KEY = "client-key-0123456789"
 ADMIN_KEY = "admin-key-9876543210"
@@ -121,3 +127,34 @@ async def test_correlation_id_is_echoed(api: Api) -> None:
     response = await api.client.get("/api/v1/requests/x", headers={"X-Correlation-ID": "corr-123"})
     assert response.headers["x-correlation-id"] == "corr-123"
     assert response.json()["correlation_id"] == "corr-123"
+
+
+class GatedStore(InMemoryJobStore):
+    """Reads wait on a gate, so a test can hold requests in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def get(self, job_id: str) -> Job | None:
+        await self.gate.wait()
+        return await super().get(job_id)
+
+
+async def test_requests_over_the_in_flight_limit_are_shed_with_retry_after() -> None:
+    harness = Harness()
+    store = GatedStore()
+    harness.store = store
+    harness.jobs._store = store
+    app = create_app(build_context(harness), max_body_bytes=MAX_BODY_BYTES, max_in_flight=2)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service.test") as client:
+        held = [asyncio.ensure_future(client.get(f"/api/v1/requests/job-{n}")) for n in range(2)]
+        await asyncio.sleep(0.05)
+        shed = await client.get("/api/v1/requests/job-3")
+        assert shed.status_code == 503
+        assert shed.json()["code"] == "overloaded"
+        assert shed.headers["retry-after"] == "1"
+        assert (await client.get("/healthz")).status_code == 200  # probes are never shed
+        store.gate.set()
+        assert [response.status_code for response in await asyncio.gather(*held)] == [404, 404]
+        assert (await client.get("/api/v1/requests/job-4")).status_code == 404  # slots are given back

@@ -22,12 +22,19 @@ def create_app(
     max_body_bytes: int,
     extra_routes: Sequence[BaseRoute] = (),
     tracing: Tracing | None = None,
+    max_in_flight: int = 0,
 ) -> Starlette:
     handlers: Any = EXCEPTION_HANDLERS
     app = Starlette(
         routes=[*chat.routes, *comparison.routes, *operations.routes, *extra_routes],
         middleware=[
-            Middleware(EdgeMiddleware, metrics=context.metrics, max_body_bytes=max_body_bytes, tracing=tracing)
+            Middleware(
+                EdgeMiddleware,
+                metrics=context.metrics,
+                max_body_bytes=max_body_bytes,
+                max_in_flight=max_in_flight,
+                tracing=tracing,
+            )
         ],
         exception_handlers=handlers,
     )

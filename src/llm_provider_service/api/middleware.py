@@ -16,15 +16,26 @@ from llm_provider_service.observability import Metrics
 from llm_provider_service.tracing import Tracing
 
 CORRELATION_HEADER = b"x-correlation-id"
+SHEDDING_EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 class EdgeMiddleware:
     """Kept as raw ASGI (not BaseHTTPMiddleware) because it sits on every request's hot path."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, tracing: Tracing | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        max_in_flight: int = 0,
+        tracing: Tracing | None = None,
+    ) -> None:
         self._app = app
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
+        self._max_in_flight = max_in_flight
+        self._in_flight = 0
         self._tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -57,6 +68,19 @@ class EdgeMiddleware:
             await response(scope, receive, send)
             self._observe(scope, 413, started)
             return
+        counted = self._max_in_flight > 0 and not _exempt_from_shedding(scope)
+        if counted and self._in_flight >= self._max_in_flight:
+            # Shed load early: a quick 503 the client can retry beats seconds of queueing for everyone.
+            response = problem(
+                503,
+                "overloaded",
+                "the service is at its in-flight request limit; retry shortly",
+                correlation_id=correlation_id,
+                headers={"Retry-After": "1"},
+            )
+            await response(scope, receive, send)
+            self._observe(scope, 503, started)
+            return
         status = 500
         received = 0
 
@@ -78,15 +102,24 @@ class EdgeMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        if counted:
+            self._in_flight += 1
         try:
             await self._app(scope, limited_receive, send_with_headers)
         finally:
+            if counted:
+                self._in_flight -= 1
             self._observe(scope, status, started)
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
         endpoint = _endpoint(scope)
         self._metrics.http_requests.labels(endpoint, scope["method"], str(status)).inc()
         self._metrics.http_latency_seconds.labels(endpoint).observe(time.perf_counter() - started)
+
+
+def _exempt_from_shedding(scope: Scope) -> bool:
+    """Probes and scrapes always answer; long polls (`?wait=`) hold a slot by design and are not counted."""
+    return scope["path"] in SHEDDING_EXEMPT_PATHS or b"wait=" in scope.get("query_string", b"")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

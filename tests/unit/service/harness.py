@@ -30,10 +30,10 @@ class Harness:
     failure_threshold: int = 5
     ttl_seconds: float = 3600.0
     capacity: int = 100
+    store: InMemoryJobStore = field(default_factory=InMemoryJobStore)
 
     def __post_init__(self) -> None:
         self.clock = FakeClock()
-        self.store = InMemoryJobStore()
         self.queue = InMemoryJobQueue(capacity=self.capacity, clock=self.clock.epoch)
         self.publisher = RecordingPublisher()
         self.signals = CompletionSignals()
