@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import math
 import signal
@@ -53,6 +54,9 @@ async def run(
     """Run until `stop` is set (SIGTERM/SIGINT set it); then stop accepting, drain jobs, drain the outbox."""
     settings = services.settings
     stop = stop or asyncio.Event()
+    # Everything built so far lives for the whole process: keep the collector from re-scanning it on the hot path.
+    gc.collect()
+    gc.freeze()
     _install_signal_handlers(stop)
     async with asyncio.TaskGroup() as group:
         group.create_task(services.relay.run(stop), name="outbox-relay")
