@@ -124,7 +124,9 @@ async def _open_queue(settings: Settings, stack: AsyncExitStack) -> JobQueue:
         from llm_provider_service.adapters.redis_queue import RedisJobQueue
 
         return await stack.enter_async_context(
-            RedisJobQueue.from_url(settings.redis_url, capacity=settings.queue_capacity)
+            RedisJobQueue.from_url(
+                settings.redis_url, capacity=settings.queue_capacity, namespace=settings.redis_namespace
+            )
         )
     return InMemoryJobQueue(capacity=settings.queue_capacity)
 

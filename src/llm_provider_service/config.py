@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # --- dependencies (unset = embedded alternative) -------------------------------------------------
     database_url: str | None = Field(None, description="SQLAlchemy async URL; unset = SQLite in data_dir.")
     redis_url: str | None = Field(None, description="Redis URL for the queue; unset = in-process queue.")
+    redis_namespace: str = Field(
+        "llmq", min_length=1, description="Prefix of every queue key; deployments sharing a Redis need different ones."
+    )
     kafka_bootstrap_servers: str | None = Field(None, description="Kafka brokers; unset = JSONL event file.")
     kafka_session_timeout_ms: int = Field(45000, ge=1000, description="Consumer session timeout.")
     kafka_fetch_wait_max_ms: int = Field(100, ge=1, description="Consumer fetch.wait.max.ms.")
