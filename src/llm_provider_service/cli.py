@@ -65,8 +65,13 @@ def serve(
 @app.command()
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="Jobs at once (default from settings).")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus /metrics on this port (a worker has no HTTP API).")
+    ] = None,
 ) -> None:
     """Run a queue worker only (scale out with many)."""
+    from prometheus_client import start_http_server
+
     from llm_provider_service.bootstrap import build_services
     from llm_provider_service.runtime import run
 
@@ -74,6 +79,9 @@ def worker(
 
     async def main() -> None:
         async with build_services(settings) as services:
+            if metrics_port is not None:
+                # prometheus_client serves from its own daemon thread; it only reads the registry.
+                start_http_server(metrics_port, addr=settings.host, registry=services.metrics.registry)
             await run(services, serve_http=False, run_worker=True, concurrency=concurrency)
 
     _run(main())
