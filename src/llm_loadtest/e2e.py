@@ -67,7 +67,8 @@ class JobTracker:
 
     def accepted(self, queue_id: str, *, workload: str, phase: str, intended_ns: int, done_ns: int) -> None:
         self.jobs[queue_id] = Job(queue_id, workload, phase, done_ns)
-        self.measurements.record(ACCEPT_LATENCY, done_ns - intended_ns, endpoint=workload, phase=phase)
+        # Accepted means answered 202: an ok outcome, so SLO queries (which default to outcome=ok) find it.
+        self.measurements.record(ACCEPT_LATENCY, done_ns - intended_ns, endpoint=workload, phase=phase, outcome="ok")
 
     def pending(self) -> list[str]:
         return [queue_id for queue_id, job in self.jobs.items() if not job.callbacks]

@@ -105,3 +105,9 @@ async def test_polled_result_stands_in_for_the_callback_without_kafka() -> None:
     assert tracker.outstanding == 0
     audit = await audit_jobs(tracker, FakeStatusEndpoint({"a": stored("a")}), via="polling")
     assert audit.reconciled
+
+
+def test_accept_latency_is_found_by_slo_queries() -> None:
+    tracker = tracker_with("a", "b", "c")
+    histogram = tracker.measurements.select("accept_latency", {"outcome": "ok", "phase": "steady"})
+    assert histogram.get_total_count() == 3
