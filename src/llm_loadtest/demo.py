@@ -84,7 +84,8 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Where result.json, report.html, summary.md go.")] = Path(
         "perf-demo"
     ),
-    rate: Annotated[float, typer.Option(help="Arrivals per second.")] = 100.0,
+    # 50/s keeps the embedded service (SQLite, plus the demo's own result polling) well inside its capacity.
+    rate: Annotated[float, typer.Option(help="Arrivals per second.")] = 50.0,
     duration: Annotated[float, typer.Option(help="Seconds of measured load.")] = 10.0,
     target: Annotated[str | None, typer.Option(help="Use this running service instead of starting one.")] = None,
     startup_timeout: Annotated[float, typer.Option(help="Seconds to wait for /readyz.")] = 20.0,
