@@ -7,6 +7,7 @@ Delivery is confirmed by the broker's acknowledgement and, for the end-to-end la
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -66,11 +67,14 @@ async def test_single_event_publish_latency(publisher: KafkaEventPublisher, topi
 async def test_concurrent_publishers_throughput(publisher: KafkaEventPublisher, topic: str, gate: Gate) -> None:
     """Several relays' batches in flight at once through one producer (one process, many jobs finishing)."""
     await publisher.publish(events(topic, 10))
-    start = time.perf_counter()
-    async with asyncio.timeout(30), asyncio.TaskGroup() as group:
-        for _ in range(16):
-            group.create_task(publisher.publish(events(topic, 200)))
-    gate.above("concurrent_publish_events_per_second", 16 * 200 / (time.perf_counter() - start), 15_000)
+    rates = []
+    for _ in range(3):  # a single 0.1-0.2 s burst is too short to judge alone: gate the median of three
+        start = time.perf_counter()
+        async with asyncio.timeout(30), asyncio.TaskGroup() as group:
+            for _ in range(16):
+                group.create_task(publisher.publish(events(topic, 200)))
+        rates.append(16 * 200 / (time.perf_counter() - start))
+    gate.above("concurrent_publish_events_per_second", statistics.median(rates), 15_000)
 
 
 async def test_publish_to_independent_consumer_latency(
