@@ -83,8 +83,8 @@ class EventFactory:
     def terminal(self, job: Job, *, status: JobStatus, payload: Mapping[str, Any], now: datetime) -> list[OutboxEvent]:
         """The callback (when the job has a callback topic) and the completed/failed lifecycle event."""
         events: list[OutboxEvent] = []
-        if job.request.callback_topic:
-            events.append(self._for_job(job, self._topic_callback(job), CALLBACK_EVENT_TYPE, payload, now))
+        if callback_topic := job.request.callback_topic:
+            events.append(self._for_job(job, callback_topic, CALLBACK_EVENT_TYPE, payload, now))
         summary = {
             "request_id": job.id,
             "status": status.value,
@@ -100,10 +100,6 @@ class EventFactory:
         else:
             events.append(self._for_job(job, self._topics.request_failed, "LLMRequestFailedV1", summary, now))
         return events
-
-    @staticmethod
-    def _topic_callback(job: Job) -> str:
-        return job.request.callback_topic or ""
 
     def _for_job(self, job: Job, topic: str, event_type: str, data: Mapping[str, Any], now: datetime) -> OutboxEvent:
         return self._event(
