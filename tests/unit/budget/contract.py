@@ -22,9 +22,13 @@ class BudgetFactory(Protocol):
     def __call__(self, policy: BudgetPolicy) -> RateBudget: ...
 
 
-def observation(status: int = 200, retry_after: float | None = None, **readings: DimensionReading) -> RateLimitObservation:
+def observation(
+    status: int = 200, retry_after: float | None = None, **readings: DimensionReading
+) -> RateLimitObservation:
     return RateLimitObservation(
-        status=status, readings={Dimension(name): value for name, value in readings.items()}, retry_after_seconds=retry_after
+        status=status,
+        readings={Dimension(name): value for name, value in readings.items()},
+        retry_after_seconds=retry_after,
     )
 
 
