@@ -32,7 +32,7 @@ def test_openai_headers() -> None:
     }
     observation = parse_rate_limit_headers(200, headers)
     assert observation is not None
-    assert observation.readings[Dimension.REQUESTS] == DimensionReading(500, 499, pytest.approx(0.12))
+    assert observation.readings[Dimension.REQUESTS] == DimensionReading(500, 499, 0.12)
     assert observation.readings[Dimension.TOKENS] == DimensionReading(30000, 29000, 2.0)
     assert not observation.rate_limited
 
