@@ -298,6 +298,8 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
             clock=clock,
             random=random.random,
             on_call=_gateway_observer(metrics),
+            budgets=budgets,
+            budget_wait_seconds=settings.gateway_budget_wait_seconds,
         )
         api = ApiContext(
             jobs=jobs,

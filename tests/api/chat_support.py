@@ -10,6 +10,9 @@ from typing import Any
 import httpx
 import orjson
 
+from llm_provider_service.adapters.memory_budget import InMemoryRateBudget
+from llm_provider_service.service.budget_gate import BudgetGate
+from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.api.app import create_app
 from llm_provider_service.domain.errors import ProviderError
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
@@ -90,7 +93,12 @@ class ChatApi:
 
 
 def build_chat_api(
-    *, api_keys: list[str] | None = None, aliases: dict[str, str] | None = None, gateway_enabled: bool = True
+    *,
+    api_keys: list[str] | None = None,
+    aliases: dict[str, str] | None = None,
+    gateway_enabled: bool = True,
+    budget_policy: BudgetPolicy | None = None,
+    budget_wait_seconds: float = 5.0,
 ) -> ChatApi:
     harness = Harness()
     sleep = RecordingSleep()
@@ -116,6 +124,12 @@ def build_chat_api(
         clock=harness.clock,
         sleep=sleep,
         random=lambda: 0.0,
+        budgets=(
+            BudgetGate(InMemoryRateBudget(budget_policy), budget_policy, clock=harness.clock.epoch)
+            if budget_policy is not None
+            else None
+        ),
+        budget_wait_seconds=budget_wait_seconds,
     )
     context = dataclasses.replace(context, gateway=gateway if gateway_enabled else None, providers=providers)
     app = create_app(context, max_body_bytes=MAX_BODY_BYTES)

@@ -15,22 +15,25 @@ import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
 from llm_provider_service.domain.errors import (
     NotFoundError,
     ProviderError,
     ProviderErrorKind,
+    BudgetExhaustedError,
     ProviderUnavailableError,
     UnknownModelError,
     UnsupportedParameterError,
 )
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
+from llm_provider_service.domain.rate_limits import observing_rate_limits
 from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.ports import Clock, StreamingLLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy, call_with_retries
+from llm_provider_service.service.budget_gate import Admission, BudgetGate
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.usage_recorder import UsageRecorder
 
@@ -95,6 +98,8 @@ class ChatGateway:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float],
         on_call: Callable[[Route, UsageRecord], None] = lambda route, record: None,
+        budgets: BudgetGate | None = None,
+        budget_wait_seconds: float = 5.0,
     ) -> None:
         self._providers = providers
         self._catalog = catalog
@@ -108,6 +113,8 @@ class ChatGateway:
         self._sleep = sleep
         self._random = random
         self._on_call = on_call
+        self._budgets = budgets
+        self._budget_wait_seconds = budget_wait_seconds
         self._routes: dict[str, Route] = {}
         self._adhoc_routes: dict[str, Route] = {}
         self._listing: list[ListedModel] = []
@@ -184,14 +191,43 @@ class ChatGateway:
         self._acquire(route)
         started = self._clock.monotonic()
         try:
-            response = await self._with_retries(lambda attempt: self._attempt(route, request, attempt))
-        except ProviderError as error:
-            self._observe(route, error.kind.value, TokenUsage(), started)
-            raise
+            admission = await self._admit(route, request)
+            with observing_rate_limits() as seen:
+                try:
+                    response = await self._with_retries(lambda attempt: self._attempt(route, request, attempt))
+                except ProviderError as error:
+                    await self._settle(admission, None, seen.last)
+                    self._observe(route, error.kind.value, TokenUsage(), started)
+                    raise
+            await self._settle(admission, response.usage, seen.last)
         finally:
             self._limits.release(route.provider_name)
         self._record(route, response.usage, started)
         return response
+
+    async def _admit(self, route: Route, request: CompletionRequest) -> Admission | None:
+        """Wait (bounded) for rate budget; past the bound a typed 429 that is not a provider failure."""
+        if self._budgets is None:
+            return None
+        admission = await self._budgets.admit(
+            route.provider_name,
+            route.info.model_id,
+            request,
+            job_id=None,
+            horizon_seconds=self._budget_wait_seconds,
+        )
+        if admission.deferred:
+            raise BudgetExhaustedError(
+                f"rate budget of {admission.key} is exhausted; try again later",
+                max(_MIN_RETRY_AFTER_SECONDS, admission.grant.delay_seconds),
+            )
+        if admission.grant.delay_seconds > 0:
+            await self._sleep(admission.grant.delay_seconds)
+        return admission
+
+    async def _settle(self, admission: Admission | None, usage: TokenUsage | None, seen: Any) -> None:
+        if self._budgets is not None and admission is not None:
+            await self._budgets.settle(admission, usage=usage, observation=seen)
 
     async def _attempt(self, route: Route, request: CompletionRequest, attempt: int) -> CompletionResponse:
         breaker = self._allow(route)
@@ -223,7 +259,11 @@ class ChatGateway:
         self._acquire(route)
         started = self._clock.monotonic()
         try:
-            source, first = await self._with_retries(lambda attempt: self._start(route, request, attempt))
+            admission = await self._admit(route, request)
+            with observing_rate_limits() as seen:
+                source, first = await self._with_retries(lambda attempt: self._start(route, request, attempt))
+            # Streams settle their learning at the start; the usage refund is not worth holding the stream for.
+            await self._settle(admission, None, seen.last)
         except ProviderError as error:
             self._limits.release(route.provider_name)
             self._observe(route, error.kind.value, TokenUsage(), started)
