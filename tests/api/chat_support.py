@@ -11,8 +11,6 @@ import httpx
 import orjson
 
 from llm_provider_service.adapters.memory_budget import InMemoryRateBudget
-from llm_provider_service.service.budget_gate import BudgetGate
-from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.api.app import create_app
 from llm_provider_service.domain.errors import ProviderError
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
@@ -21,6 +19,8 @@ from llm_provider_service.ports import StreamingLLMProvider
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.providers.mock import MockProvider
 from llm_provider_service.resilience.retry import RetryPolicy
+from llm_provider_service.service.budget_gate import BudgetGate
+from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.service.gateway import GATEWAY_MAX_ATTEMPTS, GATEWAY_MAX_RETRY_WAIT_SECONDS, ChatGateway
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.usage_recorder import UsageRecorder

@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
 from llm_provider_service.domain.errors import (
+    BudgetExhaustedError,
     NotFoundError,
     ProviderError,
     ProviderErrorKind,
-    BudgetExhaustedError,
     ProviderUnavailableError,
     UnknownModelError,
     UnsupportedParameterError,
@@ -241,7 +241,7 @@ class ChatGateway:
             raise error from exc
         except ProviderError as error:
             error.provider = error.provider or route.provider_name
-            breaker.record_failure(error)
+            self._record_failure(breaker, error)
             raise
         except BaseException:
             breaker.record_cancelled()
@@ -290,7 +290,7 @@ class ChatGateway:
         except ProviderError as error:
             await _close(source)
             error.provider = error.provider or route.provider_name
-            breaker.record_failure(error)
+            self._record_failure(breaker, error)
             raise
         except BaseException:
             await _close(source)
@@ -335,6 +335,12 @@ class ChatGateway:
             raise ProviderUnavailableError(
                 f"provider {route.provider_name} is at its concurrency limit", _MIN_RETRY_AFTER_SECONDS
             )
+
+    def _record_failure(self, breaker: CircuitBreaker, error: ProviderError) -> None:
+        if self._budgets is not None and error.kind is ProviderErrorKind.RATE_LIMITED:
+            breaker.record_cancelled()  # the rate budget pauses instead: a rate limit is not an outage
+        else:
+            breaker.record_failure(error)
 
     def _allow(self, route: Route) -> CircuitBreaker:
         breaker = self._breakers.get(route.provider_name)
