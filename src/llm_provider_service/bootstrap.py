@@ -212,6 +212,7 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
             events=events,
             signals=signals,
             clock=clock,
+            unsupported_params=settings.unsupported_params,
         )
         processor = JobProcessor(
             store=store,
@@ -271,12 +272,13 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
             catalog=catalog,
             breakers=breakers,
             limits=limits,
-            keys=KeyChecker(settings.api_keys, settings.admin_key),
+            keys=KeyChecker(settings.api_keys, settings.admin_key, allow_anonymous_jobs=settings.allow_anonymous_jobs),
             metrics=metrics,
             readiness_checks={"store": store.ping, "queue": queue.stats},
             max_wait_seconds=settings.max_wait_seconds,
             version=__version__,
             gateway=gateway,
+            idempotency_from=settings.idempotency_from,
         )
         yield Services(
             settings=settings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from llm_provider_service.adapters.memory_queue import InMemoryJobQueue
 from llm_provider_service.domain.models import ComparisonRequest, OutboxEvent
@@ -31,6 +31,7 @@ class Harness:
     ttl_seconds: float = 3600.0
     capacity: int = 100
     store: InMemoryJobStore = field(default_factory=InMemoryJobStore)
+    unsupported_params: Literal["drop", "reject"] = "drop"
 
     def __post_init__(self) -> None:
         self.clock = FakeClock()
@@ -54,6 +55,7 @@ class Harness:
             events=self.events,
             signals=self.signals,
             clock=self.clock,
+            unsupported_params=self.unsupported_params,
         )
         self.processor = JobProcessor(
             store=self.store,
