@@ -32,7 +32,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = Field(
         "development", description="Outside development, API keys and an admin key are required."
     )
-    service_name: str = Field("llm_provider_service", description="`source_service` in every event.")
+    service_name: str = Field(
+        "llm_provider_service",
+        description="`source_service` in every event and `service` in every callback `error_detail`.",
+    )
     host: str = Field("127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port `serve` listens on.")
     data_dir: Path = Field(Path(".llm-provider"), description="Local directory for embedded defaults.")

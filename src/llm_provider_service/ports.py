@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
     CompletionChunk,
     CompletionRequest,
@@ -139,17 +140,11 @@ class JobStore(Protocol):
         """Processing -> queued without counting the attempt (open circuit, shutdown before the call)."""
 
     async def finish(
-        self,
-        job_id: str,
-        *,
-        status: JobStatus,
-        owner: str | None,
-        now: datetime,
-        result: Mapping[str, Any],
-        events: Sequence[OutboxEvent],
+        self, job_id: str, outcome: JobOutcome, *, owner: str | None, now: datetime, events: Sequence[OutboxEvent]
     ) -> Job | None:
-        """Write a terminal state, its result and its events atomically. With `owner`, the job must be
-        processing under that lease; without, it must be queued (cancel, expire). None if not applicable."""
+        """Write a terminal outcome (status, callback payload as the result, its facts) and its events atomically.
+        With `owner`, the job must be processing under that lease; without, it must be queued (cancel, expire).
+        None if not applicable."""
 
     async def due_jobs(self, *, now: datetime, limit: int) -> list[Job]:
         """Queued jobs that are due and processing jobs whose lease expired, oldest first (reconciler)."""

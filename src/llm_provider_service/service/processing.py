@@ -17,15 +17,15 @@ from llm_provider_service.domain.errors import (
     ProviderErrorKind,
     QueueUnavailableError,
 )
-from llm_provider_service.domain.events import CompletedCall
-from llm_provider_service.domain.models import Comparison, CompletionResponse, Job, JobStatus, TokenUsage
+from llm_provider_service.domain.events import CompletedCall, JobOutcome
+from llm_provider_service.domain.models import Comparison, CompletionResponse, Job, TokenUsage
 from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease, LLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy
 from llm_provider_service.service.event_factory import EventFactory
 from llm_provider_service.service.leases import LeaseKeeper
 from llm_provider_service.service.limits import ProviderLimits
-from llm_provider_service.service.outcomes import completed_payload, expired_payload, failed_payload
+from llm_provider_service.service.outcomes import Outcomes
 from llm_provider_service.service.signals import CompletionSignals
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,7 @@ class JobProcessor:
         self._retry = retry_policy
         self._limits = limits
         self._events = events
+        self._outcomes = Outcomes.for_events(events)
         self._signals = signals
         self._clock = clock
         self._lease_seconds = lease_seconds
@@ -142,7 +143,7 @@ class JobProcessor:
         self._on_events_written()
         if now >= started.expires_at:
             breaker.record_cancelled()
-            return await self._finish(started, lease, JobStatus.EXPIRED, expired_payload(started, now=now))
+            return await self._finish(started, lease, self._outcomes.expired(started, now=now))
         return await self._attempt(started, lease)
 
     async def _attempt(self, job: Job, lease: Lease) -> ProcessingReport:
@@ -210,7 +211,7 @@ class JobProcessor:
                 job.id, Outcome.RETRY_SCHEDULED, job.provider, job.model, job.attempts, error_kind=error.kind.value
             )
         now = self._clock.now()
-        report = await self._finish(job, lease, JobStatus.FAILED, failed_payload(job, error, now=now))
+        report = await self._finish(job, lease, self._outcomes.failed(job, error, now=now))
         return replace(report, error_kind=error.kind.value)
 
     async def _complete(self, job: Job, lease: Lease, answer: _Answer) -> ProcessingReport:
@@ -226,18 +227,14 @@ class JobProcessor:
             extra_metadata=answer.response.provider_metadata,
         )
         now = self._clock.now()
-        report = await self._finish(job, lease, JobStatus.COMPLETED, completed_payload(job, call, now=now))
+        report = await self._finish(job, lease, self._outcomes.completed(job, call, now=now))
         return replace(report, call_seconds=answer.call_seconds, usage=usage, cost_usd=call.cost_usd)
 
-    async def _finish(self, job: Job, lease: Lease, status: JobStatus, payload: dict[str, Any]) -> ProcessingReport:
+    async def _finish(self, job: Job, lease: Lease, outcome: JobOutcome) -> ProcessingReport:
         now = self._clock.now()
+        status = outcome.status
         finished = await self._store.finish(
-            job.id,
-            status=status,
-            owner=lease.token,
-            now=now,
-            result=payload,
-            events=self._events.terminal(job, status=status, payload=payload, now=now),
+            job.id, outcome, owner=lease.token, now=now, events=self._events.terminal(job, outcome, now=now)
         )
         if finished is None:
             logger.warning("job %s was taken over before its %s result was written", job.id, status.value)

@@ -24,7 +24,7 @@ from llm_provider_service.domain.errors import (
 from llm_provider_service.domain.models import ComparisonRequest, Job, JobStatus
 from llm_provider_service.ports import Clock, JobQueue, JobStore, LLMProvider, QueueStats
 from llm_provider_service.service.event_factory import EventFactory
-from llm_provider_service.service.outcomes import cancelled_payload
+from llm_provider_service.service.outcomes import Outcomes
 from llm_provider_service.service.signals import CompletionSignals
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class JobService:
         self._ttl = timedelta(seconds=job_ttl_seconds)
         self._worker_slots = max(1, worker_slots)
         self._events = events
+        self._outcomes = Outcomes.for_events(events)
         self._signals = signals
         self._clock = clock
         self._stats: QueueStats | None = None
@@ -165,14 +166,9 @@ class JobService:
         if job.status != JobStatus.QUEUED:
             raise ConflictError(f"job {job_id} is {job.status.value} and can no longer be cancelled")
         now = self._clock.now()
-        payload = cancelled_payload(job, now=now)
+        outcome = self._outcomes.cancelled(job, now=now)
         finished = await self._store.finish(
-            job_id,
-            status=JobStatus.CANCELLED,
-            owner=None,
-            now=now,
-            result=payload,
-            events=self._events.terminal(job, status=JobStatus.CANCELLED, payload=payload, now=now),
+            job_id, outcome, owner=None, now=now, events=self._events.terminal(job, outcome, now=now)
         )
         if finished is None:
             raise ConflictError(f"job {job_id} started before it could be cancelled")
