@@ -58,6 +58,7 @@ STATUSES: dict[str, int] = {
     "method_not_allowed": 405,
     "conflict": 409,
     "payload_too_large": 413,
+    "budget_exhausted": 429,
     "internal_error": 500,
     "publish_failed": 500,
     "service_unavailable": 503,
@@ -66,6 +67,7 @@ STATUSES: dict[str, int] = {
     "queue_unavailable": 503,
     "overloaded": 503,
     "provider_unavailable": 503,
+    "budget_unavailable": 503,
 }
 
 K = ProviderErrorKind

@@ -17,7 +17,9 @@
     │   ├── StoreUnavailableError     store_unavailable (an INSERT may have committed: retry idempotently)
     │   ├── QueueUnavailableError     queue_unavailable (the caller may fall back to the store)
     │   ├── OverloadedError           overloaded (the API is at its in-flight request limit)
-    │   └── ProviderUnavailableError  provider_unavailable (circuit open)
+    │   ├── ProviderUnavailableError  provider_unavailable (circuit open)
+    │   ├── BudgetExhaustedError      budget_exhausted: our own rate budget has no room (not a provider error)
+    │   └── BudgetUnavailableError    budget_unavailable (the shared budget backend is down; callers run on)
     ├── ProviderError                 a provider call failed; `kind` says how, `retryable` what to do
     └── PublishError                  an event could not be delivered (the outbox keeps it)
 
@@ -115,6 +117,16 @@ class OverloadedError(UnavailableError):
 
 class ProviderUnavailableError(UnavailableError):
     code = "provider_unavailable"
+
+
+class BudgetExhaustedError(UnavailableError):
+    """A sync call found no room in the provider's rate budget within its bounded wait: 429 + Retry-After."""
+
+    code = "budget_exhausted"
+
+
+class BudgetUnavailableError(UnavailableError):
+    code = "budget_unavailable"
 
 
 class ProviderErrorKind(StrEnum):
