@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random as random_module
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from llm_provider_service import __version__
 from llm_provider_service.adapters.jsonl_events import JsonlEventPublisher
+from llm_provider_service.adapters.memory_budget import InMemoryRateBudget
 from llm_provider_service.adapters.memory_queue import InMemoryJobQueue
 from llm_provider_service.adapters.sql_store import SqlJobStore
 from llm_provider_service.api.auth import KeyChecker
@@ -20,13 +22,15 @@ from llm_provider_service.config import Settings
 from llm_provider_service.mock.engine import MockEngine
 from llm_provider_service.mock.profile import MockProfile
 from llm_provider_service.observability import Metrics
-from llm_provider_service.ports import Clock, EventPublisher, JobQueue, Store, StreamingLLMProvider
+from llm_provider_service.ports import Clock, EventPublisher, JobQueue, RateBudget, Store, StreamingLLMProvider
 from llm_provider_service.providers.http_client import open_http_session
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.providers.mock import MockProvider
 from llm_provider_service.providers.registry import build_provider_registry
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry, CircuitState
 from llm_provider_service.resilience.retry import RetryPolicy
+from llm_provider_service.service.budget_gate import BudgetGate
+from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.service.clock import SystemClock
 from llm_provider_service.service.event_factory import EventFactory, LifecycleTopics
 from llm_provider_service.service.gateway import GATEWAY_MAX_ATTEMPTS, GATEWAY_MAX_RETRY_WAIT_SECONDS, ChatGateway
@@ -73,6 +77,7 @@ def compose(
     registry: CollectorRegistry | None = None,
     random: Callable[[], float] = random_module.random,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    budgets: BudgetGate | None = None,
     tracing: Tracing | None = None,
 ) -> Services:
     """Wire the use cases over already-open parts (no I/O): the one place that knows every constructor."""
@@ -133,6 +138,8 @@ def compose(
         call_timeout_seconds=t.provider_timeout_seconds,
         random=random,
         on_events_written=relay.wake,
+        budgets=budgets,
+        sleep=sleep,
     )
     reconciler = Reconciler(
         store=store,
@@ -207,6 +214,35 @@ def mock_profile(settings: Settings) -> MockProfile:
     return MockProfile(**settings.mock.model_dump())
 
 
+def budget_policy(settings: Settings) -> BudgetPolicy:
+    return BudgetPolicy(
+        window_seconds=settings.budget_window_seconds,
+        burst_fraction=settings.budget_burst_fraction,
+        headroom_fraction=settings.budget_headroom_fraction,
+        horizon_seconds=settings.budget_horizon_seconds,
+        max_defer_seconds=settings.budget_max_defer_seconds,
+        configured=settings.budgets,
+        learn=settings.budget_learn,
+    )
+
+
+async def _open_budgets(settings: Settings, stack: AsyncExitStack) -> BudgetGate | None:
+    """The rate-budget gate: shared through Redis when there is one, else in this process; None when off."""
+    if not settings.budgets and not settings.budget_learn:
+        return None
+    policy = budget_policy(settings)
+    budget: RateBudget
+    if settings.redis_url:
+        from llm_provider_service.adapters.redis_budget import RedisRateBudget
+
+        budget = await stack.enter_async_context(
+            RedisRateBudget.from_url(settings.redis_url, policy, namespace=settings.redis_namespace)
+        )
+    else:
+        budget = InMemoryRateBudget(policy)
+    return BudgetGate(budget, policy, clock=time.time)
+
+
 async def _open_providers(settings: Settings, stack: AsyncExitStack) -> Mapping[str, StreamingLLMProvider]:
     session = await stack.enter_async_context(
         open_http_session(
@@ -257,6 +293,7 @@ async def build_services(
     providers: Mapping[str, StreamingLLMProvider] | None = None,
     clock: Clock | None = None,
     registry: CollectorRegistry | None = None,
+    budgets: BudgetGate | None = None,
 ) -> AsyncIterator[Services]:
     """Open what settings ask for (parts passed in are used as they are, and not closed here), then compose."""
     # `is None`, not `or`: a fake may well be falsy (an empty in-memory queue has a length).
@@ -269,6 +306,8 @@ async def build_services(
             publisher = await _open_publisher(settings, stack)
         if providers is None:
             providers = await _open_providers(settings, stack)
+        if budgets is None:
+            budgets = await _open_budgets(settings, stack)
         yield compose(
             settings,
             store=store,
@@ -277,5 +316,6 @@ async def build_services(
             providers=providers,
             clock=clock if clock is not None else SystemClock(),
             registry=registry,
+            budgets=budgets,
             tracing=_open_tracing(settings, stack),
         )

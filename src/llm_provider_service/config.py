@@ -11,6 +11,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from llm_provider_service.domain.models import ProviderName
+from llm_provider_service.domain.rate_limits import Dimension
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "admin", "test", "xxx"})
 
@@ -64,6 +65,13 @@ class MockSettings(BaseModel):
     burst_length: int = Field(0, ge=0, description="Consecutive failures in a burst.")
     burst_kind: str = Field("overloaded", description="Fault kind of burst failures.")
     timeout_seconds: float = Field(30.0, gt=0, description="How long a `timeout` fault hangs.")
+    rate_limit_requests: int = Field(
+        0, ge=0, description="Mock refuses with 429 past this many requests per window (0: no limit)."
+    )
+    rate_limit_tokens: int = Field(
+        0, ge=0, description="Mock refuses with 429 past this many tokens per window (0: no limit)."
+    )
+    rate_limit_window_seconds: float = Field(60.0, gt=0, description="Sliding window of the mock's rate limit.")
 
 
 class _VendorKeyFallbacks(PydanticBaseSettingsSource):
@@ -170,6 +178,27 @@ class Settings(BaseSettings):
     circuit_failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open a breaker.")
     circuit_reset_seconds: float = Field(30.0, gt=0, description="How long a breaker stays open.")
     circuit_half_open_probes: int = Field(1, ge=1, description="Calls let through when half-open.")
+
+    # --- rate budgets ("queue instead of 429") --------------------------------------------------------
+    budgets: dict[str, dict[Dimension, int]] = Field(
+        default_factory=dict,
+        description='Rate limits per window, JSON, by "provider" or "provider/model", e.g. '
+        '{"openai/gpt-4.1": {"requests": 500, "tokens": 30000}}; dimensions requests, tokens, input_tokens, '
+        "output_tokens.",
+    )
+    budget_learn: bool = Field(True, description="Learn limits from the vendors' rate-limit headers.")
+    budget_window_seconds: float = Field(60.0, gt=0, description="The window limits count over (vendors: a minute).")
+    budget_burst_fraction: float = Field(0.05, ge=0, lt=1, description="Share of a limit that may go at once.")
+    budget_headroom_fraction: float = Field(
+        0.02, ge=0, lt=1, description="Share of a limit kept unused (clock skew, network jitter)."
+    )
+    budget_horizon_seconds: float = Field(
+        2.0, ge=0, description="A job whose budget frees up within this wait holds its slot; else it is requeued."
+    )
+    budget_max_defer_seconds: float = Field(30.0, gt=0, description="Longest a job is sent back to wait for budget.")
+    gateway_budget_wait_seconds: float = Field(
+        5.0, ge=0, description="Longest a gateway call waits for budget before 429 budget_exhausted."
+    )
 
     # --- vendors: LLM_PROVIDER_<VENDOR>_API_KEY and LLM_PROVIDER_<VENDOR>_BASE_URL --------------------
     provider_timeout_seconds: float = Field(120.0, gt=0, description="Total timeout of one vendor call.")

@@ -15,7 +15,9 @@
     │   ├── QueueFullError            queue_full
     │   ├── StoreUnavailableError     store_unavailable
     │   ├── QueueUnavailableError     queue_unavailable (the caller may fall back to the store)
-    │   └── ProviderUnavailableError  provider_unavailable (circuit open)
+    │   ├── ProviderUnavailableError  provider_unavailable (circuit open)
+    │   ├── BudgetExhaustedError      429 budget_exhausted: our own rate budget has no room (not a provider error)
+    │   └── BudgetUnavailableError    budget_unavailable (the shared budget backend is down; callers run on)
     ├── ProviderError                 a provider call failed; `kind` says how, `retryable` what to do
     └── PublishError                  an event could not be delivered (the outbox keeps it)
 
@@ -113,6 +115,17 @@ class QueueUnavailableError(UnavailableError):
 
 class ProviderUnavailableError(UnavailableError):
     code = "provider_unavailable"
+
+
+class BudgetExhaustedError(UnavailableError):
+    """A sync call found no room in the provider's rate budget within its bounded wait: 429 + Retry-After."""
+
+    code = "budget_exhausted"
+    status = 429
+
+
+class BudgetUnavailableError(UnavailableError):
+    code = "budget_unavailable"
 
 
 class ProviderErrorKind(StrEnum):

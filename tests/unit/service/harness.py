@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_provider_service.adapters.memory_budget import InMemoryRateBudget
 from llm_provider_service.adapters.memory_queue import InMemoryJobQueue
 from llm_provider_service.bootstrap import compose
 from llm_provider_service.config import Settings
 from llm_provider_service.domain.models import ComparisonRequest, OutboxEvent
 from llm_provider_service.ports import StreamingLLMProvider
+from llm_provider_service.service.budget_gate import BudgetGate
+from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.service.event_factory import EventFactory, LifecycleTopics
 from llm_provider_service.service.processing import ProcessingReport
 from tests.fakes import FakeClock, InMemoryJobStore, RecordingPublisher, ScriptedProvider
@@ -32,13 +34,20 @@ class Harness:
     store: InMemoryJobStore = field(default_factory=InMemoryJobStore)
     providers: Mapping[str, StreamingLLMProvider] | None = None
     settings_overrides: Mapping[str, Any] = field(default_factory=dict)
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    sleep: Callable[[float], Awaitable[None]] | None = None  # default: record the wait and move the clock
     random: Callable[[], float] = lambda: 0.5
+    budget_policy: BudgetPolicy | None = None
 
     def __post_init__(self) -> None:
         self.clock = FakeClock()
         self.queue = InMemoryJobQueue(capacity=self.capacity, clock=self.clock.epoch)
         self.publisher = RecordingPublisher()
+        self.slept: list[float] = []
+        self.budgets = (
+            BudgetGate(InMemoryRateBudget(self.budget_policy), self.budget_policy, clock=self.clock.epoch)
+            if self.budget_policy is not None
+            else None
+        )
         self.settings = test_settings(
             max_attempts=self.max_attempts,
             circuit_failure_threshold=self.failure_threshold,
@@ -54,7 +63,8 @@ class Harness:
             providers=self.providers if self.providers is not None else {"mock": self.provider},
             clock=self.clock,
             random=self.random,
-            sleep=self.sleep,
+            sleep=self.sleep or self._sleep,
+            budgets=self.budgets,
         )
         self.jobs = self.services.jobs
         self.processor = self.services.processor
@@ -63,6 +73,10 @@ class Harness:
         self.breakers = self.services.breakers
         # For tests that build events of their own (the services' factory is private to them).
         self.events = EventFactory(source_service=self.settings.service_name, topics=LifecycleTopics())
+
+    async def _sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.clock.advance(seconds)
 
     async def process_next(self) -> ProcessingReport:
         leases = await self.queue.claim(max_jobs=1, lease_seconds=30)
