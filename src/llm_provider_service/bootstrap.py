@@ -122,6 +122,7 @@ def compose(
         default_provider=t.default_provider.value,
         job_ttl_seconds=t.job_ttl_seconds,
         worker_slots=t.worker_concurrency,
+        unsupported_params=t.unsupported_params,
     )
     processor = JobProcessor(
         store=store,
@@ -189,12 +190,13 @@ def compose(
         catalog=catalog,
         breakers=breakers,
         limits=limits,
-        keys=KeyChecker(t.api_keys, t.admin_key),
+        keys=KeyChecker(t.api_keys, t.admin_key, allow_anonymous_jobs=t.allow_anonymous_jobs),
         metrics=metrics,
         readiness_checks={"store": store.ping, "queue": queue.stats},
         max_wait_seconds=t.max_wait_seconds,
         version=__version__,
         gateway=gateway,
+        idempotency_from=t.idempotency_from,
     )
     return Services(
         t, api, jobs, processor, worker, relay, reconciler, gateway, breakers, metrics, queue, store, clock,

@@ -150,6 +150,16 @@ class Settings(BaseSettings):
         default_factory=list, description="Comma-separated bearer keys; when set, /api/v1 and /v1 need one."
     )
     admin_key: SecretStr | None = Field(None, description="Bearer key for admin routes.")
+    allow_anonymous_jobs: bool = Field(
+        False,
+        description="Accept job submissions without a bearer key (private networks only; warned about at start).",
+    )
+    unsupported_params: Literal["drop", "reject"] = Field(
+        "drop", description="A parameter the model cannot take: drop it (listed in the callback) or reject (400)."
+    )
+    idempotency_from: Literal["correlation_id"] | None = Field(
+        None, description="Use the request's correlation_id as Idempotency-Key when the client sends none."
+    )
     max_wait_seconds: float = Field(60.0, ge=0, description="Upper bound of `?wait=N`.")
     max_in_flight_requests: int = Field(
         256, ge=0, description="Requests served at once before 503 overloaded + Retry-After (0: no limit)."
@@ -228,7 +238,7 @@ class Settings(BaseSettings):
     def _refuse_unsafe(self) -> Settings:
         if self.environment == "development":
             return self
-        if not self.api_keys:
+        if not self.api_keys and not self.allow_anonymous_jobs:
             raise ValueError("LLM_PROVIDER_API_KEYS is required outside development")
         secrets = [*self.api_keys, *([self.admin_key] if self.admin_key else [])]
         if any(secret.get_secret_value().lower() in PLACEHOLDER_SECRETS for secret in secrets):

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from llm_provider_service.service.gateway import ModelNotFoundError
+from llm_provider_service.domain.errors import ModelNotFoundError
 from tests.api.chat_support import ChatApi, build_chat_api
 
 

@@ -69,3 +69,31 @@ def test_prefixed_vendor_key_wins_and_fallbacks_are_read_from_dotenv(
 def test_the_mock_settings_are_the_mock_profile() -> None:
     profile = mock_profile(Settings(_env_file=None, mock={"seed": 5, "latency_model": "fixed", "latency_ms": 3}))
     assert (profile.seed, profile.latency_model, profile.latency_ms) == (5, "fixed", 3.0)
+
+
+def test_the_compatibility_settings_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings(_env_file=None)
+    assert (defaults.unsupported_params, defaults.allow_anonymous_jobs, defaults.idempotency_from) == (
+        "drop",
+        False,
+        None,
+    )
+    monkeypatch.setenv("LLM_PROVIDER_UNSUPPORTED_PARAMS", "reject")
+    monkeypatch.setenv("LLM_PROVIDER_IDEMPOTENCY_FROM", "correlation_id")
+    chosen = Settings(_env_file=None)
+    assert (chosen.unsupported_params, chosen.idempotency_from) == ("reject", "correlation_id")
+    monkeypatch.setenv("LLM_PROVIDER_UNSUPPORTED_PARAMS", "ignore")
+    with pytest.raises(ValidationError, match="unsupported_params"):
+        Settings(_env_file=None)
+
+
+def test_anonymous_jobs_let_production_run_without_client_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PROVIDER_ENVIRONMENT", "production")
+    monkeypatch.setenv("LLM_PROVIDER_ADMIN_KEY", "a-real-admin-key")
+    with pytest.raises(ValidationError, match="API_KEYS"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("LLM_PROVIDER_ALLOW_ANONYMOUS_JOBS", "true")
+    assert Settings(_env_file=None).allow_anonymous_jobs
+    monkeypatch.delenv("LLM_PROVIDER_ADMIN_KEY")
+    with pytest.raises(ValidationError, match="ADMIN_KEY"):
+        Settings(_env_file=None)  # admin routes still need their key

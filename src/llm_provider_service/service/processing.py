@@ -215,19 +215,19 @@ class JobProcessor:
     async def _call(self, job: Job) -> _Answer:
         provider = self._providers.get(job.provider)
         if provider is None:
-            raise ProviderError(ProviderErrorKind.INVALID_REQUEST, f"provider {job.provider!r} is not configured here")
+            raise ProviderError(
+                ProviderErrorKind.INVALID_REQUEST,
+                f"provider {job.provider!r} is not configured here",
+                provider=job.provider,
+            )
         started = self._clock.monotonic()
+        response = await self._complete_once(provider, job, repair=False)
         try:
-            response = await self._complete_once(provider, job, repair=False)
-            try:
-                comparison = parse_comparison(response)
-            except ProviderError:
-                # One repair attempt for an answer that broke the schema; never a fabricated default.
-                response = await self._complete_once(provider, job, repair=True)
-                comparison = parse_comparison(response)
-        except ProviderError as error:
-            error.provider = error.provider or job.provider
-            raise
+            comparison = parse_comparison(response, provider=job.provider)
+        except ProviderError:
+            # One repair attempt for an answer that broke the schema; never a fabricated default.
+            response = await self._complete_once(provider, job, repair=True)
+            comparison = parse_comparison(response, provider=job.provider)
         return _Answer(comparison, response, self._clock.monotonic() - started)
 
     async def _complete_once(self, provider: LLMProvider, job: Job, *, repair: bool) -> CompletionResponse:
@@ -266,7 +266,7 @@ class JobProcessor:
     async def _complete(
         self, job: Job, lease: Lease, answer: _Answer, budget_wait_seconds: float | None = None
     ) -> ProcessingReport:
-        model = self._catalog.resolve(job.provider, job.model)
+        model = self._catalog.lookup(job.provider, job.model)
         usage = answer.response.usage
         call = CompletedCall(
             comparison=answer.comparison,

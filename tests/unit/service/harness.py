@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from llm_provider_service.adapters.memory_budget import InMemoryRateBudget
 from llm_provider_service.adapters.memory_queue import InMemoryJobQueue
@@ -37,6 +37,7 @@ class Harness:
     sleep: Callable[[float], Awaitable[None]] | None = None  # default: record the wait and move the clock
     random: Callable[[], float] = lambda: 0.5
     budget_policy: BudgetPolicy | None = None
+    unsupported_params: Literal["drop", "reject"] = "drop"
 
     def __post_init__(self) -> None:
         self.clock = FakeClock()
@@ -53,6 +54,7 @@ class Harness:
             circuit_failure_threshold=self.failure_threshold,
             job_ttl_seconds=self.ttl_seconds,
             queue_capacity=self.capacity,
+            unsupported_params=self.unsupported_params,
             **self.settings_overrides,
         )
         self.services = compose(
