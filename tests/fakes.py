@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from llm_provider_service.domain.errors import ProviderError, PublishError
+from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
+    CompletionChunk,
     CompletionRequest,
     CompletionResponse,
     Job,
@@ -150,14 +152,7 @@ class InMemoryJobStore:
         return True
 
     async def finish(
-        self,
-        job_id: str,
-        *,
-        status: JobStatus,
-        owner: str | None,
-        now: datetime,
-        result: Mapping[str, Any],
-        events: Sequence[OutboxEvent],
+        self, job_id: str, outcome: JobOutcome, *, owner: str | None, now: datetime, events: Sequence[OutboxEvent]
     ) -> Job | None:
         self._check()
         job = self.jobs.get(job_id)
@@ -167,7 +162,14 @@ class InMemoryJobStore:
             return None
         if owner is not None and self._owned(job_id, owner) is None:
             return None
-        job = replace(job, status=status, result=dict(result), lease_owner=None, lease_expires_at=None, updated_at=now)
+        job = replace(
+            job,
+            status=outcome.status,
+            result=dict(outcome.payload),
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
         self.jobs[job_id] = job
         self._write_events(events)
         return job
@@ -291,3 +293,9 @@ class ScriptedProvider:
         if isinstance(item, ProviderError):
             raise item
         return item
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
+        """The next scripted answer as one delta and a closing chunk with its usage."""
+        response = await self.complete(request)
+        yield CompletionChunk(response.text)
+        yield CompletionChunk(usage=response.usage, finish_reason=response.finish_reason)

@@ -39,25 +39,25 @@ async def test_an_unknown_model_is_404(chat_api: ChatApi) -> None:
 
 @pytest.mark.parametrize("parameter", ["tools", "tool_choice", "logprobs", "top_p", "seed"])
 async def test_an_unsupported_parameter_is_refused(chat_api: ChatApi, parameter: str) -> None:
-    error = assert_error(await chat_api.send({parameter: 1}), 422, "unsupported_parameter")
+    error = assert_error(await chat_api.send({parameter: 1}), 400, "unsupported_parameter")
     assert parameter in error["message"]
 
 
 async def test_a_parameter_the_model_cannot_take_is_refused(chat_api: ChatApi) -> None:
-    error = assert_error(await chat_api.chat(model="openai/gpt-5-mini", temperature=0.5), 422, "unsupported_parameter")
+    error = assert_error(await chat_api.chat(model="openai/gpt-5-mini", temperature=0.5), 400, "unsupported_parameter")
     assert "temperature" in error["message"]
     assert chat_api.openai.requests == []
 
 
 async def test_an_invalid_body_lists_its_errors(chat_api: ChatApi) -> None:
     response = await chat_api.chat(messages=[], temperature="hot")
-    assert_error(response, 422, "validation_error")
+    assert_error(response, 400, "validation_error")
     assert {tuple(error["loc"]) for error in response.json()["errors"]} == {("messages",), ("temperature",)}
 
 
 async def test_n_above_one_and_system_only_prompts_are_refused(chat_api: ChatApi) -> None:
-    assert_error(await chat_api.chat(n=2), 422, "validation_error")
-    assert_error(await chat_api.chat(messages=[{"role": "system", "content": "x"}]), 422, "validation_error")
+    assert_error(await chat_api.chat(n=2), 400, "validation_error")
+    assert_error(await chat_api.chat(messages=[{"role": "system", "content": "x"}]), 400, "validation_error")
 
 
 @pytest.mark.parametrize(
@@ -150,5 +150,5 @@ async def test_without_a_gateway_the_routes_are_404() -> None:
 
 
 async def test_a_bad_mock_header_is_a_validation_error(chat_api: ChatApi) -> None:
-    assert_error(await chat_api.chat(headers={"x-mock-latency-ms": "soon"}), 422, "validation_error")
+    assert_error(await chat_api.chat(headers={"x-mock-latency-ms": "soon"}), 400, "validation_error")
     assert_error(await chat_api.chat(headers={"x-mock-scenario": "explode"}), 400, "invalid_request")

@@ -89,6 +89,7 @@ class ComparisonRequest:
     user_id: str | None = None
     priority: int = 5
     metadata: JsonObject = field(default_factory=dict)
+    dropped_params: tuple[str, ...] = ()  # overrides the model cannot take, removed at submit (policy `drop`)
 
     @property
     def mock_control(self) -> JsonObject:
@@ -127,8 +128,12 @@ class TextBlock:
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
+    """One message. `parts`, when given, are its content as blocks with cache markers (`content` is their text
+    joined by blank lines, for adapters that send one string)."""
+
     role: Literal["system", "user", "assistant"]
     content: str
+    parts: tuple[TextBlock, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,9 +7,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
+from llm_provider_service.domain.rate_limits import (
+    Dimension,
+    DimensionReading,
+    RateLimitObservation,
+    observing,
+    report_rate_limits,
+)
 from llm_provider_service.mock.control import parse_control
 from llm_provider_service.mock.engine import MockCall, MockEngine, MockResult
 from llm_provider_service.mock.profile import FaultKind
+from llm_provider_service.mock.rate_limit import RateLimitDecision
 
 Sleep = Callable[[float], Awaitable[None]]
 # What a JSON-mode (`json_object`) answer looks like, the same as the mock server's OpenAI wire sends.
@@ -90,7 +98,10 @@ class MockProvider:
             schema=schema,
             control=control,
         )
-        return self._engine.respond(call)
+        result = self._engine.respond(call)
+        if result.rate_limit is not None and observing():
+            report_rate_limits(_observation(result.rate_limit))
+        return result
 
     def _raise_fault(self, result: MockResult) -> None:
         fault = result.fault
@@ -108,3 +119,21 @@ class MockProvider:
     async def _wait_ms(self, milliseconds: float) -> None:
         if milliseconds > 0:
             await self._sleep(milliseconds / 1000.0)
+
+
+def _observation(decision: RateLimitDecision) -> RateLimitObservation:
+    """What a vendor's headers would have said about this decision."""
+    readings = {}
+    if decision.requests_limit:
+        readings[Dimension.REQUESTS] = DimensionReading(
+            decision.requests_limit, decision.requests_remaining, decision.reset_seconds
+        )
+    if decision.tokens_limit:
+        readings[Dimension.TOKENS] = DimensionReading(
+            decision.tokens_limit, decision.tokens_remaining, decision.reset_seconds
+        )
+    return RateLimitObservation(
+        status=200 if decision.admitted else 429,
+        readings=readings,
+        retry_after_seconds=decision.retry_after_seconds,
+    )

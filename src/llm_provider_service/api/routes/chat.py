@@ -26,10 +26,10 @@ from llm_provider_service.api.openai_wire import (
 )
 from llm_provider_service.api.problems import correlation_id_of
 from llm_provider_service.api.responses import json_response
-from llm_provider_service.domain.errors import NotFoundError, RequestValidationError, ServiceError
+from llm_provider_service.domain.errors import ModelNotFoundError, NotFoundError, RequestValidationError, ServiceError
 from llm_provider_service.domain.models import CompletionChunk, TokenUsage
 from llm_provider_service.mock.control import FAIL_ATTEMPTS_HEADER, INTRINSIC_HEADER, LATENCY_HEADER, SCENARIO_HEADER
-from llm_provider_service.service.gateway import ChatGateway, ModelNotFoundError
+from llm_provider_service.service.gateway import ChatGateway
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
