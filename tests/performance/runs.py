@@ -28,7 +28,7 @@ from llm_loadtest.scenarios import Scenario
 from llm_loadtest.schedule import Segment
 from tests.kafka_settings import TEST_KAFKA_SESSION_TIMEOUT_MS
 
-# The generator shares two cores with the service, Redis, PostgreSQL and Tansu; the default 20 ms loop-lag limit
+# The generator shares two cores with the service, Redis, PostgreSQL and Kafka; the default 20 ms loop-lag limit
 # would call most runs inconclusive. Every test still asserts the verdict is not inconclusive at these limits.
 CO_LOCATED_HEALTH = HealthLimits(loop_lag_p99_ms=50.0, dispatch_delay_p99_ms=50.0, cpu_percent=100.0)
 
