@@ -60,7 +60,7 @@ async def test_text_format_sends_no_output_schema(chat_api: ChatApi) -> None:
 
 def test_a_model_without_structured_output_refuses_json_mode_by_name() -> None:
     info = ModelInfo("openai_compatible", "tiny", 0.0, 0.0, 0, 0, supports_structured_output=False)
-    route = Route("openai_compatible/tiny", ScriptedStreamingProvider("openai_compatible"), info, "other")
+    route = Route("openai_compatible/tiny", ScriptedStreamingProvider("openai_compatible"), info)
     call = CompletionRequest(model="tiny", messages=(ChatMessage("user", "x"),), output_schema=JSON_OBJECT_OUTPUT)
     with pytest.raises(UnsupportedParameterError, match="json_object"):
         ChatGateway.check(route, call, stream=False)
