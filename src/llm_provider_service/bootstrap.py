@@ -260,6 +260,7 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
             clock=clock,
             random=random.random,
             on_call=_gateway_observer(metrics),
+            unsupported_params=settings.unsupported_params,
         )
         api = ApiContext(
             jobs=jobs,

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
 
     # --- jobs, queue and worker ----------------------------------------------------------------------
     default_provider: ProviderName = Field(ProviderName.MOCK, description="Provider when none is requested.")
+    unsupported_params: Literal["drop", "reject"] = Field(
+        "drop", description="A parameter the vendor or model cannot honour: drop it (and say so) or answer 400."
+    )
     lease_seconds: float = Field(30.0, gt=0, description="Job lease; renewed while processing.")
     max_attempts: int = Field(5, ge=1, description="Provider attempts per job before it fails.")
     job_ttl_seconds: float = Field(14400.0, gt=0, description="Jobs older than this expire.")

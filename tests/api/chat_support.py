@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import orjson
@@ -90,7 +90,11 @@ class ChatApi:
 
 
 def build_chat_api(
-    *, api_keys: list[str] | None = None, aliases: dict[str, str] | None = None, gateway_enabled: bool = True
+    *,
+    api_keys: list[str] | None = None,
+    aliases: dict[str, str] | None = None,
+    gateway_enabled: bool = True,
+    unsupported_params: Literal["drop", "reject"] = "drop",
 ) -> ChatApi:
     harness = Harness()
     sleep = RecordingSleep()
@@ -100,6 +104,8 @@ def build_chat_api(
         "mock": MockProvider(MockEngine(MockProfile()), sleep=sleep),
         "openai_compatible": scripted,
         "openai": openai,
+        # A scripted stand-in for a translating vendor (reach it with `gateway.route(...).provider`).
+        "anthropic": ScriptedStreamingProvider("anthropic"),
     }
     recorder = UsageRecorder(harness.store)
     context = build_context(harness, api_keys=api_keys)
@@ -116,6 +122,7 @@ def build_chat_api(
         clock=harness.clock,
         sleep=sleep,
         random=lambda: 0.0,
+        unsupported_params=unsupported_params,
     )
     context = dataclasses.replace(context, gateway=gateway if gateway_enabled else None, providers=providers)
     app = create_app(context, max_body_bytes=MAX_BODY_BYTES)

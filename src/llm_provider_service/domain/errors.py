@@ -32,6 +32,8 @@ class ServiceError(Exception):
 
     code = "internal_error"
     status = 500
+    # The request field at fault, when one is (OpenAI's `error.param`), e.g. "temperature".
+    param: str | None = None
 
 
 class RequestRejectedError(ServiceError):
@@ -61,6 +63,10 @@ class UnknownModelError(RequestRejectedError):
 class UnsupportedParameterError(RequestRejectedError):
     code = "unsupported_parameter"
     status = 422
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class PayloadTooLargeError(RequestRejectedError):
