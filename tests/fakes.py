@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from llm_provider_service.domain.errors import ProviderError, PublishError
+from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
     CompletionRequest,
     CompletionResponse,
@@ -150,14 +151,7 @@ class InMemoryJobStore:
         return True
 
     async def finish(
-        self,
-        job_id: str,
-        *,
-        status: JobStatus,
-        owner: str | None,
-        now: datetime,
-        result: Mapping[str, Any],
-        events: Sequence[OutboxEvent],
+        self, job_id: str, outcome: JobOutcome, *, owner: str | None, now: datetime, events: Sequence[OutboxEvent]
     ) -> Job | None:
         self._check()
         job = self.jobs.get(job_id)
@@ -167,7 +161,14 @@ class InMemoryJobStore:
             return None
         if owner is not None and self._owned(job_id, owner) is None:
             return None
-        job = replace(job, status=status, result=dict(result), lease_owner=None, lease_expires_at=None, updated_at=now)
+        job = replace(
+            job,
+            status=outcome.status,
+            result=dict(outcome.payload),
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
         self.jobs[job_id] = job
         self._write_events(events)
         return job

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from llm_provider_service import __version__
 from llm_provider_service.adapters.jsonl_events import JsonlEventPublisher
+from llm_provider_service.adapters.memory_budget import InMemoryRateBudget
 from llm_provider_service.adapters.memory_queue import InMemoryJobQueue
 from llm_provider_service.adapters.sql_store import SqlJobStore
 from llm_provider_service.api.auth import KeyChecker
@@ -20,13 +22,15 @@ from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.mock.engine import MockEngine
 from llm_provider_service.mock.profile import MockProfile
 from llm_provider_service.observability import Metrics
-from llm_provider_service.ports import Clock, EventPublisher, JobQueue, JobStore
+from llm_provider_service.ports import Clock, EventPublisher, JobQueue, JobStore, RateBudget
 from llm_provider_service.providers.http_client import open_http_session
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.providers.mock import MockProvider
 from llm_provider_service.providers.registry import VendorEndpoint, build_provider_registry
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry, CircuitState
 from llm_provider_service.resilience.retry import RetryPolicy
+from llm_provider_service.service.budget_gate import BudgetGate
+from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.service.clock import SystemClock
 from llm_provider_service.service.event_factory import EventFactory, LifecycleTopics
 from llm_provider_service.service.gateway import (
@@ -88,7 +92,39 @@ def mock_profile(settings: Settings) -> MockProfile:
         burst_length=settings.mock_burst_length,
         burst_kind=settings.mock_burst_kind,
         timeout_seconds=settings.mock_timeout_seconds,
+        rate_limit_requests=settings.mock_rate_limit_requests,
+        rate_limit_tokens=settings.mock_rate_limit_tokens,
+        rate_limit_window_seconds=settings.mock_rate_limit_window_seconds,
     )
+
+
+def budget_policy(settings: Settings) -> BudgetPolicy:
+    return BudgetPolicy(
+        window_seconds=settings.budget_window_seconds,
+        burst_fraction=settings.budget_burst_fraction,
+        headroom_fraction=settings.budget_headroom_fraction,
+        horizon_seconds=settings.budget_horizon_seconds,
+        max_defer_seconds=settings.budget_max_defer_seconds,
+        configured=settings.budgets,
+        learn=settings.budget_learn,
+    )
+
+
+async def _open_budgets(settings: Settings, stack: AsyncExitStack) -> BudgetGate | None:
+    """The rate-budget gate: shared through Redis when there is one, else in this process; None when off."""
+    if not settings.budgets and not settings.budget_learn:
+        return None
+    policy = budget_policy(settings)
+    budget: RateBudget
+    if settings.redis_url:
+        from llm_provider_service.adapters.redis_budget import RedisRateBudget
+
+        budget = await stack.enter_async_context(
+            RedisRateBudget.from_url(settings.redis_url, policy, namespace=settings.redis_namespace)
+        )
+    else:
+        budget = InMemoryRateBudget(policy)
+    return BudgetGate(budget, policy, clock=time.time)
 
 
 def _gateway_observer(metrics: Metrics) -> Callable[[Route, UsageRecord], None]:
@@ -156,6 +192,7 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(SqlJobStore.from_url(settings.resolved_database_url))
         queue = await _open_queue(settings, stack)
+        budgets = await _open_budgets(settings, stack)
         publisher = await _open_publisher(settings, stack)
         catalog = default_catalog()
         session = await stack.enter_async_context(
@@ -212,6 +249,7 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
             events=events,
             signals=signals,
             clock=clock,
+            unsupported_params=settings.unsupported_params,
         )
         processor = JobProcessor(
             store=store,
@@ -232,6 +270,7 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
             call_timeout_seconds=settings.provider_timeout_seconds,
             random=random.random,
             on_events_written=relay.wake,
+            budgets=budgets,
         )
         reconciler = Reconciler(
             store=store,
@@ -272,12 +311,13 @@ async def build_services(settings: Settings, *, registry: CollectorRegistry | No
             catalog=catalog,
             breakers=breakers,
             limits=limits,
-            keys=KeyChecker(settings.api_keys, settings.admin_key),
+            keys=KeyChecker(settings.api_keys, settings.admin_key, allow_anonymous_jobs=settings.allow_anonymous_jobs),
             metrics=metrics,
             readiness_checks={"store": store.ping, "queue": queue.stats},
             max_wait_seconds=settings.max_wait_seconds,
             version=__version__,
             gateway=gateway,
+            idempotency_from=settings.idempotency_from,
         )
         yield Services(
             settings=settings,

@@ -9,6 +9,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from llm_provider_service.domain.models import ProviderName
+from llm_provider_service.domain.rate_limits import Dimension
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "admin", "test", "xxx"})
 
@@ -32,7 +33,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = Field(
         "development", description="Outside development, API keys and an admin key are required."
     )
-    service_name: str = Field("llm_provider_service", description="`source_service` in every event.")
+    service_name: str = Field(
+        "llm_provider_service",
+        description="`source_service` in every event and `service` in every callback `error_detail`.",
+    )
     host: str = Field("127.0.0.1", description="Address `serve` binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port `serve` listens on.")
     data_dir: Path = Field(Path(".llm-provider"), description="Local directory for embedded defaults.")
@@ -62,6 +66,18 @@ class Settings(BaseSettings):
         default_factory=list, description="Comma-separated bearer keys; when set, /api/v1 and /v1 need one."
     )
     admin_key: SecretStr | None = Field(None, description="Bearer key for admin routes.")
+    allow_anonymous_jobs: bool = Field(
+        False,
+        description="Accept job submissions without a bearer key (private networks only; warned about at start).",
+    )
+    unsupported_params: Literal["drop", "reject"] = Field(
+        "drop",
+        description="A parameter the model cannot take: drop it (listed in the callback, or the gateway's "
+        "x-llm-provider-dropped-params header) or reject (400).",
+    )
+    idempotency_from: Literal["correlation_id"] | None = Field(
+        None, description="Use the request's correlation_id as Idempotency-Key when the client sends none."
+    )
     max_wait_seconds: float = Field(60.0, ge=0, description="Upper bound of `?wait=N`.")
     max_in_flight_requests: int = Field(
         256, ge=0, description="Requests served at once before 503 overloaded + Retry-After (0: no limit)."
@@ -69,9 +85,6 @@ class Settings(BaseSettings):
 
     # --- jobs, queue and worker ----------------------------------------------------------------------
     default_provider: ProviderName = Field(ProviderName.MOCK, description="Provider when none is requested.")
-    unsupported_params: Literal["drop", "reject"] = Field(
-        "drop", description="A parameter the vendor or model cannot honour: drop it (and say so) or answer 400."
-    )
     lease_seconds: float = Field(30.0, gt=0, description="Job lease; renewed while processing.")
     max_attempts: int = Field(5, ge=1, description="Provider attempts per job before it fails.")
     job_ttl_seconds: float = Field(14400.0, gt=0, description="Jobs older than this expire.")
@@ -93,6 +106,27 @@ class Settings(BaseSettings):
     circuit_failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open a breaker.")
     circuit_reset_seconds: float = Field(30.0, gt=0, description="How long a breaker stays open.")
     circuit_half_open_probes: int = Field(1, ge=1, description="Calls let through when half-open.")
+
+    # --- rate budgets ("queue instead of 429") --------------------------------------------------------
+    budgets: dict[str, dict[Dimension, int]] = Field(
+        default_factory=dict,
+        description='Rate limits per window, JSON, by "provider" or "provider/model", e.g. '
+        '{"openai/gpt-4.1": {"requests": 500, "tokens": 30000}}; dimensions requests, tokens, input_tokens, '
+        "output_tokens.",
+    )
+    budget_learn: bool = Field(True, description="Learn limits from the vendors' rate-limit headers.")
+    budget_window_seconds: float = Field(60.0, gt=0, description="The window limits count over (vendors: a minute).")
+    budget_burst_fraction: float = Field(0.05, ge=0, lt=1, description="Share of a limit that may go at once.")
+    budget_headroom_fraction: float = Field(
+        0.02, ge=0, lt=1, description="Share of a limit kept unused (clock skew, network jitter)."
+    )
+    budget_horizon_seconds: float = Field(
+        2.0, ge=0, description="A job whose budget frees up within this wait holds its slot; else it is requeued."
+    )
+    budget_max_defer_seconds: float = Field(30.0, gt=0, description="Longest a job is sent back to wait for budget.")
+    gateway_budget_wait_seconds: float = Field(
+        5.0, ge=0, description="Longest a gateway call waits for budget before 429 budget_exhausted."
+    )
 
     # --- vendors -------------------------------------------------------------------------------------
     provider_timeout_seconds: float = Field(120.0, gt=0, description="Total timeout of one vendor call.")
@@ -130,6 +164,13 @@ class Settings(BaseSettings):
     mock_burst_length: int = Field(0, ge=0, description="Consecutive failures in a burst.")
     mock_burst_kind: str = Field("overloaded", description="Fault kind of burst failures.")
     mock_timeout_seconds: float = Field(30.0, gt=0, description="How long a `timeout` fault hangs.")
+    mock_rate_limit_requests: int = Field(
+        0, ge=0, description="Mock refuses with 429 past this many requests per window (0: no limit)."
+    )
+    mock_rate_limit_tokens: int = Field(
+        0, ge=0, description="Mock refuses with 429 past this many tokens per window (0: no limit)."
+    )
+    mock_rate_limit_window_seconds: float = Field(60.0, gt=0, description="Sliding window of the mock's rate limit.")
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -142,7 +183,7 @@ class Settings(BaseSettings):
     def _refuse_unsafe(self) -> Settings:
         if self.environment == "development":
             return self
-        if not self.api_keys:
+        if not self.api_keys and not self.allow_anonymous_jobs:
             raise ValueError("LLM_PROVIDER_API_KEYS is required outside development")
         secrets = [*self.api_keys, *([self.admin_key] if self.admin_key else [])]
         if any(secret.get_secret_value().lower() in PLACEHOLDER_SECRETS for secret in secrets):

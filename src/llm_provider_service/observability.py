@@ -69,6 +69,19 @@ class Metrics:
             buckets=LATENCY_BUCKETS_SECONDS,
             registry=registry,
         )
+        self.budget_wait_seconds = Histogram(
+            "llm_provider_budget_wait_seconds",
+            "Time a job waited for rate budget before its call (part of its queue wait).",
+            ["provider"],
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.budget_deferrals = Counter(
+            "llm_provider_budget_deferrals",
+            "Jobs sent back to the queue because their rate budget had no room (no attempt spent).",
+            ["provider"],
+            registry=registry,
+        )
         self.processing_seconds = Histogram(
             "llm_provider_processing_seconds",
             "Provider call time of successful attempts.",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
     CompletionChunk,
     CompletionRequest,
@@ -18,6 +19,7 @@ from llm_provider_service.domain.models import (
     JobStatus,
     OutboxEvent,
 )
+from llm_provider_service.domain.rate_limits import BudgetState, Demand, Dimension, Grant, RateLimitObservation
 from llm_provider_service.domain.usage import UsageGrouping, UsageRecord, UsageSummaryRow
 
 
@@ -139,17 +141,11 @@ class JobStore(Protocol):
         """Processing -> queued without counting the attempt (open circuit, shutdown before the call)."""
 
     async def finish(
-        self,
-        job_id: str,
-        *,
-        status: JobStatus,
-        owner: str | None,
-        now: datetime,
-        result: Mapping[str, Any],
-        events: Sequence[OutboxEvent],
+        self, job_id: str, outcome: JobOutcome, *, owner: str | None, now: datetime, events: Sequence[OutboxEvent]
     ) -> Job | None:
-        """Write a terminal state, its result and its events atomically. With `owner`, the job must be
-        processing under that lease; without, it must be queued (cancel, expire). None if not applicable."""
+        """Write a terminal outcome (status, callback payload as the result, its facts) and its events atomically.
+        With `owner`, the job must be processing under that lease; without, it must be queued (cancel, expire).
+        None if not applicable."""
 
     async def due_jobs(self, *, now: datetime, limit: int) -> list[Job]:
         """Queued jobs that are due and processing jobs whose lease expired, oldest first (reconciler)."""
@@ -188,3 +184,31 @@ class EventPublisher(Protocol):
     """Delivers events (Kafka, or a JSONL file when embedded). Raises `PublishError` if not all were delivered."""
 
     async def publish(self, events: Sequence[OutboxEvent]) -> None: ...
+
+
+class RateBudget(Protocol):
+    """Request and token budgets per key (provider/model), shared by every process that uses the same backend.
+
+    Each operation is atomic across all of a key's dimensions. `now` is epoch seconds of the caller's clock.
+    Raises `BudgetUnavailableError` when the backend cannot be reached (callers then run unthrottled).
+    """
+
+    async def reserve(
+        self,
+        key: str,
+        *,
+        demand: Demand,
+        configured: Mapping[Dimension, int],
+        job_id: str | None,
+        now: float,
+        horizon_seconds: float,
+    ) -> Grant:
+        """Take `demand` if it fits within `horizon_seconds`; else take nothing and say when to come back."""
+
+    async def record(
+        self, key: str, *, refund: Demand | None, observation: RateLimitObservation | None, now: float
+    ) -> None:
+        """After a call: give back what was over-estimated (negative: take more) and learn from the vendor."""
+
+    async def states(self, *, now: float) -> list[BudgetState]:
+        """Every budget with a known limit, for operators."""

@@ -58,6 +58,8 @@ async def run(
     gc.collect()
     gc.freeze()
     _install_signal_handlers(stop)
+    if serve_http and settings.allow_anonymous_jobs:
+        logger.warning("LLM_PROVIDER_ALLOW_ANONYMOUS_JOBS is on: anyone who reaches this port can submit jobs")
     async with asyncio.TaskGroup() as group:
         group.create_task(services.relay.run(stop), name="outbox-relay")
         group.create_task(services.usage_recorder.run(stop), name="usage-recorder")

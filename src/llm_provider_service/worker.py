@@ -14,7 +14,7 @@ from llm_provider_service.domain.models import TokenUsage
 from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.observability import Metrics
 from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease
-from llm_provider_service.service.processing import JobProcessor, Outcome, ProcessingReport
+from llm_provider_service.service.processing import BUDGET_DEFERRED, JobProcessor, Outcome, ProcessingReport
 from llm_provider_service.service.usage_recorder import UsageRecorder
 from llm_provider_service.tracing import Tracing
 
@@ -143,6 +143,10 @@ class Worker:
                 metrics.end_to_end_seconds.labels(report.provider).observe(report.end_to_end_seconds)
             if report.queue_wait_seconds is not None:
                 metrics.queue_wait_seconds.labels(report.provider).observe(report.queue_wait_seconds)
+        if report.budget_wait_seconds is not None:
+            metrics.budget_wait_seconds.labels(report.provider).observe(report.budget_wait_seconds)
+        if report.outcome == Outcome.DEFERRED and report.error_kind == BUDGET_DEFERRED:
+            metrics.budget_deferrals.labels(report.provider).inc()
         if report.call_seconds is not None:
             metrics.processing_seconds.labels(report.provider, report.model).observe(report.call_seconds)
         if report.outcome in (Outcome.COMPLETED, Outcome.FAILED, Outcome.RETRY_SCHEDULED):

@@ -29,7 +29,14 @@ class Api:
     metrics: Metrics
 
 
-def build_context(harness: Harness, *, api_keys: list[str] | None = None, admin_key: str | None = None) -> ApiContext:
+def build_context(
+    harness: Harness,
+    *,
+    api_keys: list[str] | None = None,
+    admin_key: str | None = None,
+    allow_anonymous_jobs: bool = False,
+    idempotency_from: str | None = None,
+) -> ApiContext:
     return ApiContext(
         jobs=harness.jobs,
         store=harness.store,
@@ -40,11 +47,16 @@ def build_context(harness: Harness, *, api_keys: list[str] | None = None, admin_
         catalog=default_catalog(),
         breakers=harness.breakers,
         limits=ProviderLimits({}),
-        keys=KeyChecker([SecretStr(key) for key in api_keys or []], SecretStr(admin_key) if admin_key else None),
+        keys=KeyChecker(
+            [SecretStr(key) for key in api_keys or []],
+            SecretStr(admin_key) if admin_key else None,
+            allow_anonymous_jobs=allow_anonymous_jobs,
+        ),
         metrics=Metrics(CollectorRegistry()),
         readiness_checks={"store": harness.store.ping, "queue": harness.queue.stats},
         max_wait_seconds=60,
         version="test",
+        idempotency_from=idempotency_from,
     )
 
 

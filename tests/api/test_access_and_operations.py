@@ -94,9 +94,9 @@ async def test_models_lists_the_manifest_with_prices(api: Api) -> None:
 
 
 async def test_usage_rejects_bad_parameters(api: Api) -> None:
-    assert (await api.client.get("/api/v1/usage?group_by=user")).status_code == 422
-    assert (await api.client.get("/api/v1/usage?from=yesterday")).status_code == 422
-    assert (await api.client.get("/api/v1/usage?from=2026-01-01T00:00:00")).status_code == 422
+    assert (await api.client.get("/api/v1/usage?group_by=user")).status_code == 400
+    assert (await api.client.get("/api/v1/usage?from=yesterday")).status_code == 400
+    assert (await api.client.get("/api/v1/usage?from=2026-01-01T00:00:00")).status_code == 400
     ok = await api.client.get("/api/v1/usage?from=2026-01-01T00:00:00Z&group_by=day")
     assert ok.status_code == 200
     assert ok.json()["groups"] == []
@@ -153,6 +153,7 @@ async def test_requests_over_the_in_flight_limit_are_shed_with_retry_after() -> 
         shed = await client.get("/api/v1/requests/job-3")
         assert shed.status_code == 503
         assert shed.json()["code"] == "overloaded"
+        assert shed.json()["is_retryable"] is True
         assert shed.headers["retry-after"] == "1"
         assert (await client.get("/healthz")).status_code == 200  # probes are never shed
         store.gate.set()

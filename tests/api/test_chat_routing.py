@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from llm_provider_service.service.gateway import OTHER_MODEL_LABEL, ModelNotFoundError
+from llm_provider_service.domain.errors import ModelNotFoundError
+from llm_provider_service.service.gateway import OTHER_MODEL_LABEL
 from tests.api.chat_support import ChatApi, build_chat_api
 
 

@@ -215,7 +215,7 @@ async def test_caller_mistakes_raise_the_sdk_exceptions(gateway: Gateway) -> Non
     assert invalid.value.code == "validation_error"
 
     with pytest.raises(openai.NotFoundError):
-        await gateway.client.chat.completions.create(model=f"{gateway.model}-nope", messages=QUESTION)
+        await gateway.client.chat.completions.create(model="nowhere/model", messages=QUESTION)
 
     if gateway.vendor == "anthropic":
         with pytest.raises(openai.BadRequestError) as refused:

@@ -41,3 +41,31 @@ def test_production_refuses_missing_or_placeholder_secrets(monkeypatch: pytest.M
         Settings(_env_file=None)
     monkeypatch.setenv("LLM_PROVIDER_API_KEYS", "a-real-client-key")
     assert Settings(_env_file=None).environment == "production"
+
+
+def test_the_compatibility_settings_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = Settings(_env_file=None)
+    assert (defaults.unsupported_params, defaults.allow_anonymous_jobs, defaults.idempotency_from) == (
+        "drop",
+        False,
+        None,
+    )
+    monkeypatch.setenv("LLM_PROVIDER_UNSUPPORTED_PARAMS", "reject")
+    monkeypatch.setenv("LLM_PROVIDER_IDEMPOTENCY_FROM", "correlation_id")
+    chosen = Settings(_env_file=None)
+    assert (chosen.unsupported_params, chosen.idempotency_from) == ("reject", "correlation_id")
+    monkeypatch.setenv("LLM_PROVIDER_UNSUPPORTED_PARAMS", "ignore")
+    with pytest.raises(ValidationError, match="unsupported_params"):
+        Settings(_env_file=None)
+
+
+def test_anonymous_jobs_let_production_run_without_client_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PROVIDER_ENVIRONMENT", "production")
+    monkeypatch.setenv("LLM_PROVIDER_ADMIN_KEY", "a-real-admin-key")
+    with pytest.raises(ValidationError, match="API_KEYS"):
+        Settings(_env_file=None)
+    monkeypatch.setenv("LLM_PROVIDER_ALLOW_ANONYMOUS_JOBS", "true")
+    assert Settings(_env_file=None).allow_anonymous_jobs
+    monkeypatch.delenv("LLM_PROVIDER_ADMIN_KEY")
+    with pytest.raises(ValidationError, match="ADMIN_KEY"):
+        Settings(_env_file=None)  # admin routes still need their key

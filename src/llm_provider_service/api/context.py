@@ -34,3 +34,4 @@ class ApiContext:
     max_wait_seconds: float
     version: str
     gateway: ChatGateway | None = None  # the OpenAI-compatible `/v1` routes; absent, they answer 404
+    idempotency_from: str | None = None  # "correlation_id": a job's correlation_id is its Idempotency-Key by default

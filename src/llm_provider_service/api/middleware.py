@@ -9,9 +9,9 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from llm_provider_service.api.problems import problem
+from llm_provider_service.api.problems import problem_response
 from llm_provider_service.api.tracecontext import trace_id_of
-from llm_provider_service.domain.errors import PayloadTooLargeError
+from llm_provider_service.domain.errors import OverloadedError, PayloadTooLargeError
 from llm_provider_service.observability import Metrics
 from llm_provider_service.tracing import Tracing
 
@@ -59,26 +59,15 @@ class EdgeMiddleware:
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes:
-            response = problem(
-                413,
-                "payload_too_large",
-                f"the body exceeds {self._max_body_bytes} bytes",
-                correlation_id=correlation_id,
-            )
-            await response(scope, receive, send)
+            too_large = PayloadTooLargeError(f"the body exceeds {self._max_body_bytes} bytes")
+            await problem_response(too_large, correlation_id=correlation_id)(scope, receive, send)
             self._observe(scope, 413, started)
             return
         counted = self._max_in_flight > 0 and not _exempt_from_shedding(scope)
         if counted and self._in_flight >= self._max_in_flight:
             # Shed load early: a quick 503 the client can retry beats seconds of queueing for everyone.
-            response = problem(
-                503,
-                "overloaded",
-                "the service is at its in-flight request limit; retry shortly",
-                correlation_id=correlation_id,
-                headers={"Retry-After": "1"},
-            )
-            await response(scope, receive, send)
+            overloaded = OverloadedError("the service is at its in-flight request limit; retry shortly", 1.0)
+            await problem_response(overloaded, correlation_id=correlation_id)(scope, receive, send)
             self._observe(scope, 503, started)
             return
         status = 500

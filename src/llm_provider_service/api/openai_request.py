@@ -12,11 +12,12 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llm_provider_service.domain.chat import ContentPart, ImagePart, ToolCall, ToolChoice, ToolSpec
+from llm_provider_service.domain.chat import ImagePart, ToolCall, ToolChoice, ToolSpec
 from llm_provider_service.domain.errors import RequestValidationError, UnsupportedParameterError
 from llm_provider_service.domain.models import (
     ChatMessage,
     CompletionRequest,
+    ContentPart,
     OutputSchema,
     OutputVerbosity,
     ReasoningEffort,
@@ -251,7 +252,7 @@ def _parts(message: MessageIn, index: int) -> tuple[ContentPart, ...]:
     parts: list[ContentPart] = []
     for part_index, part in enumerate(message.content):
         if part.type == "text":
-            parts.append(part.text or "")
+            parts.append(TextBlock(part.text or ""))
         elif part.type == "image_url" and part.image_url is not None:
             if not part.image_url.url.startswith(_IMAGE_SCHEMES):
                 raise _invalid(f"messages.{index}.content.{part_index}.image_url.url", "need an https or data URL")

@@ -1,45 +1,22 @@
 """OpenAI Chat Completions on the wire: the answers and chunks we send, and our errors.
 
 The request side is `api/openai_request.py`. Error bodies are our problem+json plus an OpenAI-style
-`error` object (`message`, `type`, `code`, `param`), which the `openai` SDK reads; caller mistakes are
-400 as at OpenAI (never 422, which OpenAI does not send), so the SDK raises `BadRequestError`.
+`error` object (`message`, `type`, `code`, `param`), which the `openai` SDK reads; statuses come from the
+one error table (`api/problems.py`): caller mistakes are 400 as at OpenAI, so the SDK raises `BadRequestError`.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import orjson
 from starlette.responses import Response
 
-from llm_provider_service.api.problems import problem
+from llm_provider_service.api.problems import describe, problem_response
 from llm_provider_service.domain.chat import AnswerChoice, ToolCall, ToolCallDelta
-from llm_provider_service.domain.errors import (
-    ProviderError,
-    ProviderErrorKind,
-    RequestValidationError,
-    ServiceError,
-    UnavailableError,
-)
+from llm_provider_service.domain.errors import ServiceError
 from llm_provider_service.domain.models import CompletionResponse, TokenUsage
 
-K = ProviderErrorKind
-# Provider failure -> (HTTP status, problem code). Authentication is OUR vendor key failing: a 502, not a 401.
-PROVIDER_STATUSES: dict[ProviderErrorKind, tuple[int, str]] = {
-    K.RATE_LIMITED: (429, "rate_limited"),
-    K.OVERLOADED: (503, "provider_overloaded"),
-    K.SERVER_ERROR: (502, "provider_error"),
-    K.CONNECTION: (502, "provider_unreachable"),
-    K.TIMEOUT: (504, "provider_timeout"),
-    K.AUTHENTICATION: (502, "provider_authentication_failed"),
-    K.INVALID_REQUEST: (400, "invalid_request"),
-    K.CONTENT_FILTERED: (400, "content_filtered"),
-    K.MODEL_NOT_FOUND: (404, "model_not_found"),
-    K.INVALID_RESPONSE: (502, "invalid_provider_response"),
-}
-# Kinds whose vendor message helps the caller fix the request; the others are summarised.
-_CALLER_KINDS = frozenset({K.INVALID_REQUEST, K.CONTENT_FILTERED, K.MODEL_NOT_FOUND})
 _ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
 # --- answers ---------------------------------------------------------------------------------------------
 
@@ -142,8 +119,7 @@ class ChunkWriter:
     @staticmethod
     def error(exc: ServiceError) -> bytes:
         """An error after the 200 was sent: the `openai` SDK raises `APIError` for a data event with `error`."""
-        status, code, message = describe(exc)
-        body = {"error": {"message": message, "type": _error_type(status), "code": code, "param": exc.param}}
+        body = {"error": _error_object(exc)}
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
@@ -153,32 +129,21 @@ DONE = b"data: [DONE]\n\n"
 # --- errors ----------------------------------------------------------------------------------------------
 
 
-def describe(exc: ServiceError) -> tuple[int, str, str]:
-    """(HTTP status, code, caller-safe message) of an error on the gateway (OpenAI's 400 for our 422)."""
-    if exc.status == 422:
-        return 400, exc.code, str(exc)
-    if isinstance(exc, ProviderError):
-        status, code = PROVIDER_STATUSES[exc.kind]
-        if exc.kind in _CALLER_KINDS:
-            return status, code, str(exc)
-        return status, code, f"provider {exc.provider or 'call'} failed: {exc.kind.value}"
-    if exc.status >= 500 and not isinstance(exc, UnavailableError):
-        return exc.status, exc.code, "the request could not be completed"
-    return exc.status, exc.code, str(exc)
-
-
 def _error_type(status: int) -> str:
     return _ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
 
 
+def _error_object(exc: ServiceError) -> dict[str, Any]:
+    """OpenAI's `error` object, from the one error table (`api/problems.py`)."""
+    described = describe(exc)
+    return {
+        "message": described.detail,
+        "type": _error_type(described.status),
+        "code": described.code,
+        "param": getattr(exc, "param", None),
+    }
+
+
 def error_response(exc: ServiceError, *, correlation_id: str | None) -> Response:
-    status, code, message = describe(exc)
-    headers: dict[str, str] | None = None
-    retry_after = exc.retry_after_seconds if isinstance(exc, ProviderError | UnavailableError) else None
-    if retry_after is not None:
-        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
-    extra: dict[str, Any] = {}
-    if isinstance(exc, RequestValidationError):
-        extra["errors"] = exc.errors
-    error = {"message": message, "type": _error_type(status), "code": code, "param": exc.param}
-    return problem(status, code, message, correlation_id=correlation_id, headers=headers, error=error, **extra)
+    """Our problem+json with OpenAI's `error` object in place of the message, so the SDK raises its usual classes."""
+    return problem_response(exc, correlation_id=correlation_id, error=_error_object(exc))

@@ -17,6 +17,7 @@ class ImagePart:
 
     url: str
     detail: str | None = None
+    cacheable = False  # like a text block without a cache marker (Anthropic counts breakpoints over parts)
 
     def inline_data(self) -> tuple[str, str] | None:
         """(media type, base64 data) of a `data:` URL; None for a remote URL. ValueError when malformed."""
@@ -31,10 +32,6 @@ class ImagePart:
         except binascii.Error as exc:
             raise ValueError("an image data URL holds invalid base64") from exc
         return media_type, data
-
-
-# A message's content, in order: text pieces and images.
-ContentPart = str | ImagePart
 
 
 @dataclass(frozen=True, slots=True)

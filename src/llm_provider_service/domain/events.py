@@ -12,6 +12,7 @@ from llm_provider_service.domain.models import (
     Comparison,
     ErrorDetail,
     Job,
+    JobStatus,
     TokenUsage,
 )
 
@@ -30,6 +31,23 @@ class CompletedCall:
     cost_usd: float
     response_time_ms: int
     extra_metadata: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """How a job ended: its terminal status, the §8.2 callback `payload` (kept verbatim as the job's result)
+    and the queryable facts a store keeps in their own columns, typed so no store digs them out of the payload."""
+
+    status: JobStatus
+    payload: Mapping[str, Any]
+    prompt_sha256: str | None = None
+    usage: TokenUsage | None = None
+    cost_usd: float | None = None
+    response_time_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.status.is_terminal:
+            raise ValueError(f"a job outcome needs a terminal status, not {self.status.value}")
 
 
 def iso(moment: datetime) -> str:

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from llm_provider_service.domain.chat import AnswerChoice, ContentPart, ToolCall, ToolCallDelta, ToolChoice, ToolSpec
+from llm_provider_service.domain.chat import AnswerChoice, ImagePart, ToolCall, ToolCallDelta, ToolChoice, ToolSpec
 
 Winner = Literal["Essay A", "Essay B"]
 JsonObject = Mapping[str, Any]
@@ -91,6 +91,7 @@ class ComparisonRequest:
     user_id: str | None = None
     priority: int = 5
     metadata: JsonObject = field(default_factory=dict)
+    dropped_params: tuple[str, ...] = ()  # overrides the model cannot take, removed at submit (policy `drop`)
 
     @property
     def mock_control(self) -> JsonObject:
@@ -127,9 +128,14 @@ class TextBlock:
     ttl: Literal["5m", "1h"] = "5m"
 
 
+# A piece of a message's content, in order: text (with cache markers) or an image.
+ContentPart = TextBlock | ImagePart
+
+
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One turn. `content` is its text; `parts` (when set) are its text and images in order.
+    """One turn. `parts`, when given, are its content in order: text blocks (with cache markers) and images;
+    `content` is the text alone, for adapters that send one string.
 
     An assistant turn may carry the `tool_calls` it made; a `tool` turn answers the call `tool_call_id`.
     """

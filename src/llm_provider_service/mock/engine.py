@@ -24,6 +24,7 @@ import orjson
 from llm_provider_service.mock.answers import comparison_answer, invalid_instance, is_comparison_schema, plain_text
 from llm_provider_service.mock.control import NO_CONTROL, MockControl
 from llm_provider_service.mock.profile import OK_SCENARIO, FaultKind, MockProfile
+from llm_provider_service.mock.rate_limit import MockRateLimiter, RateLimitDecision
 from llm_provider_service.mock.schema_instance import schema_instance
 
 _UNIT = float(1 << 53)
@@ -88,6 +89,7 @@ class MockResult:
     retry_after_seconds: float | None = None
     stop_sequence: str | None = None  # the stop sequence that cut the answer
     more_texts: tuple[str, ...] = ()
+    rate_limit: RateLimitDecision | None = None
 
     @property
     def fault(self) -> FaultKind | None:
@@ -113,8 +115,13 @@ _ANSWERING = frozenset({OK_SCENARIO, FaultKind.MALFORMED.value, FaultKind.INVALI
 class MockEngine:
     """Decides outcome, latency and answer for each call; see the module docstring for determinism."""
 
-    def __init__(self, profile: MockProfile) -> None:
+    def __init__(self, profile: MockProfile, *, rate_limiter: MockRateLimiter | None = None) -> None:
         self._profile = profile
+        self.rate_limiter = rate_limiter or MockRateLimiter(
+            requests_per_window=profile.rate_limit_requests,
+            tokens_per_window=profile.rate_limit_tokens,
+            window_seconds=profile.rate_limit_window_seconds,
+        )
         self._calls = itertools.count()  # next() on a count is atomic in CPython
         self._lognormal_sigma = (
             math.log(profile.latency_p99_ms / profile.latency_ms) / _Z_P99
@@ -144,19 +151,28 @@ class MockEngine:
             apply_stop(self._content(call.schema, f"{prompt_digest}/{index}", outcome)[0], call.stop)[0]
             for index in range(1, call.choices)
         )
+        prompt_tokens = max(token_count(call.prompt), 1) + IMAGE_TOKENS * call.images
+        completion_tokens = token_count(text) + sum(token_count(other) for other in more)
+        retry_after = RATE_LIMIT_RETRY_AFTER_SECONDS if outcome == FaultKind.RATE_LIMITED else None
+        decision = None
+        if self.rate_limiter.enabled:
+            decision = self.rate_limiter.admit(prompt_tokens + completion_tokens)
+            if not decision.admitted:
+                outcome, latency_ms, retry_after = FaultKind.RATE_LIMITED.value, 0.0, decision.retry_after_seconds
         return MockResult(
             outcome=outcome,
             latency_ms=latency_ms,
             text=text,
             structured=structured,
             chunks=split_chunks(text),
-            prompt_tokens=max(token_count(call.prompt), 1) + IMAGE_TOKENS * call.images,
-            completion_tokens=token_count(text) + sum(token_count(other) for other in more),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
             ttft_ms=self._profile.ttft_ms,
             inter_token_ms=self._profile.inter_token_ms,
-            retry_after_seconds=RATE_LIMIT_RETRY_AFTER_SECONDS if outcome == FaultKind.RATE_LIMITED else None,
+            retry_after_seconds=retry_after,
             stop_sequence=stop_sequence,
             more_texts=more,
+            rate_limit=decision,
         )
 
     def outcome(self, key: str, attempt: int, control: MockControl = NO_CONTROL) -> str:

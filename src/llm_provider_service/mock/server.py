@@ -3,7 +3,8 @@
 Routes: OpenAI `POST /v1/chat/completions`, Anthropic `POST /v1/messages`, Gemini
 `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent` (`?alt=sse`), and
 `GET /v1/models` (Anthropic's shape when an `anthropic-version` header is sent, OpenAI's otherwise) and
-`GET /v1beta/models`. Per-request headers: `x-mock-scenario`, `x-mock-latency-ms`,
+`GET /v1beta/models`; `GET /mock/rate-limit` reports the mock's rate limiter (see `mock/rate_limit.py`).
+Per-request headers: `x-mock-scenario`, `x-mock-latency-ms`,
 `x-mock-fail-attempts`, `x-mock-attempt` and `x-mock-request-key` (the key faults and latency derive
 from; the prompt's digest without it). Every answer carries `x-mock-intrinsic-ms`.
 """
@@ -26,6 +27,18 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODELS: tuple[str, ...] = ("mock-comparison-v1",)
 _MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+async def _rate_limit_stats(request: web.Request) -> web.Response:
+    """`GET /mock/rate-limit`: what the mock's limiter saw (for load tests proving the limit held)."""
+    limiter = request.app[STATE_KEY].engine.rate_limiter
+    body = {
+        "requests_per_window": limiter.requests_per_window,
+        "tokens_per_window": limiter.tokens_per_window,
+        "window_seconds": limiter.window_seconds,
+        **limiter.stats.as_dict(),
+    }
+    return web.json_response(body)
 
 
 async def _models(request: web.Request) -> web.Response:
@@ -52,6 +65,7 @@ def create_mock_app(
     for version in ("v1beta", "v1"):
         app.router.add_post(f"/{version}/models/{{target}}", gemini_wire.generate)
     app.router.add_get("/v1beta/models", gemini_wire.list_models)
+    app.router.add_get("/mock/rate-limit", _rate_limit_stats)
     return app
 
 

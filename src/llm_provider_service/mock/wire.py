@@ -19,6 +19,7 @@ from llm_provider_service.mock.control import (
     control_from_headers,
 )
 from llm_provider_service.mock.engine import MockCall, MockEngine, MockResult
+from llm_provider_service.mock.rate_limit import RateLimitDecision
 from llm_provider_service.mock.tool_calls import ToolCallScriptError, ToolPlan, plan_tool_call
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -41,6 +42,7 @@ class MockServerState:
 
 STATE_KEY = web.AppKey("mock_server_state", MockServerState)
 _INTRINSIC_KEY = web.RequestKey("mock_intrinsic_ms", float)
+_RATE_LIMIT_KEY = web.RequestKey("mock_rate_limit", RateLimitDecision)
 
 
 class WireRequestError(Exception):
@@ -131,6 +133,8 @@ async def decide(
         return render_error(INVALID_REQUEST, str(exc), None)
     result = state.engine.respond(call)
     request[_INTRINSIC_KEY] = result.intrinsic_ms
+    if result.rate_limit is not None:
+        request[_RATE_LIMIT_KEY] = result.rate_limit
     await wait_ms(state, result.latency_ms)
     if result.has_answer:
         return result
@@ -190,3 +194,8 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
     """Every answer, error or not, carries the mock's intrinsic time (0 when nothing was decided)."""
     intrinsic_ms = request.get(_INTRINSIC_KEY, 0.0)
     response.headers[INTRINSIC_HEADER] = f"{intrinsic_ms:.3f}"
+    decision = request.get(_RATE_LIMIT_KEY)
+    if decision is not None:
+        # The vendor's own rate-limit headers on every answer, refused or not (Anthropic's on its route).
+        anthropic = request.path.startswith("/v1/messages")
+        response.headers.update(decision.anthropic_headers() if anthropic else decision.openai_headers())

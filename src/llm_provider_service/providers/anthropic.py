@@ -22,6 +22,7 @@ from llm_provider_service.domain.models import (
     CompletionRequest,
     CompletionResponse,
     ReasoningEffort,
+    TextBlock,
     TokenUsage,
 )
 from llm_provider_service.providers.anthropic_messages import anthropic_messages, tool_options
@@ -139,7 +140,9 @@ class AnthropicProvider:
         payload: dict[str, Any] = {
             "model": request.model,
             "max_tokens": answer_tokens + (budget or 0),
-            "messages": anthropic_messages(request, self.name),
+            "messages": anthropic_messages(
+                request, self.name, text_block=self._text_block, breakpoints=self._breakpoints(request)
+            ),
         }
         payload.update(tool_options(request, self.name))
         system = self._system_blocks(request, thinking=budget is not None)
@@ -163,14 +166,25 @@ class AnthropicProvider:
             payload["stream"] = True
         return payload
 
+    @staticmethod
+    def _breakpoints(request: CompletionRequest) -> frozenset[int]:
+        """Which cacheable blocks get a cache breakpoint: the last four, counting system blocks then message parts
+        in prompt order (Anthropic allows four; a later breakpoint caches the whole prefix before it)."""
+        flags = [block.cacheable for block in request.system]
+        flags.extend(part.cacheable for message in request.messages for part in message.parts)
+        cacheable = [index for index, flag in enumerate(flags) if flag]
+        return frozenset(cacheable[-_MAX_CACHE_BREAKPOINTS:])
+
+    @staticmethod
+    def _text_block(block: TextBlock, cached: bool) -> dict[str, Any]:
+        text: dict[str, Any] = {"type": "text", "text": block.text}
+        if cached:
+            text["cache_control"] = {"type": "ephemeral", "ttl": "1h"} if block.ttl == "1h" else {"type": "ephemeral"}
+        return text
+
     def _system_blocks(self, request: CompletionRequest, *, thinking: bool) -> list[dict[str, Any]]:
-        blocks: list[dict[str, Any]] = [{"type": "text", "text": block.text} for block in request.system]
-        cacheable = [index for index, block in enumerate(request.system) if block.cacheable]
-        for index in cacheable[-_MAX_CACHE_BREAKPOINTS:]:
-            control: dict[str, str] = {"type": "ephemeral"}
-            if request.system[index].ttl == "1h":
-                control["ttl"] = "1h"
-            blocks[index]["cache_control"] = control
+        breakpoints = self._breakpoints(request)
+        blocks = [self._text_block(block, index in breakpoints) for index, block in enumerate(request.system)]
         if thinking and request.output_schema is not None:
             # Appended after the cached prefix so that caching still applies.
             blocks.append(

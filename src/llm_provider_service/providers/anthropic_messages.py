@@ -8,17 +8,27 @@ are merged, as the API wants every result of a turn together).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from llm_provider_service.domain.chat import ImagePart, ToolCall
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
-from llm_provider_service.domain.models import ChatMessage, CompletionRequest
+from llm_provider_service.domain.models import CompletionRequest, TextBlock
 
 _TOOL_CHOICES = {"none": "none", "auto": "auto", "required": "any", "function": "tool"}
 
 
-def anthropic_messages(request: CompletionRequest, provider: str) -> list[dict[str, Any]]:
+def anthropic_messages(
+    request: CompletionRequest,
+    provider: str,
+    *,
+    text_block: Callable[[TextBlock, bool], dict[str, Any]],
+    breakpoints: frozenset[int],
+) -> list[dict[str, Any]]:
+    """The `messages` array; `text_block(block, cached)` renders a text part, cached at the `breakpoints`
+    (positions counted over system blocks, then every message part)."""
     messages: list[dict[str, Any]] = []
+    position = len(request.system)
     for message in request.messages:
         if message.role == "tool":
             block = {"type": "tool_result", "tool_use_id": message.tool_call_id, "content": message.content}
@@ -32,20 +42,21 @@ def anthropic_messages(request: CompletionRequest, provider: str) -> list[dict[s
             blocks.extend(_tool_use(call, provider) for call in message.tool_calls)
             messages.append({"role": "assistant", "content": blocks})
         elif message.role in ("user", "assistant"):
-            messages.append({"role": message.role, "content": _content(message, provider)})
+            content: str | list[dict[str, Any]] = message.content
+            if message.parts:
+                content = [
+                    text_block(part, position + index in breakpoints)
+                    if isinstance(part, TextBlock)
+                    else _image(part, provider)
+                    for index, part in enumerate(message.parts)
+                ]
+                position += len(message.parts)
+            messages.append({"role": message.role, "content": content})
     return messages
 
 
 def _only_tool_results(content: Any) -> bool:
     return isinstance(content, list) and all(block.get("type") == "tool_result" for block in content)
-
-
-def _content(message: ChatMessage, provider: str) -> str | list[dict[str, Any]]:
-    if not message.parts:
-        return message.content
-    return [
-        {"type": "text", "text": part} if isinstance(part, str) else _image(part, provider) for part in message.parts
-    ]
 
 
 def _image(part: ImagePart, provider: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llm_provider_service.domain.chat import ImagePart, ToolCall
-from llm_provider_service.domain.models import ChatMessage, CompletionRequest
+from llm_provider_service.domain.models import ChatMessage, CompletionRequest, TextBlock
 from llm_provider_service.providers.anthropic_messages import refused, tool_arguments
 
 _MODES = {"none": "NONE", "auto": "AUTO", "required": "ANY", "function": "ANY"}
@@ -67,7 +67,7 @@ def _function_call(call: ToolCall, provider: str) -> dict[str, Any]:
 def _parts(message: ChatMessage, provider: str) -> list[dict[str, Any]]:
     if not message.parts:
         return [{"text": message.content}]
-    return [{"text": part} if isinstance(part, str) else _image(part, provider) for part in message.parts]
+    return [{"text": part.text} if isinstance(part, TextBlock) else _image(part, provider) for part in message.parts]
 
 
 def _image(part: ImagePart, provider: str) -> dict[str, Any]:

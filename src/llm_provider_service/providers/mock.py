@@ -11,9 +11,17 @@ import orjson
 from llm_provider_service.domain.chat import AnswerChoice, ImagePart, ToolCall, ToolCallDelta
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
+from llm_provider_service.domain.rate_limits import (
+    Dimension,
+    DimensionReading,
+    RateLimitObservation,
+    observing,
+    report_rate_limits,
+)
 from llm_provider_service.mock.control import parse_control
 from llm_provider_service.mock.engine import MockCall, MockEngine, MockResult
 from llm_provider_service.mock.profile import FaultKind
+from llm_provider_service.mock.rate_limit import RateLimitDecision
 from llm_provider_service.mock.tool_calls import (
     ToolCallScriptError,
     ToolPlan,
@@ -132,6 +140,8 @@ class MockProvider:
             choices=request.n if plan is None else 1,
         )
         result = self._engine.respond(call)
+        if result.rate_limit is not None and observing():
+            report_rate_limits(_observation(result.rate_limit))
         if plan is None:
             return result, None
         arguments = orjson.dumps(call_arguments(plan, result.structured)).decode()
@@ -154,3 +164,21 @@ class MockProvider:
     async def _wait_ms(self, milliseconds: float) -> None:
         if milliseconds > 0:
             await self._sleep(milliseconds / 1000.0)
+
+
+def _observation(decision: RateLimitDecision) -> RateLimitObservation:
+    """What a vendor's headers would have said about this decision."""
+    readings = {}
+    if decision.requests_limit:
+        readings[Dimension.REQUESTS] = DimensionReading(
+            decision.requests_limit, decision.requests_remaining, decision.reset_seconds
+        )
+    if decision.tokens_limit:
+        readings[Dimension.TOKENS] = DimensionReading(
+            decision.tokens_limit, decision.tokens_remaining, decision.reset_seconds
+        )
+    return RateLimitObservation(
+        status=200 if decision.admitted else 429,
+        readings=readings,
+        retry_after_seconds=decision.retry_after_seconds,
+    )

@@ -21,6 +21,7 @@ from llm_provider_service.domain.models import (
     JsonObject,
     OutputSchema,
     ReasoningEffort,
+    TextBlock,
     TokenUsage,
 )
 from llm_provider_service.providers.errors import stream_error
@@ -273,8 +274,8 @@ def openai_messages(request: CompletionRequest) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"role": message.role, "content": message.content}
         if message.parts:
             entry["content"] = [
-                {"type": "text", "text": part}
-                if isinstance(part, str)
+                {"type": "text", "text": part.text}
+                if isinstance(part, TextBlock)
                 else {
                     "type": "image_url",
                     "image_url": {"url": part.url, **({"detail": part.detail} if part.detail else {})},

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from llm_provider_service.domain.events import CALLBACK_EVENT_TYPE, envelope, iso
+from llm_provider_service.domain.events import CALLBACK_EVENT_TYPE, JobOutcome, envelope, iso
 from llm_provider_service.domain.models import Job, JobStatus, OutboxEvent
 
 
@@ -31,7 +31,7 @@ class EventFactory:
     """Turns state changes into serialized envelopes keyed by request id."""
 
     def __init__(self, *, source_service: str, topics: LifecycleTopics) -> None:
-        self._source = source_service
+        self.source_service = source_service
         self._topics = topics
 
     def _event(
@@ -48,7 +48,7 @@ class EventFactory:
         parent = traceparent(trace_id)
         body = envelope(
             event_type=event_type,
-            source_service=self._source,
+            source_service=self.source_service,
             correlation_id=correlation_id,
             data=data,
             timestamp=now,
@@ -80,8 +80,9 @@ class EventFactory:
             now=now,
         )
 
-    def terminal(self, job: Job, *, status: JobStatus, payload: Mapping[str, Any], now: datetime) -> list[OutboxEvent]:
+    def terminal(self, job: Job, outcome: JobOutcome, *, now: datetime) -> list[OutboxEvent]:
         """The callback (when the job has a callback topic) and the completed/failed lifecycle event."""
+        status, payload = outcome.status, outcome.payload
         events: list[OutboxEvent] = []
         if callback_topic := job.request.callback_topic:
             events.append(self._for_job(job, callback_topic, CALLBACK_EVENT_TYPE, payload, now))

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
 from llm_provider_service.domain.errors import (
-    NotFoundError,
+    ModelNotFoundError,
     ProviderError,
     ProviderErrorKind,
     ProviderUnavailableError,
@@ -46,12 +46,6 @@ GATEWAY_MAX_RETRY_WAIT_SECONDS = 2.0
 # Ad-hoc model ids (any id on an OpenAI-compatible server) whose routes are remembered; beyond this
 # many a new id is resolved each time, so callers cannot grow memory.
 _MAX_CACHED_ADHOC_ROUTES = 256
-
-
-class ModelNotFoundError(NotFoundError):
-    """The gateway has no such model: unknown name or alias, or its provider is not configured (404)."""
-
-    code = "model_not_found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +191,6 @@ class ChatGateway:
             breaker.record_failure(error)
             raise error from exc
         except ProviderError as error:
-            error.provider = error.provider or route.provider_name
             breaker.record_failure(error)
             raise
         except BaseException:
@@ -242,7 +235,6 @@ class ChatGateway:
             raise error from exc
         except ProviderError as error:
             await _close(source)
-            error.provider = error.provider or route.provider_name
             breaker.record_failure(error)
             raise
         except BaseException:

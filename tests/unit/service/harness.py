@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from llm_provider_service.adapters.memory_budget import InMemoryRateBudget
 from llm_provider_service.adapters.memory_queue import InMemoryJobQueue
 from llm_provider_service.domain.models import ComparisonRequest, OutboxEvent
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy
+from llm_provider_service.service.budget_gate import BudgetGate
+from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.service.event_factory import EventFactory, LifecycleTopics
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.outbox import OutboxRelay
@@ -31,6 +34,8 @@ class Harness:
     ttl_seconds: float = 3600.0
     capacity: int = 100
     store: InMemoryJobStore = field(default_factory=InMemoryJobStore)
+    unsupported_params: Literal["drop", "reject"] = "drop"
+    budget_policy: BudgetPolicy | None = None
 
     def __post_init__(self) -> None:
         self.clock = FakeClock()
@@ -43,6 +48,12 @@ class Harness:
         )
         providers = {"mock": self.provider}
         catalog = default_catalog()
+        self.slept: list[float] = []
+        self.budgets = (
+            BudgetGate(InMemoryRateBudget(self.budget_policy), self.budget_policy, clock=self.clock.epoch)
+            if self.budget_policy is not None
+            else None
+        )
         self.jobs = JobService(
             store=self.store,
             queue=self.queue,
@@ -54,6 +65,7 @@ class Harness:
             events=self.events,
             signals=self.signals,
             clock=self.clock,
+            unsupported_params=self.unsupported_params,
         )
         self.processor = JobProcessor(
             store=self.store,
@@ -69,6 +81,8 @@ class Harness:
             lease_seconds=30.0,
             call_timeout_seconds=60.0,
             random=lambda: 0.5,
+            budgets=self.budgets,
+            sleep=self._sleep,
         )
         self.relay = OutboxRelay(
             store=self.store, publisher=self.publisher, clock=self.clock, poll_interval_seconds=0.01
@@ -81,6 +95,10 @@ class Harness:
             clock=self.clock,
             grace_seconds=0,
         )
+
+    async def _sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.clock.advance(seconds)
 
     async def process_next(self) -> ProcessingReport:
         leases = await self.queue.claim(max_jobs=1, lease_seconds=30)

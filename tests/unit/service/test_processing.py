@@ -10,7 +10,7 @@ from tests.unit.service.harness import Harness, comparison
 
 
 def _error(kind: ProviderErrorKind, retry_after: float | None = None) -> ProviderError:
-    return ProviderError(kind, f"scripted {kind.value}", retry_after_seconds=retry_after)
+    return ProviderError(kind, f"scripted {kind.value}", provider="mock", retry_after_seconds=retry_after)
 
 
 async def test_success_writes_result_and_exactly_one_callback() -> None:

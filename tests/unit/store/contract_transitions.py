@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import exc
 
 from llm_provider_service.adapters.sql_store import SqlJobStore
-from llm_provider_service.domain.models import JobStatus
+from llm_provider_service.domain.events import JobOutcome
+from llm_provider_service.domain.models import JobStatus, TokenUsage
 from tests.unit.store.contract import LEASE, T0, event, make_job, start
 
 
@@ -20,17 +21,13 @@ class JobTransitionsContract:
         await start(store, job, owner="w1")
         done = T0 + timedelta(seconds=3)
         result = {"winner": "Essay B", "token_usage": {"prompt_tokens": 10, "completion_tokens": 5}}
+        outcome = JobOutcome(JobStatus.COMPLETED, result, usage=TokenUsage(10, 5), cost_usd=0.25)
 
         finished = await store.finish(
-            job.id,
-            status=JobStatus.COMPLETED,
-            owner="w1",
-            now=done,
-            result=result,
-            events=[event(job.id, "completed"), event(job.id, "callback")],
+            job.id, outcome, owner="w1", now=done, events=[event(job.id, "completed"), event(job.id, "callback")]
         )
         second = await store.finish(
-            job.id, status=JobStatus.FAILED, owner="w1", now=done, result={}, events=[event(job.id, "failed")]
+            job.id, JobOutcome(JobStatus.FAILED, {}), owner="w1", now=done, events=[event(job.id, "failed")]
         )
 
         assert finished is not None
@@ -48,8 +45,8 @@ class JobTransitionsContract:
         job = await store.add(make_job())
         await start(store, job, owner="w1")
 
-        stolen = await store.finish(job.id, status=JobStatus.COMPLETED, owner="w2", now=T0, result={}, events=[])
-        unowned = await store.finish(job.id, status=JobStatus.CANCELLED, owner=None, now=T0, result={}, events=[])
+        stolen = await store.finish(job.id, JobOutcome(JobStatus.COMPLETED, {}), owner="w2", now=T0, events=[])
+        unowned = await store.finish(job.id, JobOutcome(JobStatus.CANCELLED, {}), owner=None, now=T0, events=[])
 
         assert (stolen, unowned) == (None, None)
 
@@ -59,10 +56,9 @@ class JobTransitionsContract:
 
         ended = await store.finish(
             job.id,
-            status=status,
+            JobOutcome(status, {"error_detail": {"error_code": status.value}}),
             owner=None,
             now=T0,
-            result={"error_detail": {"error_code": status.value}},
             events=[event(job.id, status.value)],
         )
 
@@ -80,10 +76,9 @@ class JobTransitionsContract:
         with pytest.raises(exc.IntegrityError):
             await store.finish(
                 job.id,
-                status=JobStatus.COMPLETED,
+                JobOutcome(JobStatus.COMPLETED, {"x": 1}),
                 owner="w1",
                 now=T0,
-                result={"x": 1},
                 events=[event(job.id, "completed"), taken],
             )
 
@@ -96,7 +91,7 @@ class JobTransitionsContract:
         job = await store.add(make_job())
 
         with pytest.raises(ValueError, match="terminal"):
-            await store.finish(job.id, status=JobStatus.QUEUED, owner=None, now=T0, result={}, events=[])
+            await store.finish(job.id, JobOutcome(JobStatus.QUEUED, {}), owner=None, now=T0, events=[])
 
     async def test_reschedule_requeues_for_later_and_keeps_the_attempt(self, store: SqlJobStore) -> None:
         job = await store.add(make_job())

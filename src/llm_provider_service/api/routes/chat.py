@@ -20,7 +20,7 @@ from llm_provider_service.api.openai_request import parse_chat_request, to_compl
 from llm_provider_service.api.openai_wire import DONE, ChunkWriter, completion_body, error_response
 from llm_provider_service.api.problems import correlation_id_of
 from llm_provider_service.api.responses import json_response
-from llm_provider_service.domain.errors import NotFoundError, RequestValidationError, ServiceError
+from llm_provider_service.domain.errors import ModelNotFoundError, NotFoundError, RequestValidationError, ServiceError
 from llm_provider_service.domain.models import CompletionChunk, TokenUsage
 from llm_provider_service.mock.control import (
     FAIL_ATTEMPTS_HEADER,
@@ -29,7 +29,7 @@ from llm_provider_service.mock.control import (
     SCENARIO_HEADER,
     TOOL_CALL_HEADER,
 )
-from llm_provider_service.service.gateway import ChatGateway, ModelNotFoundError
+from llm_provider_service.service.gateway import ChatGateway
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 # Parameters the vendor cannot honour, left out under LLM_PROVIDER_UNSUPPORTED_PARAMS=drop.
