@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 from llm_provider_service.domain.errors import ProviderError, PublishError
 from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
+    CompletionChunk,
     CompletionRequest,
     CompletionResponse,
     Job,
@@ -292,3 +293,9 @@ class ScriptedProvider:
         if isinstance(item, ProviderError):
             raise item
         return item
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
+        """The next scripted answer as one delta and a closing chunk with its usage."""
+        response = await self.complete(request)
+        yield CompletionChunk(response.text)
+        yield CompletionChunk(usage=response.usage, finish_reason=response.finish_reason)

@@ -76,13 +76,15 @@ def worker(
     from llm_provider_service.runtime import run
 
     settings = _settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"worker_concurrency": concurrency})
 
     async def main() -> None:
         async with build_services(settings) as services:
             if metrics_port is not None:
                 # prometheus_client serves from its own daemon thread; it only reads the registry.
                 start_http_server(metrics_port, addr=settings.host, registry=services.metrics.registry)
-            await run(services, serve_http=False, run_worker=True, concurrency=concurrency)
+            await run(services, serve_http=False, run_worker=True)
 
     _run(main())
 

@@ -44,7 +44,7 @@ async def gateway(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         settings: dict[str, object] = {"api_keys": API_KEY}
         model = "mock/mock-comparison-v1"
         if request.param == "openai_compatible":
-            settings["openai_compatible_base_url"] = f"{mock_url}/v1"
+            settings["openai_compatible"] = {"base_url": f"{mock_url}/v1"}
             model = "openai_compatible/mock-comparison-v1"
         async with (
             serve_service(tmp_path, model_aliases={"judge": model}, **settings) as (base_url, _),

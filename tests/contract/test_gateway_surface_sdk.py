@@ -66,10 +66,10 @@ async def gateway(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     vendor = str(request.param)
     received: list[tuple[str, dict[str, Any]]] = []
     async with serve_mock(MockEngine(MockProfile(seed=7)), received=received) as mock_url:
-        settings: dict[str, str] = {
-            "openai": {"openai_api_key": "test", "openai_base_url": f"{mock_url}/v1"},
-            "anthropic": {"anthropic_api_key": "test", "anthropic_base_url": mock_url},
-            "google": {"gemini_api_key": "test", "gemini_base_url": mock_url},
+        settings: dict[str, dict[str, str]] = {
+            "openai": {"openai": {"api_key": "test", "base_url": f"{mock_url}/v1"}},
+            "anthropic": {"anthropic": {"api_key": "test", "base_url": mock_url}},
+            "google": {"gemini": {"api_key": "test", "base_url": mock_url}},
             "mock": {},
         }[vendor]
         async with (

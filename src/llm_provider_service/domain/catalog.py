@@ -75,6 +75,10 @@ def without_params(request: ComparisonRequest, names: tuple[str, ...]) -> Compar
     return replace(request, overrides=overrides, dropped_params=names)
 
 
+# Models outside the manifest (any id on an OpenAI-compatible server) share one metric label.
+OTHER_MODEL_LABEL = "other"
+
+
 class ModelCatalog:
     """Lookup of models by provider and id, with one default model per provider."""
 
@@ -91,6 +95,10 @@ class ModelCatalog:
 
     def providers(self) -> set[str]:
         return set(self._defaults)
+
+    def metric_label(self, provider: str, model_id: str) -> str:
+        """`model_id` if the manifest lists it, else "other": labels stay bounded whatever callers send."""
+        return model_id if (provider, model_id) in self._models else OTHER_MODEL_LABEL
 
     def resolve(self, provider: str, model_id: str | None) -> ModelInfo:
         """The named model (exact id, else its longest family prefix: dated snapshots), or the provider's default.

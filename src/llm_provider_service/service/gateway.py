@@ -37,8 +37,6 @@ from llm_provider_service.service.usage_recorder import UsageRecorder
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# Models outside the manifest (any id on an OpenAI-compatible server) share one metric label.
-OTHER_MODEL_LABEL = "other"
 _MIN_RETRY_AFTER_SECONDS = 1.0
 # A sync caller waits for at most this many calls and this much added backoff (Retry-After included).
 GATEWAY_MAX_ATTEMPTS = 3
@@ -50,12 +48,11 @@ _MAX_CACHED_ADHOC_ROUTES = 256
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where a gateway model name leads: the provider, the manifest entry and the bounded metric label."""
+    """Where a gateway model name leads: the provider and the manifest entry."""
 
     name: str
     provider: StreamingLLMProvider
     info: ModelInfo
-    metric_model: str
 
     @property
     def provider_name(self) -> str:
@@ -93,7 +90,7 @@ class ChatGateway:
         clock: Clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float],
-        on_call: Callable[[Route, UsageRecord], None] = lambda route, record: None,
+        on_call: Callable[[UsageRecord], None] = lambda record: None,
         unsupported_params: UnsupportedParamsPolicy = "drop",
     ) -> None:
         self._providers = providers
@@ -119,7 +116,7 @@ class ChatGateway:
             provider = providers.get(info.provider)
             if provider is not None:
                 name = f"{info.provider}/{info.model_id}"
-                self._routes[name] = Route(name, provider, info, info.model_id)
+                self._routes[name] = Route(name, provider, info)
                 self._listing.append(ListedModel(name, info.provider))
         for alias, target in aliases.items():
             try:
@@ -153,7 +150,7 @@ class ChatGateway:
         except UnknownModelError as exc:
             raise ModelNotFoundError(f"model {model!r} does not exist") from exc
         # Only ad-hoc ids (OpenAI-compatible servers) get here; a bounded number are remembered.
-        route = Route(model, provider, info, OTHER_MODEL_LABEL)
+        route = Route(model, provider, info)
         if len(self._adhoc_routes) < _MAX_CACHED_ADHOC_ROUTES:
             self._adhoc_routes[model] = route
         return route
@@ -318,7 +315,7 @@ class ChatGateway:
             outcome=outcome,
             created_at=self._clock.now(),
         )
-        self._on_call(route, record)
+        self._on_call(record)
         return record
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from llm_provider_service.domain.errors import PublishError, StoreUnavailableError
 from llm_provider_service.domain.models import OutboxEvent
-from llm_provider_service.ports import Clock, EventPublisher, JobStore
+from llm_provider_service.ports import Clock, EventPublisher, OutboxStore
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class OutboxRelay:
     def __init__(
         self,
         *,
-        store: JobStore,
+        store: OutboxStore,
         publisher: EventPublisher,
         clock: Clock,
         poll_interval_seconds: float,

@@ -15,6 +15,8 @@ async def test_reconciler_re_enqueues_jobs_the_queue_lost() -> None:
     job = (await harness.jobs.submit(comparison())).job
     await harness.queue.remove(job.id)  # e.g. Redis restarted empty
     harness.clock.advance(1)
+    assert (await harness.reconciler.run_once()).requeued == 0  # within the grace a submit may still be enqueueing
+    harness.clock.advance(2)
     report = await harness.reconciler.run_once()
     assert report.requeued == 1
     assert await harness.queue.contains([job.id]) == {job.id}
