@@ -12,6 +12,8 @@ from llm_provider_service.domain.chat import AnswerChoice, ImagePart, ToolCall, 
 
 Winner = Literal["Essay A", "Essay B"]
 JsonObject = Mapping[str, Any]
+# `CompletionResponse.provider_metadata` key of the mock's intrinsic time (ms); the callback envelope carries it.
+MOCK_INTRINSIC_MS_KEY = "mock_intrinsic_ms"
 
 
 class JobStatus(StrEnum):
