@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(45000, ge=1000, description="Consumer session timeout.")
     kafka_fetch_wait_max_ms: int = Field(100, ge=1, description="Consumer fetch.wait.max.ms.")
     kafka_client_id: str = Field("llm-provider-service", description="Kafka client.id.")
+    kafka_delivery_timeout_seconds: float = Field(
+        30.0, gt=0, description="Producer delivery.timeout.ms: a batch not acknowledged by then fails and is retried."
+    )
     events_jsonl_path: Path | None = Field(None, description="Event file when embedded; default data_dir.")
     topic_request_started: str = Field("llm_provider.request_started.v1", description="Lifecycle topic.")
     topic_request_completed: str = Field("llm_provider.request_completed.v1", description="Lifecycle topic.")
