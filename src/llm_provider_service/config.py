@@ -135,10 +135,10 @@ class Settings(BaseSettings):
     )
     kafka_bootstrap_servers: str | None = Field(None, description="Kafka brokers; unset = JSONL event file.")
     kafka_session_timeout_ms: int = Field(
-        2000,
+        6000,
         ge=1000,
         description="Session timeout of the callback consumer of `llm-provider perf` (the service only produces); "
-        "2000 suits Tansu, Apache Kafka needs >= 6000.",
+        "Apache Kafka needs >= 6000, Tansu is quicker with 2000.",
     )
     kafka_client_id: str = Field("llm-provider-service", description="Kafka client.id.")
     events_jsonl_path: Path | None = Field(None, description="Event file when embedded; default data_dir.")

@@ -84,7 +84,7 @@ async def test_cancel_queued_job(api: Api) -> None:
     response = await api.client.delete(f"/api/v1/requests/{queue_id}")
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled"
-    assert response.json()["result"]["error_detail"]["error_code"] == "cancelled"
+    assert response.json()["result"]["error_detail"]["details"]["kind"] == "cancelled"
     again = await api.client.delete(f"/api/v1/requests/{queue_id}")
     assert again.status_code == 200
     callbacks = await api.harness.callbacks()

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 Winner = Literal["Essay A", "Essay B"]
 JsonObject = Mapping[str, Any]
+# `CompletionResponse.provider_metadata` key of the mock's intrinsic time (ms); the callback envelope carries it.
+MOCK_INTRINSIC_MS_KEY = "mock_intrinsic_ms"
 
 
 class JobStatus(StrEnum):

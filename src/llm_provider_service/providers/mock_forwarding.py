@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
-from llm_provider_service.domain.models import CompletionRequest, CompletionResponse
+from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, CompletionRequest, CompletionResponse
 from llm_provider_service.mock.control import (
     ATTEMPT_HEADER,
     FAIL_ATTEMPTS_HEADER,
@@ -31,7 +31,7 @@ from llm_provider_service.mock.control import (
     parse_control,
 )
 
-INTRINSIC_METADATA_KEY = "mock_intrinsic_ms"
+INTRINSIC_METADATA_KEY = MOCK_INTRINSIC_MS_KEY
 
 
 def mock_headers(call: CompletionRequest, *, provider: str, forward_identity: bool) -> dict[str, str]:

@@ -18,7 +18,7 @@ from llm_provider_service.domain.errors import (
     QueueUnavailableError,
 )
 from llm_provider_service.domain.events import CompletedCall, JobOutcome
-from llm_provider_service.domain.models import Comparison, CompletionResponse, Job, TokenUsage
+from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, Comparison, CompletionResponse, Job, TokenUsage
 from llm_provider_service.domain.rate_limits import observing_rate_limits
 from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease, LLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
@@ -279,7 +279,9 @@ class JobProcessor:
             usage=usage,
             cost_usd=round(model.cost_usd(usage), 8),
             response_time_ms=round(answer.call_seconds * 1000),
-            extra_metadata=_with_budget_wait(answer.response.provider_metadata, budget_wait_seconds),
+            extra_metadata=_with_budget_wait({}, budget_wait_seconds),
+            cost_known=model.priced,
+            envelope_metadata=_mock_timing(answer.response.provider_metadata),
         )
         now = self._clock.now()
         report = await self._finish(job, lease, self._outcomes.completed(job, call, now=now))
@@ -332,6 +334,13 @@ def _budget_wait_seconds(admission: Admission | None) -> float | None:
     if admission is None or not admission.limited:
         return None
     return admission.grant.earlier_wait_seconds + admission.grant.delay_seconds
+
+
+def _mock_timing(provider_metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The mock's intrinsic time travels in the envelope's metadata (the toolkit reads it), never in the
+    caller's `request_metadata`; other provider details (response ids) stay out of the callback."""
+    intrinsic_ms = provider_metadata.get(MOCK_INTRINSIC_MS_KEY)
+    return {MOCK_INTRINSIC_MS_KEY: intrinsic_ms} if isinstance(intrinsic_ms, int | float) else {}
 
 
 def _with_budget_wait(metadata: Mapping[str, Any], budget_wait_seconds: float | None) -> Mapping[str, Any]:

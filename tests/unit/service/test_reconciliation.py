@@ -31,7 +31,8 @@ async def test_reconciler_expires_queued_jobs_past_ttl_with_one_callback() -> No
     assert harness.store.jobs[job.id].status == JobStatus.EXPIRED
     assert (await harness.reconciler.run_once()).expired == 0
     callbacks = await harness.callbacks()
-    assert [c["data"]["error_detail"]["error_code"] for c in callbacks] == ["expired"]
+    assert [c["data"]["error_detail"]["error_code"] for c in callbacks] == ["TIMEOUT"]
+    assert callbacks[0]["data"]["error_detail"]["details"]["kind"] == "expired"
 
 
 async def test_outbox_survives_a_broker_outage_and_drains() -> None:

@@ -83,7 +83,9 @@ async def test_cancel_queued_job_sends_one_cancelled_callback() -> None:
     callbacks = await harness.callbacks()
     assert len(callbacks) == 1
     data = callbacks[0]["data"]
-    assert data["error_detail"]["error_code"] == "cancelled"
+    assert data["error_detail"]["error_code"] == "PROCESSING_ERROR"
+    assert data["error_detail"]["details"] == {"kind": "cancelled", "retryable": False}
+    assert data["response_time_ms"] == 0
     assert data["winner"] is None
     assert data["request_metadata"]["batch_id"] == "b-1"
     assert len(data["request_metadata"]["prompt_sha256"]) == 64
