@@ -167,6 +167,7 @@ def compose(
         sleep=sleep,
         random=random,
         on_call=metrics.record_usage,
+        unsupported_params=t.unsupported_params,
     )
     worker = Worker(
         queue=queue,

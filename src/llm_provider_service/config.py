@@ -158,7 +158,9 @@ class Settings(BaseSettings):
         description="Accept job submissions without a bearer key (private networks only; warned about at start).",
     )
     unsupported_params: Literal["drop", "reject"] = Field(
-        "drop", description="A parameter the model cannot take: drop it (listed in the callback) or reject (400)."
+        "drop",
+        description="A parameter the model cannot take: drop it (listed in the callback, or the gateway's "
+        "x-llm-provider-dropped-params header) or reject (400).",
     )
     idempotency_from: Literal["correlation_id"] | None = Field(
         None, description="Use the request's correlation_id as Idempotency-Key when the client sends none."

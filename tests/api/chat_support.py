@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import orjson
@@ -87,7 +87,11 @@ class ChatApi:
 
 
 def build_chat_api(
-    *, api_keys: list[str] | None = None, aliases: dict[str, str] | None = None, gateway_enabled: bool = True
+    *,
+    api_keys: list[str] | None = None,
+    aliases: dict[str, str] | None = None,
+    gateway_enabled: bool = True,
+    unsupported_params: Literal["drop", "reject"] = "drop",
 ) -> ChatApi:
     sleep = RecordingSleep()
     scripted = ScriptedStreamingProvider("openai_compatible")
@@ -96,9 +100,21 @@ def build_chat_api(
         "mock": MockProvider(MockEngine(MockProfile()), sleep=sleep),
         "openai_compatible": scripted,
         "openai": openai,
+        # A scripted stand-in for a translating vendor (reach it with `gateway.route(...).provider`).
+        "anthropic": ScriptedStreamingProvider("anthropic"),
     }
-    settings = {"api_keys": api_keys or [], "model_aliases": aliases or {}, "retry_base_delay_seconds": 0.5}
-    harness = Harness(providers=providers, settings_overrides=settings, sleep=sleep, random=lambda: 0.0)
+    settings = {
+        "api_keys": api_keys or [],
+        "model_aliases": aliases or {},
+        "retry_base_delay_seconds": 0.5,
+    }
+    harness = Harness(
+        providers=providers,
+        settings_overrides=settings,
+        unsupported_params=unsupported_params,
+        sleep=sleep,
+        random=lambda: 0.0,
+    )
     services = harness.services
     context = services.api if gateway_enabled else dataclasses.replace(services.api, gateway=None)
     app = create_app(context, max_body_bytes=MAX_BODY_BYTES)

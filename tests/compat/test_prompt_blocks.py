@@ -10,7 +10,7 @@ import pytest
 
 from llm_provider_service.api.schemas import parse_comparison_request
 from llm_provider_service.domain.comparison import build_completion_request, prompt_sha256
-from llm_provider_service.domain.models import CompletionRequest
+from llm_provider_service.domain.models import CompletionRequest, TextBlock
 from llm_provider_service.providers.anthropic import AnthropicProvider
 from llm_provider_service.providers.http_client import VendorTransport
 from tests.compat.client_requests import assembled_blocks, client_request, prompt_block
@@ -27,7 +27,8 @@ def test_user_content_blocks_are_the_user_message_and_user_prompt_is_not_sent_to
     blocks = assembled_blocks("Essay one text.", "Essay two text.")
     call = _call(client_request(blocks=blocks))
     [message] = call.messages
-    assert [part.text for part in message.parts] == [block["content"] for block in blocks]
+    assert all(isinstance(part, TextBlock) for part in message.parts)  # job prompts hold no images
+    assert [part.text for part in message.parts if isinstance(part, TextBlock)] == [b["content"] for b in blocks]
     assert [part.cacheable for part in message.parts] == [True, False, False, True]
     assert message.content == "\n\n".join(block["content"] for block in blocks)
     # The client's user_prompt is the same text rendered once more: sending both doubled every prompt.

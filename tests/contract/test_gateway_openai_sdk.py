@@ -128,10 +128,9 @@ async def test_error_statuses_raise_the_sdk_exceptions(gateway: Gateway) -> None
         await gateway.client.chat.completions.create(model="mock/nope", messages=MESSAGES)
     assert not_found.value.code == "model_not_found"
 
-    tool = openai.pydantic_function_tool(Verdict, name="record_verdict")
-    with pytest.raises(openai.UnprocessableEntityError) as refused:
-        await gateway.client.chat.completions.create(model=gateway.model, messages=MESSAGES, tools=[tool])
-    assert refused.value.code == "unsupported_parameter"
+    with pytest.raises(openai.BadRequestError) as refused:  # OpenAI's status for a bad body, never 422
+        await gateway.client.chat.completions.create(model=gateway.model, messages=MESSAGES, top_p=3)
+    assert refused.value.code == "validation_error"
 
     async with AsyncOpenAI(base_url=str(gateway.client.base_url), api_key="wrong", max_retries=0) as stranger:
         with pytest.raises(openai.AuthenticationError):

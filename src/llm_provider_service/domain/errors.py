@@ -37,6 +37,8 @@ class ServiceError(Exception):
     """Root of every error this service raises on purpose."""
 
     code = "internal_error"
+    # The request field at fault, when one is (OpenAI's `error.param`), e.g. "temperature".
+    param: str | None = None
 
 
 class RequestRejectedError(ServiceError):
@@ -61,6 +63,10 @@ class UnknownModelError(RequestRejectedError):
 
 class UnsupportedParameterError(RequestRejectedError):
     code = "unsupported_parameter"
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class PayloadTooLargeError(RequestRejectedError):

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -24,13 +24,13 @@ from llm_provider_service.domain.errors import (
     ProviderErrorKind,
     ProviderUnavailableError,
     UnknownModelError,
-    UnsupportedParameterError,
 )
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
 from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.ports import Clock, StreamingLLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy, call_with_retries
+from llm_provider_service.service.chat_parameters import OPENAI_PROTOCOL, UnsupportedParamsPolicy, admit
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.usage_recorder import UsageRecorder
 
@@ -57,6 +57,11 @@ class Route:
     @property
     def provider_name(self) -> str:
         return self.info.provider
+
+    @property
+    def speaks_openai(self) -> bool:
+        """Whether the upstream speaks Chat Completions (and gets the caller's unknown fields verbatim)."""
+        return self.info.provider in OPENAI_PROTOCOL
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,7 @@ class ChatGateway:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float],
         on_call: Callable[[UsageRecord], None] = lambda record: None,
+        unsupported_params: UnsupportedParamsPolicy = "drop",
     ) -> None:
         self._providers = providers
         self._catalog = catalog
@@ -99,6 +105,7 @@ class ChatGateway:
         self._sleep = sleep
         self._random = random
         self._on_call = on_call
+        self._unsupported_params: UnsupportedParamsPolicy = unsupported_params
         self._routes: dict[str, Route] = {}
         self._adhoc_routes: dict[str, Route] = {}
         self._listing: list[ListedModel] = []
@@ -148,25 +155,11 @@ class ChatGateway:
             self._adhoc_routes[model] = route
         return route
 
-    @staticmethod
-    def check(route: Route, request: CompletionRequest, *, stream: bool) -> None:
-        """Refuse what this model cannot do (422) instead of silently dropping it."""
-        info = route.info
-        schema = request.output_schema
-        if schema is not None and not info.supports_structured_output:
-            kind = "json_object" if schema.json_object else "json_schema"
-            raise UnsupportedParameterError(f"{route.name} does not support response_format {kind}")
-        if stream and not info.supports_streaming:
-            raise UnsupportedParameterError(f"{route.name} does not support streaming")
-        if request.temperature is not None and not info.supports_temperature:
-            raise UnsupportedParameterError(f"{route.name} does not accept temperature")
-        effort = request.reasoning_effort
-        if effort is not None and effort.value != "none" and not info.supports_reasoning_effort:
-            raise UnsupportedParameterError(f"{route.name} does not support reasoning_effort")
-        if request.output_verbosity is not None and not info.supports_output_verbosity:
-            raise UnsupportedParameterError(f"{route.name} does not support verbosity")
-        if request.max_tokens is not None and info.max_output_tokens and request.max_tokens > info.max_output_tokens:
-            raise UnsupportedParameterError(f"max_tokens exceeds {info.max_output_tokens} for {route.name}")
+    def admit(
+        self, route: Route, request: CompletionRequest, present: Iterable[str], *, stream: bool
+    ) -> tuple[CompletionRequest, tuple[str, ...]]:
+        """Apply the drop|reject policy: the call as the vendor gets it and the parameters dropped."""
+        return admit(route.name, route.info, request, present, self._unsupported_params, stream=stream)
 
     # --- sync ------------------------------------------------------------------------------------------
 
