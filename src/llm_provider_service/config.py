@@ -141,6 +141,9 @@ class Settings(BaseSettings):
         "Apache Kafka needs >= 6000, Tansu is quicker with 2000.",
     )
     kafka_client_id: str = Field("llm-provider-service", description="Kafka client.id.")
+    kafka_delivery_timeout_seconds: float = Field(
+        30.0, gt=0, description="Producer delivery.timeout.ms: a batch not acknowledged by then fails and is retried."
+    )
     events_jsonl_path: Path | None = Field(None, description="Event file when embedded; default data_dir.")
     topic_request_started: str = Field("llm_provider.request_started.v1", description="Lifecycle topic.")
     topic_request_completed: str = Field("llm_provider.request_completed.v1", description="Lifecycle topic.")
