@@ -109,10 +109,10 @@ class JobQueue(Protocol):
 
 
 class JobStore(Protocol):
-    """The system of record for jobs, their outbox events and usage.
+    """The system of record for jobs.
 
     State changes are conditional (compare-and-set on status and lease owner), so at most one worker can
-    finish a job, and each terminal state is written with its events in one transaction.
+    finish a job, and each state change is written with its outbox events in one transaction.
     Raises `StoreUnavailableError` when the database cannot be reached.
     """
 
@@ -153,6 +153,16 @@ class JobStore(Protocol):
     async def overdue_jobs(self, *, now: datetime, limit: int) -> list[Job]:
         """Non-terminal jobs whose `expires_at` has passed."""
 
+    async def status_counts(self) -> dict[JobStatus, int]:
+        """How many jobs are in each status (for metrics and operators)."""
+
+    async def ping(self) -> None:
+        """Raise `StoreUnavailableError` unless the store answers."""
+
+
+class OutboxStore(Protocol):
+    """The outbox the job store's transactions write to, read by the relay (publish) and reconciler (prune)."""
+
     async def claim_outbox(self, *, now: datetime, limit: int, lock_seconds: float) -> list[OutboxEvent]:
         """Take up to `limit` unpublished events for publishing, hidden from other relays for a while."""
 
@@ -163,12 +173,6 @@ class JobStore(Protocol):
     async def prune_outbox(self, *, published_before: datetime, limit: int) -> int:
         """Delete up to `limit` events published before the cutoff (oldest first); returns how many."""
 
-    async def status_counts(self) -> dict[JobStatus, int]:
-        """How many jobs are in each status (for metrics and operators)."""
-
-    async def ping(self) -> None:
-        """Raise `StoreUnavailableError` unless the store answers."""
-
 
 class UsageStore(Protocol):
     """Per-call usage (tokens, cost) for the gateway and jobs, summarised for `GET /api/v1/usage`."""
@@ -178,6 +182,10 @@ class UsageStore(Protocol):
     async def usage_summary(
         self, *, start: datetime | None, end: datetime | None, group_by: UsageGrouping
     ) -> list[UsageSummaryRow]: ...
+
+
+class Store(JobStore, OutboxStore, UsageStore, Protocol):
+    """One database holds all three (the outbox must share the jobs' transactions); wired as one object."""
 
 
 class EventPublisher(Protocol):

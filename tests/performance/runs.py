@@ -26,8 +26,9 @@ from llm_loadtest.result import RunResult
 from llm_loadtest.runner import OpenLoopSettings, Stage
 from llm_loadtest.scenarios import Scenario
 from llm_loadtest.schedule import Segment
+from tests.kafka_settings import TEST_KAFKA_SESSION_TIMEOUT_MS
 
-# The generator shares two cores with the service, Redis, PostgreSQL and Tansu; the default 20 ms loop-lag limit
+# The generator shares two cores with the service, Redis, PostgreSQL and Kafka; the default 20 ms loop-lag limit
 # would call most runs inconclusive. Every test still asserts the verdict is not inconclusive at these limits.
 CO_LOCATED_HEALTH = HealthLimits(loop_lag_p99_ms=50.0, dispatch_delay_p99_ms=50.0, cpu_percent=100.0)
 
@@ -54,7 +55,11 @@ async def run(
     """One toolkit run; with Kafka, callbacks go to `callback_topic` (default: a fresh one) and the audit runs."""
     kafka = None
     if kafka_bootstrap_servers is not None:
-        kafka = KafkaSettings(kafka_bootstrap_servers, callback_topic or f"perf-callbacks-{uuid.uuid4().hex[:10]}")
+        kafka = KafkaSettings(
+            kafka_bootstrap_servers,
+            callback_topic or f"perf-callbacks-{uuid.uuid4().hex[:10]}",
+            session_timeout_ms=TEST_KAFKA_SESSION_TIMEOUT_MS,
+        )
     options = RunOptions(
         target=target,
         scenario=scenario,

@@ -1,4 +1,4 @@
-"""Infrastructure: the service's `KafkaEventPublisher` (idempotent, acks=all) against Tansu — throughput, latency.
+"""Infrastructure: the service's `KafkaEventPublisher` (idempotent, acks=all) on Apache Kafka — throughput, latency.
 
 Delivery is confirmed by the broker's acknowledgement and, for the end-to-end latency, by an independent consumer
 (tests/kafka_consumer.py). Bounds: ~3-5x measured p99 latency, ~0.3-0.5x measured throughput.

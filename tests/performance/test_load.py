@@ -17,7 +17,7 @@ from tests.performance.service import ServiceProcess
 
 pytestmark = pytest.mark.performance
 
-# Co-located on 2 cores (service + worker + Redis + PostgreSQL + Tansu + generator), one `serve` process sustains
+# Co-located on 2 cores (service + worker + Redis + PostgreSQL + Kafka + generator), one `serve` process sustains
 # about 100 processed jobs/s end to end (accept p99 76 ms at 100/s, 320 ms at 150/s), and accepts about 300/s when
 # its worker runs elsewhere (`--no-worker`: p99 24 ms at 200/s, 197 ms at 400/s). The rates below sit well inside.
 JOB_RATE_PER_SECOND = 60.0

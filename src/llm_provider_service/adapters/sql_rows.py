@@ -49,6 +49,7 @@ def request_to_json(request: ComparisonRequest) -> dict[str, Any]:
         "user_id": request.user_id,
         "priority": request.priority,
         "metadata": dict(request.metadata),
+        "dropped_params": list(request.dropped_params),
     }
 
 
@@ -85,6 +86,7 @@ def request_from_json(data: Mapping[str, Any]) -> ComparisonRequest:
         user_id=data.get("user_id"),
         priority=data.get("priority", 5),
         metadata=data.get("metadata") or {},
+        dropped_params=tuple(data.get("dropped_params") or ()),
     )
 
 

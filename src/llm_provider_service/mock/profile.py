@@ -32,7 +32,7 @@ SCENARIOS: tuple[str, ...] = (OK_SCENARIO, *(kind.value for kind in FaultKind))
 class MockProfile:
     """How the mock behaves when a request does not say otherwise.
 
-    Build it from explicit values (the composition root maps `Settings.mock_*` onto these fields);
+    Build it from explicit values (the composition root passes `Settings.mock`, which has these fields);
     the mock package never reads configuration itself. Latency fields are milliseconds:
     `latency_ms` is the fixed value or the log-normal median, `latency_min_ms`/`latency_max_ms` bound
     the uniform model and `latency_p99_ms` shapes the log-normal tail. `fault_rates` maps a `FaultKind`

@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiohttp import web
 
@@ -47,11 +48,16 @@ async def _models(request: web.Request) -> web.Response:
 
 
 def create_mock_app(
-    engine: MockEngine, *, sleep: Sleep = asyncio.sleep, models: Sequence[str] = DEFAULT_MODELS
+    engine: MockEngine,
+    *,
+    sleep: Sleep = asyncio.sleep,
+    models: Sequence[str] = DEFAULT_MODELS,
+    received: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> web.Application:
-    """The mock server as an aiohttp application; `sleep` paces latency (inject a fake in tests)."""
+    """The mock server as an aiohttp application; `sleep` paces latency (inject a fake in tests);
+    `received`, when given, collects every request body as (path, body)."""
     app = web.Application(client_max_size=_MAX_BODY_BYTES)
-    app[STATE_KEY] = MockServerState(engine=engine, sleep=sleep, models=tuple(models))
+    app[STATE_KEY] = MockServerState(engine=engine, sleep=sleep, models=tuple(models), received=received)
     app.on_response_prepare.append(on_response_prepare)
     app.router.add_post("/v1/chat/completions", openai_wire.chat_completions)
     app.router.add_get("/v1/models", _models)
@@ -79,9 +85,11 @@ async def serve_mock(
     *,
     sleep: Sleep = asyncio.sleep,
     models: Sequence[str] = DEFAULT_MODELS,
+    received: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> AsyncIterator[str]:
     """Run the mock server in this event loop and yield its base URL; port 0 picks a free port."""
-    runner = web.AppRunner(create_mock_app(engine, sleep=sleep, models=models), access_log=None)
+    app = create_mock_app(engine, sleep=sleep, models=models, received=received)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

@@ -44,6 +44,7 @@ class EventFactory:
         trace_id: str | None,
         data: Mapping[str, Any],
         now: datetime,
+        extra: Mapping[str, Any] | None = None,
     ) -> OutboxEvent:
         parent = traceparent(trace_id)
         body = envelope(
@@ -52,7 +53,7 @@ class EventFactory:
             correlation_id=correlation_id,
             data=data,
             timestamp=now,
-            trace_metadata={"traceparent": parent, "trace_id": trace_id},
+            trace_metadata={**(extra or {}), "traceparent": parent, "trace_id": trace_id},
         )
         headers = (("event_type", event_type), ("correlation_id", correlation_id), ("traceparent", parent))
         return OutboxEvent(
@@ -85,7 +86,9 @@ class EventFactory:
         status, payload = outcome.status, outcome.payload
         events: list[OutboxEvent] = []
         if callback_topic := job.request.callback_topic:
-            events.append(self._for_job(job, callback_topic, CALLBACK_EVENT_TYPE, payload, now))
+            events.append(
+                self._for_job(job, callback_topic, CALLBACK_EVENT_TYPE, payload, now, extra=outcome.envelope_metadata)
+            )
         summary = {
             "request_id": job.id,
             "status": status.value,
@@ -102,8 +105,18 @@ class EventFactory:
             events.append(self._for_job(job, self._topics.request_failed, "LLMRequestFailedV1", summary, now))
         return events
 
-    def _for_job(self, job: Job, topic: str, event_type: str, data: Mapping[str, Any], now: datetime) -> OutboxEvent:
+    def _for_job(
+        self,
+        job: Job,
+        topic: str,
+        event_type: str,
+        data: Mapping[str, Any],
+        now: datetime,
+        *,
+        extra: Mapping[str, Any] | None = None,
+    ) -> OutboxEvent:
         return self._event(
+            extra=extra,
             topic=topic,
             event_type=event_type,
             key=job.id,

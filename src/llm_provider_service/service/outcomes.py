@@ -10,6 +10,7 @@ from llm_provider_service.domain.comparison import build_completion_request, pro
 from llm_provider_service.domain.errors import ProviderError
 from llm_provider_service.domain.events import CompletedCall, JobOutcome, callback_payload
 from llm_provider_service.domain.models import ErrorDetail, Job, JobStatus
+from llm_provider_service.domain.wire_vocabulary import error_code
 from llm_provider_service.service.event_factory import EventFactory
 
 OPERATION = "comparison"
@@ -20,9 +21,15 @@ def job_prompt_sha256(job: Job) -> str:
     return prompt_sha256(call)
 
 
-def request_metadata(job: Job, *, prompt_hash: str) -> dict[str, Any]:
-    """The caller's metadata echoed verbatim, plus the additive prompt hash (provider details come with the call)."""
-    return {**job.request.metadata, "prompt_sha256": prompt_hash}
+def request_metadata(job: Job, *, prompt_hash: str, cost_known: bool | None = None) -> dict[str, Any]:
+    """The caller's metadata echoed verbatim, plus the documented additive keys where the caller set none:
+    `prompt_sha256`, `dropped_params` (when a parameter was dropped) and `cost_known` (on a completed job)."""
+    additive: dict[str, Any] = {"prompt_sha256": prompt_hash}
+    if job.request.dropped_params:
+        additive["dropped_params"] = list(job.request.dropped_params)
+    if cost_known is not None:
+        additive["cost_known"] = cost_known
+    return {**additive, **job.request.metadata}
 
 
 class Outcomes:
@@ -38,9 +45,8 @@ class Outcomes:
 
     def completed(self, job: Job, call: CompletedCall, *, now: datetime) -> JobOutcome:
         prompt_hash = job_prompt_sha256(job)
-        payload = callback_payload(
-            job, completed_at=now, request_metadata=request_metadata(job, prompt_hash=prompt_hash), call=call
-        )
+        metadata = request_metadata(job, prompt_hash=prompt_hash, cost_known=call.cost_known)
+        payload = callback_payload(job, completed_at=now, request_metadata=metadata, call=call)
         return JobOutcome(
             JobStatus.COMPLETED,
             payload,
@@ -48,6 +54,7 @@ class Outcomes:
             usage=call.usage,
             cost_usd=call.cost_usd,
             response_time_ms=call.response_time_ms,
+            envelope_metadata=call.envelope_metadata,
         )
 
     def failed(self, job: Job, error: ProviderError, *, now: datetime) -> JobOutcome:
@@ -55,7 +62,7 @@ class Outcomes:
         return self._error(
             job,
             JobStatus.FAILED,
-            code=error.kind.value,
+            kind=error.kind.value,
             message=str(error),
             retryable=error.retryable,
             now=now,
@@ -66,7 +73,7 @@ class Outcomes:
         return self._error(
             job,
             JobStatus.EXPIRED,
-            code="expired",
+            kind="expired",
             message="the job was not completed before its time to live ran out",
             retryable=False,
             now=now,
@@ -77,7 +84,7 @@ class Outcomes:
         return self._error(
             job,
             JobStatus.CANCELLED,
-            code="cancelled",
+            kind="cancelled",
             message="the job was cancelled before it started",
             retryable=False,
             now=now,
@@ -88,21 +95,22 @@ class Outcomes:
         job: Job,
         status: JobStatus,
         *,
-        code: str,
+        kind: str,
         message: str,
         retryable: bool,
         now: datetime,
         details: Mapping[str, Any] | None = None,
     ) -> JobOutcome:
+        """`error_code` is the original's vocabulary; our finer `kind` and `retryable` are in `details`."""
         detail = ErrorDetail(
-            error_code=code,
+            error_code=error_code(kind),
             message=message,
             correlation_id=job.request.correlation_id,
             timestamp=now,
             service=self._service,
             operation=OPERATION,
             retryable=retryable,
-            details=dict(details or {}),
+            details={"kind": kind, "retryable": retryable, **(details or {})},
         )
         prompt_hash = job_prompt_sha256(job)
         payload = callback_payload(

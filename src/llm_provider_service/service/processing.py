@@ -18,7 +18,7 @@ from llm_provider_service.domain.errors import (
     QueueUnavailableError,
 )
 from llm_provider_service.domain.events import CompletedCall, JobOutcome
-from llm_provider_service.domain.models import Comparison, CompletionResponse, Job, TokenUsage
+from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, Comparison, CompletionResponse, Job, TokenUsage
 from llm_provider_service.domain.rate_limits import observing_rate_limits
 from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease, LLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
@@ -194,6 +194,10 @@ class JobProcessor:
                     lease_seconds=self._lease_seconds,
                 ) as keeper:
                     answer = await self._call(job)
+                if keeper.lost:  # the call was stopped: another worker holds the job, and writes its result
+                    breaker.record_cancelled()
+                    await self._cancel_admission(admission)
+                    return ProcessingReport(job.id, Outcome.LOST, job.provider, job.model, job.attempts)
             except ProviderError as error:
                 await self._settle(admission, None, seen.last)
                 self._record_failure(breaker, error)
@@ -222,19 +226,19 @@ class JobProcessor:
     async def _call(self, job: Job) -> _Answer:
         provider = self._providers.get(job.provider)
         if provider is None:
-            raise ProviderError(ProviderErrorKind.INVALID_REQUEST, f"provider {job.provider!r} is not configured here")
+            raise ProviderError(
+                ProviderErrorKind.INVALID_REQUEST,
+                f"provider {job.provider!r} is not configured here",
+                provider=job.provider,
+            )
         started = self._clock.monotonic()
+        response = await self._complete_once(provider, job, repair=False)
         try:
-            response = await self._complete_once(provider, job, repair=False)
-            try:
-                comparison = parse_comparison(response)
-            except ProviderError:
-                # One repair attempt for an answer that broke the schema; never a fabricated default.
-                response = await self._complete_once(provider, job, repair=True)
-                comparison = parse_comparison(response)
-        except ProviderError as error:
-            error.provider = error.provider or job.provider
-            raise
+            comparison = parse_comparison(response, provider=job.provider)
+        except ProviderError:
+            # One repair attempt for an answer that broke the schema; never a fabricated default.
+            response = await self._complete_once(provider, job, repair=True)
+            comparison = parse_comparison(response, provider=job.provider)
         return _Answer(comparison, response, self._clock.monotonic() - started)
 
     async def _complete_once(self, provider: LLMProvider, job: Job, *, repair: bool) -> CompletionResponse:
@@ -273,7 +277,7 @@ class JobProcessor:
     async def _complete(
         self, job: Job, lease: Lease, answer: _Answer, budget_wait_seconds: float | None = None
     ) -> ProcessingReport:
-        model = self._catalog.resolve(job.provider, job.model)
+        model = self._catalog.lookup(job.provider, job.model)
         usage = answer.response.usage
         call = CompletedCall(
             comparison=answer.comparison,
@@ -282,7 +286,9 @@ class JobProcessor:
             usage=usage,
             cost_usd=round(model.cost_usd(usage), 8),
             response_time_ms=round(answer.call_seconds * 1000),
-            extra_metadata=_with_budget_wait(answer.response.provider_metadata, budget_wait_seconds),
+            extra_metadata=_with_budget_wait({}, budget_wait_seconds),
+            cost_known=model.priced,
+            envelope_metadata=_mock_timing(answer.response.provider_metadata),
         )
         now = self._clock.now()
         report = await self._finish(job, lease, self._outcomes.completed(job, call, now=now))
@@ -335,6 +341,13 @@ def _budget_wait_seconds(admission: Admission | None) -> float | None:
     if admission is None or not admission.limited:
         return None
     return admission.grant.earlier_wait_seconds + admission.grant.delay_seconds
+
+
+def _mock_timing(provider_metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The mock's intrinsic time travels in the envelope's metadata (the toolkit reads it), never in the
+    caller's `request_metadata`; other provider details (response ids) stay out of the callback."""
+    intrinsic_ms = provider_metadata.get(MOCK_INTRINSIC_MS_KEY)
+    return {MOCK_INTRINSIC_MS_KEY: intrinsic_ms} if isinstance(intrinsic_ms, int | float) else {}
 
 
 def _with_budget_wait(metadata: Mapping[str, Any], budget_wait_seconds: float | None) -> Mapping[str, Any]:

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from llm_provider_service.domain.errors import QueueFullError, QueueUnavailableError, StoreUnavailableError
 from llm_provider_service.domain.models import JobStatus
-from llm_provider_service.ports import Clock, JobQueue, JobStore
+from llm_provider_service.ports import Clock, JobQueue, JobStore, OutboxStore
 from llm_provider_service.service.event_factory import EventFactory
 from llm_provider_service.service.outcomes import Outcomes
 from llm_provider_service.service.signals import CompletionSignals
@@ -39,6 +39,7 @@ class Reconciler:
         self,
         *,
         store: JobStore,
+        outbox: OutboxStore,
         queue: JobQueue,
         events: EventFactory,
         signals: CompletionSignals,
@@ -49,6 +50,7 @@ class Reconciler:
         on_events_written: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
+        self._outbox = outbox
         self._queue = queue
         self._events = events
         self._outcomes = Outcomes.for_events(events)
@@ -63,7 +65,7 @@ class Reconciler:
         expired = await self._expire_overdue()
         requeued = await self._requeue_lost()
         # Published events are only kept for inspection; bounded batches keep each pass short.
-        pruned = await self._store.prune_outbox(
+        pruned = await self._outbox.prune_outbox(
             published_before=self._clock.now() - self._outbox_retention, limit=self._batch_size
         )
         if requeued or expired or pruned:

@@ -99,7 +99,7 @@ async def test_limits_learned_from_the_vendor_hold_back_the_next_jobs() -> None:
 async def test_a_vendor_429_pauses_the_budget_and_the_next_job_waits_without_an_attempt() -> None:
     refused = RateLimitObservation(429, {Dimension.REQUESTS: DimensionReading(limit=600, remaining=0)}, 7.0)
     provider = ReportingProvider(
-        [refused], [ProviderError(ProviderErrorKind.RATE_LIMITED, "429", retry_after_seconds=7.0)]
+        [refused], [ProviderError(ProviderErrorKind.RATE_LIMITED, "429", provider="mock", retry_after_seconds=7.0)]
     )
     harness = Harness(provider=provider, budget_policy=BudgetPolicy(horizon_seconds=0.0), failure_threshold=5)
     first = (await harness.jobs.submit(comparison())).job
