@@ -19,6 +19,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 
+from llm_provider_service.domain.embeddings import EmbeddingRequest
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
 from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, CompletionRequest, CompletionResponse
 from llm_provider_service.mock.control import (
@@ -35,7 +36,11 @@ from llm_provider_service.mock.control import (
 INTRINSIC_METADATA_KEY = MOCK_INTRINSIC_MS_KEY
 
 
-def mock_headers(call: CompletionRequest, *, provider: str, forward_identity: bool) -> dict[str, str]:
+# A vendor call carrying a request key, an attempt and mock instructions.
+MockCarrier = CompletionRequest | EmbeddingRequest
+
+
+def mock_headers(call: MockCarrier, *, provider: str, forward_identity: bool) -> dict[str, str]:
     """The `x-mock-*` headers for `call` (empty for a plain call to a vendor's default URL)."""
     headers: dict[str, str] = {}
     if call.mock:

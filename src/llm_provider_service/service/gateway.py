@@ -18,16 +18,18 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
+from llm_provider_service.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from llm_provider_service.domain.errors import (
     ModelNotFoundError,
     ProviderError,
     ProviderErrorKind,
     ProviderUnavailableError,
     UnknownModelError,
+    UnsupportedParameterError,
 )
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
 from llm_provider_service.domain.usage import UsageRecord
-from llm_provider_service.ports import Clock, StreamingLLMProvider
+from llm_provider_service.ports import Clock, EmbeddingProvider, StreamingLLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy, call_with_retries
 from llm_provider_service.service.chat_parameters import OPENAI_PROTOCOL, UnsupportedParamsPolicy, admit
@@ -165,24 +167,42 @@ class ChatGateway:
 
     async def complete(self, route: Route, request: CompletionRequest) -> CompletionResponse:
         """One answer, retried within the budget; `ProviderError` / `ProviderUnavailableError` otherwise."""
+
+        def call(attempt: int) -> Awaitable[CompletionResponse]:
+            return route.provider.complete(replace(request, attempt=attempt) if attempt != request.attempt else request)
+
+        response = await self._sync(route, call, lambda answer: answer.usage)
+        return response
+
+    async def embed(self, route: Route, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Vectors for the inputs, with the same budget and accounting; 400 if the vendor has no embeddings."""
+        provider = route.provider
+        if not isinstance(provider, EmbeddingProvider):
+            raise UnsupportedParameterError(f"{route.name} has no embeddings API", param="model")
+
+        def call(attempt: int) -> Awaitable[EmbeddingResponse]:
+            return provider.embed(replace(request, attempt=attempt) if attempt != request.attempt else request)
+
+        return await self._sync(route, call, lambda answer: answer.usage)
+
+    async def _sync(self, route: Route, call: Callable[[int], Awaitable[T]], usage_of: Callable[[T], TokenUsage]) -> T:
         self._acquire(route)
         started = self._clock.monotonic()
         try:
-            response = await self._with_retries(lambda attempt: self._attempt(route, request, attempt))
+            answer = await self._with_retries(lambda attempt: self._attempt(route, call, attempt))
         except ProviderError as error:
             self._observe(route, error.kind.value, TokenUsage(), started)
             raise
         finally:
             self._limits.release(route.provider_name)
-        self._record(route, response.usage, started)
-        return response
+        self._record(route, usage_of(answer), started)
+        return answer
 
-    async def _attempt(self, route: Route, request: CompletionRequest, attempt: int) -> CompletionResponse:
+    async def _attempt(self, route: Route, call: Callable[[int], Awaitable[T]], attempt: int) -> T:
         breaker = self._allow(route)
-        call = replace(request, attempt=attempt) if attempt != request.attempt else request
         try:
             async with asyncio.timeout(self._call_timeout_seconds):
-                response = await route.provider.complete(call)
+                response = await call(attempt)
         except TimeoutError as exc:
             error = _timeout(route)
             breaker.record_failure(error)
