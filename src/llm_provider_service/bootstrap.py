@@ -97,6 +97,8 @@ def compose(
         clock=clock,
         poll_interval_seconds=t.outbox_poll_interval_seconds,
         on_published=metrics.events_published.inc,
+        on_failure=metrics.outbox_relay_failed,
+        on_recovered=metrics.outbox_relay_recovered,
     )
 
     def on_circuit_change(provider: str, old: CircuitState, new: CircuitState) -> None:
@@ -274,7 +276,11 @@ async def _open_publisher(settings: Settings, stack: AsyncExitStack) -> EventPub
         return await stack.enter_async_context(JsonlEventPublisher(settings.resolved_events_path))
     from llm_provider_service.adapters.kafka_events import KafkaEventPublisher
 
-    kafka = KafkaEventPublisher(bootstrap_servers=settings.kafka_bootstrap_servers, client_id=settings.kafka_client_id)
+    kafka = KafkaEventPublisher(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=settings.kafka_client_id,
+        delivery_timeout_seconds=settings.kafka_delivery_timeout_seconds,
+    )
     return await stack.enter_async_context(kafka)
 
 

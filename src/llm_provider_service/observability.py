@@ -126,6 +126,24 @@ class Metrics:
         self.events_published = Counter(
             "llm_provider_events_published", "Events published from the outbox.", registry=registry
         )
+        self.outbox_relay_failures = Counter(
+            "llm_provider_outbox_relay_failures",
+            "Outbox relay attempts that failed, by cause (broker: publishing; store: reading the outbox).",
+            ["cause"],
+            registry=registry,
+        )
+        self.outbox_relay_failing_seconds = Gauge(
+            "llm_provider_outbox_relay_failing_seconds",
+            "Seconds the outbox relay had been failing at its last attempt; 0 once it publishes (or reads) again.",
+            registry=registry,
+        )
+
+    def outbox_relay_failed(self, cause: str, failing_seconds: float) -> None:
+        self.outbox_relay_failures.labels(cause=cause).inc()
+        self.outbox_relay_failing_seconds.set(failing_seconds)
+
+    def outbox_relay_recovered(self, failed_seconds: float) -> None:
+        self.outbox_relay_failing_seconds.set(0.0)
 
     def model_label(self, provider: str, model: str) -> str:
         return self._catalog.metric_label(provider, model)

@@ -194,6 +194,10 @@ class JobProcessor:
                     lease_seconds=self._lease_seconds,
                 ) as keeper:
                     answer = await self._call(job)
+                if keeper.lost:  # the call was stopped: another worker holds the job, and writes its result
+                    breaker.record_cancelled()
+                    await self._cancel_admission(admission)
+                    return ProcessingReport(job.id, Outcome.LOST, job.provider, job.model, job.attempts)
             except ProviderError as error:
                 await self._settle(admission, None, seen.last)
                 breaker.record_failure(error)
