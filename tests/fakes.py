@@ -46,11 +46,23 @@ class FakeClock:
         self._monotonic += seconds
 
 
+_JOB_MOMENTS = ("created_at", "updated_at", "available_at", "expires_at", "lease_expires_at", "started_at")
+
+
+class _UtcJobs(dict[str, Job]):
+    """Jobs by id, each stored with its timestamps in UTC, as a database column of `timestamptz` gives them back."""
+
+    def __setitem__(self, job_id: str, job: Job) -> None:
+        moments = {name: getattr(job, name) for name in _JOB_MOMENTS}
+        utc = {name: moment.astimezone(UTC) for name, moment in moments.items() if moment is not None}
+        super().__setitem__(job_id, replace(job, **utc))
+
+
 class InMemoryJobStore:
-    """The JobStore and UsageStore contracts over dicts, with the same compare-and-set rules as SQL."""
+    """The Store port (jobs, outbox, usage) over dicts; passes the store contract suite like the SQL store."""
 
     def __init__(self) -> None:
-        self.jobs: dict[str, Job] = {}
+        self.jobs: dict[str, Job] = _UtcJobs()
         self.outbox: dict[str, OutboxEvent] = {}
         self.published: set[str] = set()
         self.published_at: dict[str, datetime] = {}
@@ -69,7 +81,7 @@ class InMemoryJobStore:
                 if existing.idempotency_key == job.idempotency_key:
                     return existing
         self.jobs[job.id] = job
-        return job
+        return self.jobs[job.id]
 
     async def discard(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
@@ -215,26 +227,27 @@ class InMemoryJobStore:
         return len(self.outbox) - len(self.published)
 
     async def status_counts(self) -> dict[JobStatus, int]:
-        return dict(Counter(job.status for job in self.jobs.values()))
+        return dict.fromkeys(JobStatus, 0) | Counter(job.status for job in self.jobs.values())
 
     async def ping(self) -> None:
         self._check()
 
     async def record_usage(self, records: Sequence[UsageRecord]) -> None:
-        self.usage.extend(records)
+        known = {record.id for record in self.usage}
+        for record in records:
+            if record.id not in known:  # a retried write counts once
+                known.add(record.id)
+                self.usage.append(record)
 
     async def usage_summary(
         self, *, start: datetime | None, end: datetime | None, group_by: UsageGrouping
     ) -> list[UsageSummaryRow]:
         groups: dict[str, list[UsageRecord]] = {}
         for record in self.usage:
-            key = (
-                record.provider
-                if group_by == "provider"
-                else record.model
-                if group_by == "model"
-                else (record.created_at.date().isoformat())
-            )
+            if (start is not None and record.created_at < start) or (end is not None and record.created_at >= end):
+                continue
+            day = record.created_at.astimezone(UTC).date().isoformat()
+            key = {"provider": record.provider, "model": record.model, "day": day}[group_by]
             groups.setdefault(key, []).append(record)
         return [
             UsageSummaryRow(

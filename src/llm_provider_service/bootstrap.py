@@ -170,6 +170,8 @@ def compose(
         random=random,
         on_call=metrics.record_usage,
         unsupported_params=t.unsupported_params,
+        budgets=budgets,
+        budget_wait_seconds=t.gateway_budget_wait_seconds,
     )
     worker = Worker(
         queue=queue,

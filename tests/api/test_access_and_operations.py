@@ -159,3 +159,12 @@ async def test_requests_over_the_in_flight_limit_are_shed_with_retry_after() -> 
         store.gate.set()
         assert [response.status_code for response in await asyncio.gather(*held)] == [404, 404]
         assert (await client.get("/api/v1/requests/job-4")).status_code == 404  # slots are given back
+
+
+async def test_providers_tell_configured_apart_from_enabled(make_api: ApiFactory) -> None:
+    # A key without the base URL an OpenAI-compatible server needs: configured, but not usable.
+    api: Api = await make_api(openai_compatible={"api_key": "sk-local"})
+    providers = {p["name"]: p for p in (await api.client.get("/api/v1/providers")).json()["providers"]}
+    assert (providers["openai_compatible"]["configured"], providers["openai_compatible"]["enabled"]) == (True, False)
+    assert (providers["openai"]["configured"], providers["openai"]["enabled"]) == (False, False)
+    assert (providers["mock"]["configured"], providers["mock"]["enabled"]) == (True, True)

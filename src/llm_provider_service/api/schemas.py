@@ -42,7 +42,7 @@ class LLMConfigOverridesIn(_Strict):
     provider_override: str | None = Field(None, min_length=1, max_length=64)
     model_override: str | None = Field(None, min_length=1, max_length=200)
     temperature_override: float | None = Field(None, ge=0, le=2)
-    system_prompt_override: str | None = Field(None, min_length=1)
+    system_prompt_override: str | None = None  # "" is allowed (the original's model allows it): the default prompt
     max_tokens_override: int | None = Field(None, gt=0, le=1_000_000)
     reasoning_effort: ReasoningEffort | None = None
     output_verbosity: OutputVerbosity | None = None
@@ -100,7 +100,7 @@ class ComparisonRequestIn(_Strict):
                 provider=_provider(provider) if provider is not None else None,
                 model=overrides.model_override,
                 temperature=overrides.temperature_override,
-                system_prompt=overrides.system_prompt_override,
+                system_prompt=overrides.system_prompt_override or None,
                 max_tokens=overrides.max_tokens_override,
                 reasoning_effort=overrides.reasoning_effort,
                 output_verbosity=overrides.output_verbosity,

@@ -58,8 +58,9 @@ class VendorAnswer:
 class VendorTransport:
     """JSON over HTTP to one vendor, with transport failures translated into the shared taxonomy.
 
-    `forward_mock_identity` (set when the base URL is not the vendor's default) sends the request key
-    and attempt even without mock instructions, so the mock server stays deterministic per job.
+    `forward_mock_identity` (set when the base URL is not the vendor's default: a proxy or the mock server) sends
+    the `x-mock-*` headers: the request key and attempt, so the mock server stays deterministic per job, and the
+    call's mock instructions. Without it nothing mock-related leaves the process.
     """
 
     def __init__(
@@ -79,10 +80,9 @@ class VendorTransport:
         self._sse_headers = {**self._headers, "accept": "text/event-stream"}
 
     def _headers_for(self, base: dict[str, str], call: CompletionRequest | None) -> dict[str, str]:
-        if call is None or not (call.mock or self.forward_mock_identity):
-            return base  # the common case allocates nothing
-        extra = mock_headers(call, provider=self.provider, forward_identity=self.forward_mock_identity)
-        return {**base, **extra} if extra else base
+        if call is None or not self.forward_mock_identity:
+            return base  # a vendor's own URL: nothing to add, nothing allocated
+        return {**base, **mock_headers(call, provider=self.provider)}
 
     def _stream_timeout(self) -> aiohttp.ClientTimeout:
         # A long answer may stream for minutes: bound the silence between chunks, not the whole stream.

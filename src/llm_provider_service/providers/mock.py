@@ -10,7 +10,13 @@ import orjson
 
 from llm_provider_service.domain.chat import AnswerChoice, ImagePart, ToolCall, ToolCallDelta
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
-from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
+from llm_provider_service.domain.models import (
+    MOCK_INTRINSIC_MS_KEY,
+    CompletionChunk,
+    CompletionRequest,
+    CompletionResponse,
+    TokenUsage,
+)
 from llm_provider_service.domain.rate_limits import (
     Dimension,
     DimensionReading,
@@ -90,7 +96,7 @@ class MockProvider:
             model=request.model,
             finish_reason="tool_calls" if call is not None else "stop",
             structured=result.structured if request.output_schema is not None and call is None else None,
-            provider_metadata={"mock_intrinsic_ms": round(result.intrinsic_ms, 3), "mock_scenario": result.outcome},
+            provider_metadata={MOCK_INTRINSIC_MS_KEY: round(result.intrinsic_ms, 3), "mock_scenario": result.outcome},
             tool_calls=(call,) if call is not None else (),
             more_choices=tuple(AnswerChoice(text) for text in result.more_texts),
         )

@@ -21,7 +21,7 @@ from llm_provider_service.domain.events import CompletedCall, JobOutcome
 from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, Comparison, CompletionResponse, Job, TokenUsage
 from llm_provider_service.domain.rate_limits import observing_rate_limits
 from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease, LLMProvider
-from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
+from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy
 from llm_provider_service.service.budget_gate import Admission, BudgetGate
 from llm_provider_service.service.event_factory import EventFactory
@@ -194,9 +194,13 @@ class JobProcessor:
                     lease_seconds=self._lease_seconds,
                 ) as keeper:
                     answer = await self._call(job)
+                if keeper.lost:  # the call was stopped: another worker holds the job, and writes its result
+                    breaker.record_cancelled()
+                    await self._cancel_admission(admission)
+                    return ProcessingReport(job.id, Outcome.LOST, job.provider, job.model, job.attempts)
             except ProviderError as error:
                 await self._settle(admission, None, seen.last)
-                breaker.record_failure(error)
+                self._record_failure(breaker, error)
                 report = await self._handle_failure(job, keeper.lease, error)
                 return replace(report, budget_wait_seconds=budget_wait)
             except asyncio.CancelledError:
@@ -207,6 +211,13 @@ class JobProcessor:
         breaker.record_success()
         report = await self._complete(job, keeper.lease, answer, budget_wait)
         return replace(report, budget_wait_seconds=budget_wait)
+
+    def _record_failure(self, breaker: CircuitBreaker, error: ProviderError) -> None:
+        if self._budgets is not None and error.kind is ProviderErrorKind.RATE_LIMITED:
+            # A vendor 429 pauses the rate budget (for its retry-after); a rate limit is not an outage.
+            breaker.record_cancelled()
+        else:
+            breaker.record_failure(error)
 
     async def _settle(self, admission: Admission | None, usage: TokenUsage | None, seen: Any) -> None:
         if self._budgets is not None and admission is not None:

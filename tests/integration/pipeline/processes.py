@@ -13,7 +13,7 @@ from types import TracebackType
 import httpx
 
 from tests.e2e.service_process import free_port, llm_provider_command
-from tests.kafka_settings import TEST_KAFKA_FETCH_WAIT_MAX_MS, TEST_KAFKA_SESSION_TIMEOUT_MS
+from tests.kafka_settings import TEST_KAFKA_SESSION_TIMEOUT_MS
 
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -30,7 +30,6 @@ FAST_PIPELINE_ENV: Mapping[str, str] = {
     "LLM_PROVIDER_RETRY_MAX_DELAY_SECONDS": "0.5",
     "LLM_PROVIDER_SHUTDOWN_GRACE_SECONDS": "3",
     "LLM_PROVIDER_KAFKA_SESSION_TIMEOUT_MS": str(TEST_KAFKA_SESSION_TIMEOUT_MS),
-    "LLM_PROVIDER_KAFKA_FETCH_WAIT_MAX_MS": str(TEST_KAFKA_FETCH_WAIT_MAX_MS),
     "LLM_PROVIDER_WORKER_CONCURRENCY": "32",
     "LLM_PROVIDER_LOG_LEVEL": "INFO",
 }

@@ -21,13 +21,14 @@ from llm_provider_service.api.openai_wire import DONE, ChunkWriter, completion_b
 from llm_provider_service.api.problems import correlation_id_of
 from llm_provider_service.api.responses import json_response
 from llm_provider_service.domain.errors import ModelNotFoundError, NotFoundError, RequestValidationError, ServiceError
-from llm_provider_service.domain.models import CompletionChunk, TokenUsage
+from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, CompletionChunk, TokenUsage
 from llm_provider_service.mock.control import (
     FAIL_ATTEMPTS_HEADER,
     INTRINSIC_HEADER,
     LATENCY_HEADER,
     SCENARIO_HEADER,
     TOOL_CALL_HEADER,
+    parse_control,
 )
 from llm_provider_service.service.gateway import ChatGateway
 
@@ -70,6 +71,8 @@ def _mock_control(request: Request) -> dict[str, Any]:
             raise RequestValidationError(
                 f"{header} must be a number", [{"loc": ["header", header], "msg": "not a number", "type": "type_error"}]
             ) from exc
+    if control:
+        parse_control(control)  # validated at the edge: a bad instruction is a 400 before any call
     return control
 
 
@@ -97,7 +100,7 @@ async def chat_completions(request: Request) -> Response:
         response = await gateway.complete(route, call)
     except ServiceError as exc:
         return error_response(exc, correlation_id=correlation_id_of(request))
-    intrinsic_ms = response.provider_metadata.get("mock_intrinsic_ms")
+    intrinsic_ms = response.provider_metadata.get(MOCK_INTRINSIC_MS_KEY)
     if isinstance(intrinsic_ms, int | float):
         headers[INTRINSIC_HEADER] = f"{intrinsic_ms:.3f}"
     body = completion_body(completion_id, created, f"{route.provider_name}/{response.model}", response)
