@@ -101,6 +101,7 @@ async def test_gateway_answers_conform() -> None:
         listed = await api.client.get("/v1/models")
         one = await api.client.get(f"/v1/models/{MOCK_MODEL}")
         missing = await api.client.get("/v1/models/mock/nope")
+        embedded = await api.client.post("/v1/embeddings", json={"model": MOCK_MODEL, "input": ["a", "b"]})
     finally:
         await api.client.aclose()
     assert [completion.status_code, listed.status_code, one.status_code, missing.status_code] == [200, 200, 200, 404]
@@ -108,6 +109,8 @@ async def test_gateway_answers_conform() -> None:
     _conforms(document, "/v1/models", "get", listed)
     _conforms(document, "/v1/models/{model_id}", "get", one)
     _conforms(document, "/v1/models/{model_id}", "get", missing)
+    assert embedded.status_code == 200, embedded.text
+    _conforms(document, "/v1/embeddings", "post", embedded)
 
 
 async def test_metadata_the_store_cannot_hold_is_a_400_and_stores_nothing(api: Api) -> None:

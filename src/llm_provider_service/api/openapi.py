@@ -21,6 +21,7 @@ from starlette.routing import Route
 from llm_provider_service.api import openapi_models as m
 from llm_provider_service.api.openai_request import ChatRequestIn
 from llm_provider_service.api.responses import json_response
+from llm_provider_service.api.routes.embeddings import EmbeddingsIn
 from llm_provider_service.api.schemas import ComparisonRequestIn
 
 Auth = Literal["none", "client", "submitter", "admin"]
@@ -114,6 +115,8 @@ def operations(max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS) -> tuple[Oper
                   "client", {200: Answer("A completion (JSON), or with `stream: true` server-sent events.",
                                          m.ChatCompletion)},
                   body=ChatRequestIn, tag="gateway"),
+        Operation("post", "/v1/embeddings", "createEmbeddings", "OpenAI-compatible embeddings", "client",
+                  {200: Answer("One vector per input.", m.EmbeddingList)}, body=EmbeddingsIn, tag="gateway"),
         Operation("get", "/v1/models", "listModels", "OpenAI-compatible model list", "client",
                   {200: Answer("Models.", m.OpenAIModelList)}, tag="gateway"),
         Operation("get", "/v1/models/{model_id}", "retrieveModel", "One model", "client",

@@ -106,6 +106,19 @@ class ChatCompletion(_Open):
     usage: dict[str, Any] | None = None
 
 
+class Embedding(_Open):
+    object: Literal["embedding"]
+    index: int
+    embedding: list[float] | str = Field(description="Floats, or base64 of little-endian float32 with base64.")
+
+
+class EmbeddingList(_Open):
+    object: Literal["list"]
+    data: list[Embedding]
+    model: str
+    usage: dict[str, int]
+
+
 class OpenAIModel(_Open):
     id: str
     object: Literal["model"]
