@@ -12,7 +12,7 @@ from starlette.routing import BaseRoute
 from llm_provider_service.api.context import ApiContext
 from llm_provider_service.api.middleware import EdgeMiddleware
 from llm_provider_service.api.problems import EXCEPTION_HANDLERS
-from llm_provider_service.api.routes import chat, comparison, operations
+from llm_provider_service.api.routes import chat, comparison, embeddings, operations
 from llm_provider_service.tracing import Tracing
 
 
@@ -26,7 +26,7 @@ def create_app(
 ) -> Starlette:
     handlers: Any = EXCEPTION_HANDLERS
     app = Starlette(
-        routes=[*chat.routes, *comparison.routes, *operations.routes, *extra_routes],
+        routes=[*chat.routes, *embeddings.routes, *comparison.routes, *operations.routes, *extra_routes],
         middleware=[
             Middleware(
                 EdgeMiddleware,
