@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
+import orjson
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -70,6 +71,17 @@ class ComparisonRequestIn(_Lenient):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("user_prompt must not be blank")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        # The job row and the callback carry metadata as JSON: integers beyond 64 bits cannot be stored (fuzzing
+        # found a 500 here), so they are the client's error.
+        try:
+            orjson.dumps(value)
+        except TypeError as exc:
+            raise ValueError(f"metadata cannot be stored as JSON: {exc}") from None
         return value
 
     @field_validator("callback_topic")
