@@ -32,9 +32,11 @@ typecheck: install
 	$(BIN)/mypy
 	$(BIN)/mypy tests
 
-# The whole suite: lint, types, then every test tier against private Redis, PostgreSQL and Tansu.
+# The whole suite: lint, types, then every test tier against private Redis, PostgreSQL and Apache Kafka
+# (LLM_PROVIDER_TEST_KAFKA_BROKER=tansu for the fast, memory-only Tansu). `infra fetch` is a no-op once cached.
 test: lint typecheck
 	bash scripts/ensure-system-deps.sh
+	$(BIN)/llm-provider infra fetch
 	$(BIN)/pytest
 
 unit: install
@@ -42,12 +44,15 @@ unit: install
 
 integration: install
 	bash scripts/ensure-system-deps.sh
+	$(BIN)/llm-provider infra fetch
 	$(BIN)/pytest -m integration
 
 contract: install
 	$(BIN)/pytest -m contract
 
 performance: install
+	bash scripts/ensure-system-deps.sh
+	$(BIN)/llm-provider infra fetch
 	$(BIN)/pytest -m performance
 
 live: install

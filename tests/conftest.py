@@ -1,12 +1,15 @@
-"""Shared fixtures: real Redis, PostgreSQL and a Kafka-protocol broker (Tansu) for integration tests.
+"""Shared fixtures: real Redis, PostgreSQL and a Kafka broker (Apache Kafka 4.x by default) for integration tests.
 
 Each service comes from an environment URL if set (LLM_PROVIDER_TEST_REDIS_URL, LLM_PROVIDER_TEST_POSTGRES_URL,
 LLM_PROVIDER_TEST_KAFKA_BOOTSTRAP_SERVERS), else from a private, session-scoped instance started from local binaries
 on a free loopback port (`llm_provider_service.infra`). A missing binary skips the test locally and fails it when
 the CI variable is set. `redis_server`, `postgres_server` and `kafka_broker` expose the private launchers so that
 fault-injection tests can stop and start them (the URL stays the same); the function-scoped URL fixtures start a
-stopped private server again, so one test's fault does not leak into the next. Kafka consumers against Tansu need
-`session.timeout.ms=2000` and `fetch.wait.max.ms=10` (see `infra.kafka_broker`).
+stopped private server again, so one test's fault does not leak into the next.
+
+The private broker is Apache Kafka (KRaft, one node, durable) unless LLM_PROVIDER_TEST_KAFKA_BROKER=tansu picks the
+fast, memory-only Tansu for a quick local loop. `TEST_KAFKA_SESSION_TIMEOUT_MS` is the consumer session timeout the
+chosen broker allows (6000 on Kafka, 2000 on Tansu); consumers use `fetch.wait.max.ms=10` on both.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ import pytest
 
 from llm_provider_service.infra import postgres_admin
 from llm_provider_service.infra.binaries import MissingBinaryError
-from llm_provider_service.infra.kafka_broker import TansuBroker
+from llm_provider_service.infra.kafka_broker import KafkaBroker, make_broker
 from llm_provider_service.infra.local_server import LocalServer, make_base_dir
 from llm_provider_service.infra.postgres_server import PostgresServer
 from llm_provider_service.infra.redis_server import RedisServer, flush_database
+from tests.kafka_settings import TEST_KAFKA_BROKER
 
 REDIS_URL_ENV = "LLM_PROVIDER_TEST_REDIS_URL"
 POSTGRES_URL_ENV = "LLM_PROVIDER_TEST_POSTGRES_URL"
@@ -71,8 +75,8 @@ def postgres_server(infra_dir: Path) -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="session")
-def kafka_broker(infra_dir: Path) -> Iterator[TansuBroker]:
-    yield from _running(TansuBroker(infra_dir / "tansu"))
+def kafka_broker(infra_dir: Path) -> Iterator[KafkaBroker]:
+    yield from _running(make_broker(TEST_KAFKA_BROKER, infra_dir / TEST_KAFKA_BROKER))
 
 
 def _private(request: pytest.FixtureRequest, fixture_name: str) -> LocalServer:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from llm_provider_service.domain.errors import ProviderError, PublishError
+from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
+    CompletionChunk,
     CompletionRequest,
     CompletionResponse,
     Job,
@@ -44,11 +46,23 @@ class FakeClock:
         self._monotonic += seconds
 
 
+_JOB_MOMENTS = ("created_at", "updated_at", "available_at", "expires_at", "lease_expires_at", "started_at")
+
+
+class _UtcJobs(dict[str, Job]):
+    """Jobs by id, each stored with its timestamps in UTC, as a database column of `timestamptz` gives them back."""
+
+    def __setitem__(self, job_id: str, job: Job) -> None:
+        moments = {name: getattr(job, name) for name in _JOB_MOMENTS}
+        utc = {name: moment.astimezone(UTC) for name, moment in moments.items() if moment is not None}
+        super().__setitem__(job_id, replace(job, **utc))
+
+
 class InMemoryJobStore:
-    """The JobStore and UsageStore contracts over dicts, with the same compare-and-set rules as SQL."""
+    """The Store port (jobs, outbox, usage) over dicts; passes the store contract suite like the SQL store."""
 
     def __init__(self) -> None:
-        self.jobs: dict[str, Job] = {}
+        self.jobs: dict[str, Job] = _UtcJobs()
         self.outbox: dict[str, OutboxEvent] = {}
         self.published: set[str] = set()
         self.published_at: dict[str, datetime] = {}
@@ -67,7 +81,7 @@ class InMemoryJobStore:
                 if existing.idempotency_key == job.idempotency_key:
                     return existing
         self.jobs[job.id] = job
-        return job
+        return self.jobs[job.id]
 
     async def discard(self, job_id: str) -> None:
         self.jobs.pop(job_id, None)
@@ -150,14 +164,7 @@ class InMemoryJobStore:
         return True
 
     async def finish(
-        self,
-        job_id: str,
-        *,
-        status: JobStatus,
-        owner: str | None,
-        now: datetime,
-        result: Mapping[str, Any],
-        events: Sequence[OutboxEvent],
+        self, job_id: str, outcome: JobOutcome, *, owner: str | None, now: datetime, events: Sequence[OutboxEvent]
     ) -> Job | None:
         self._check()
         job = self.jobs.get(job_id)
@@ -167,7 +174,14 @@ class InMemoryJobStore:
             return None
         if owner is not None and self._owned(job_id, owner) is None:
             return None
-        job = replace(job, status=status, result=dict(result), lease_owner=None, lease_expires_at=None, updated_at=now)
+        job = replace(
+            job,
+            status=outcome.status,
+            result=dict(outcome.payload),
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=now,
+        )
         self.jobs[job_id] = job
         self._write_events(events)
         return job
@@ -213,26 +227,27 @@ class InMemoryJobStore:
         return len(self.outbox) - len(self.published)
 
     async def status_counts(self) -> dict[JobStatus, int]:
-        return dict(Counter(job.status for job in self.jobs.values()))
+        return dict.fromkeys(JobStatus, 0) | Counter(job.status for job in self.jobs.values())
 
     async def ping(self) -> None:
         self._check()
 
     async def record_usage(self, records: Sequence[UsageRecord]) -> None:
-        self.usage.extend(records)
+        known = {record.id for record in self.usage}
+        for record in records:
+            if record.id not in known:  # a retried write counts once
+                known.add(record.id)
+                self.usage.append(record)
 
     async def usage_summary(
         self, *, start: datetime | None, end: datetime | None, group_by: UsageGrouping
     ) -> list[UsageSummaryRow]:
         groups: dict[str, list[UsageRecord]] = {}
         for record in self.usage:
-            key = (
-                record.provider
-                if group_by == "provider"
-                else record.model
-                if group_by == "model"
-                else (record.created_at.date().isoformat())
-            )
+            if (start is not None and record.created_at < start) or (end is not None and record.created_at >= end):
+                continue
+            day = record.created_at.astimezone(UTC).date().isoformat()
+            key = {"provider": record.provider, "model": record.model, "day": day}[group_by]
             groups.setdefault(key, []).append(record)
         return [
             UsageSummaryRow(
@@ -291,3 +306,9 @@ class ScriptedProvider:
         if isinstance(item, ProviderError):
             raise item
         return item
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
+        """The next scripted answer as one delta and a closing chunk with its usage."""
+        response = await self.complete(request)
+        yield CompletionChunk(response.text)
+        yield CompletionChunk(usage=response.usage, finish_reason=response.finish_reason)

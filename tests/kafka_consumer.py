@@ -1,9 +1,10 @@
 """An independent Kafka consumer for tests: collects what really reached the broker, with an asyncio API.
 
-Against Tansu it needs `session.timeout.ms=2000` (Tansu answers JoinGroup after max(1 s, session timeout / 2), 23 s
-with librdkafka's default) and `fetch.wait.max.ms=10` (end-to-end latency is about half of it; never 0, which spins).
+Its session timeout is the shortest the test broker allows (`tests.kafka_settings`: 6000 ms on Apache Kafka, 2000 ms
+on Tansu, which answers JoinGroup after max(1 s, session timeout / 2)), and `fetch.wait.max.ms=10` (end-to-end
+latency is about half of it; never 0, which spins).
 Each collector uses its own consumer group and reads from the earliest offset, so it sees events published before
-it joined. Topics it subscribes to are created on demand (4 partitions on Tansu): create them first with
+it joined. Topics it subscribes to are created on demand (4 partitions on both test brokers): create them first with
 `ensure_topics` when the partition count matters.
 """
 
@@ -21,6 +22,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from tests.kafka_settings import TEST_KAFKA_FETCH_WAIT_MAX_MS, TEST_KAFKA_SESSION_TIMEOUT_MS
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +58,8 @@ class CallbackCollector:
         topics: Sequence[str],
         *,
         group_id: str | None = None,
-        session_timeout_ms: int = 2000,
-        fetch_wait_max_ms: int = 10,
+        session_timeout_ms: int = TEST_KAFKA_SESSION_TIMEOUT_MS,
+        fetch_wait_max_ms: int = TEST_KAFKA_FETCH_WAIT_MAX_MS,
     ) -> None:
         self._topics = list(topics)
         self._config: dict[str, Any] = {
@@ -66,7 +69,7 @@ class CallbackCollector:
             "enable.auto.commit": True,
             "allow.auto.create.topics": True,
             "session.timeout.ms": session_timeout_ms,
-            # librdkafka's default heartbeat (3 s) exceeds a 2 s session: the group would time out and re-read.
+            # A quarter of the session: librdkafka's default heartbeat (3 s) exceeds Tansu's 2 s session.
             "heartbeat.interval.ms": max(100, session_timeout_ms // 4),
             "fetch.wait.max.ms": fetch_wait_max_ms,
             "logger": logging.getLogger("confluent_kafka.consumer"),
@@ -107,7 +110,7 @@ class CallbackCollector:
             return list(self._errors)
 
     async def wait_assigned(self, *, timeout_seconds: float = 15.0) -> None:
-        """Wait until the group has given this consumer its partitions (about 1 s on Tansu)."""
+        """Wait until the group has given this consumer its partitions (about 1 s on either test broker)."""
         async with asyncio.timeout(timeout_seconds):
             await self._assigned.wait()
 

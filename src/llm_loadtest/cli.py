@@ -67,7 +67,10 @@ def run(
     out: Out = Path("perf-results"),
     seed: Annotated[int, typer.Option(help="Seed of schedule and payloads.")] = 1,
     kafka_bootstrap: Annotated[str | None, typer.Option(help="Consume callbacks here (else poll results).")] = None,
-    kafka_session_timeout_ms: Annotated[int, typer.Option(help="2000 for Tansu; >= 6000 for Kafka.")] = 2000,
+    kafka_session_timeout_ms: Annotated[
+        int,
+        typer.Option(envvar="LLM_PROVIDER_KAFKA_SESSION_TIMEOUT_MS", help=">= 6000 for Apache Kafka; 2000 for Tansu."),
+    ] = 6000,
     callback_topic: Annotated[str | None, typer.Option(help="Callback topic (default: fresh per run).")] = None,
     poll: Annotated[bool, typer.Option(help="Without Kafka, poll job results for end-to-end numbers.")] = True,
     max_lag: Annotated[float, typer.Option(help="Seconds late after which a request is dropped.")] = 0.5,

@@ -76,13 +76,15 @@ def worker(
     from llm_provider_service.runtime import run
 
     settings = _settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"worker_concurrency": concurrency})
 
     async def main() -> None:
         async with build_services(settings) as services:
             if metrics_port is not None:
                 # prometheus_client serves from its own daemon thread; it only reads the registry.
                 start_http_server(metrics_port, addr=settings.host, registry=services.metrics.registry)
-            await run(services, serve_http=False, run_worker=True, concurrency=concurrency)
+            await run(services, serve_http=False, run_worker=True)
 
     _run(main())
 
@@ -115,13 +117,31 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 
 
 @infra_app.command("up")
-def infra_up(directory: Annotated[Path, typer.Option(help="Where data and state live.")] = INFRA_DIR) -> None:
-    """Start private Redis, PostgreSQL and a Kafka-protocol broker on free loopback ports."""
+def infra_up(
+    directory: Annotated[Path, typer.Option(help="Where data and state live.")] = INFRA_DIR,
+    kafka: Annotated[
+        str, typer.Option(help="Broker: 'kafka' (Apache Kafka 4.x, durable) or 'tansu' (fast, memory only).")
+    ] = "kafka",
+) -> None:
+    """Start private Redis, PostgreSQL and a Kafka broker on free loopback ports."""
     from llm_provider_service.infra import launcher
+    from llm_provider_service.infra.kafka_broker import parse_broker_kind
 
-    launcher.up(directory)
+    try:
+        broker = parse_broker_kind(kafka)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--kafka") from exc
+    launcher.up(directory, kafka=broker)
     for line in launcher.env_lines(directory):
         typer.echo(line)
+
+
+@infra_app.command("fetch")
+def infra_fetch() -> None:
+    """Fetch Apache Kafka's jars into the per-machine cache (once; later calls only print where they are)."""
+    from llm_provider_service.infra.kafka_dist import KAFKA_VERSION, kafka_classpath
+
+    typer.echo(f"apache-kafka {KAFKA_VERSION}: {kafka_classpath()}")
 
 
 @infra_app.command("down")

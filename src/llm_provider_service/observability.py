@@ -9,6 +9,10 @@ from collections.abc import Callable
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from llm_provider_service.domain.catalog import ModelCatalog
+from llm_provider_service.domain.models import TokenUsage
+from llm_provider_service.domain.usage import UsageRecord
+
 LATENCY_BUCKETS_SECONDS = (
     0.0005,
     0.001,
@@ -34,8 +38,12 @@ CIRCUIT_STATE_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 class Metrics:
     """Every metric the service exports. Labels are bounded: provider, model, outcome, endpoint — never ids."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, *, catalog: ModelCatalog) -> None:
         self.registry = registry
+        self._catalog = catalog
+        # `.labels()` takes a lock and builds a key on every call; the children of the per-call metrics are
+        # cached per label set (bounded: providers x manifest models or "other" x outcomes).
+        self._call_children: dict[tuple[str, str, str], tuple[Counter, Counter, Counter, Counter]] = {}
         self.http_requests = Counter(
             "llm_provider_http_requests", "HTTP requests served.", ["endpoint", "method", "status"], registry=registry
         )
@@ -67,6 +75,19 @@ class Metrics:
             "Accept to first attempt.",
             ["provider"],
             buckets=LATENCY_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.budget_wait_seconds = Histogram(
+            "llm_provider_budget_wait_seconds",
+            "Time a job waited for rate budget before its call (part of its queue wait).",
+            ["provider"],
+            buckets=LATENCY_BUCKETS_SECONDS,
+            registry=registry,
+        )
+        self.budget_deferrals = Counter(
+            "llm_provider_budget_deferrals",
+            "Jobs sent back to the queue because their rate budget had no room (no attempt spent).",
+            ["provider"],
             registry=registry,
         )
         self.processing_seconds = Histogram(
@@ -105,6 +126,53 @@ class Metrics:
         self.events_published = Counter(
             "llm_provider_events_published", "Events published from the outbox.", registry=registry
         )
+        self.outbox_relay_failures = Counter(
+            "llm_provider_outbox_relay_failures",
+            "Outbox relay attempts that failed, by cause (broker: publishing; store: reading the outbox).",
+            ["cause"],
+            registry=registry,
+        )
+        self.outbox_relay_failing_seconds = Gauge(
+            "llm_provider_outbox_relay_failing_seconds",
+            "Seconds the outbox relay had been failing at its last attempt; 0 once it publishes (or reads) again.",
+            registry=registry,
+        )
+
+    def outbox_relay_failed(self, cause: str, failing_seconds: float) -> None:
+        self.outbox_relay_failures.labels(cause=cause).inc()
+        self.outbox_relay_failing_seconds.set(failing_seconds)
+
+    def outbox_relay_recovered(self, failed_seconds: float) -> None:
+        self.outbox_relay_failing_seconds.set(0.0)
+
+    def model_label(self, provider: str, model: str) -> str:
+        return self._catalog.metric_label(provider, model)
+
+    def record_usage(self, record: UsageRecord) -> None:
+        """A gateway call, from its usage record."""
+        usage = TokenUsage(record.prompt_tokens, record.completion_tokens)
+        self.record_call(record.provider, record.model, record.outcome, usage=usage, cost_usd=record.cost_usd)
+
+    def record_call(
+        self, provider: str, model: str, outcome: str, *, usage: TokenUsage | None = None, cost_usd: float = 0.0
+    ) -> None:
+        """One provider call, from the job path or the gateway alike: its outcome, tokens and cost."""
+        key = (provider, self.model_label(provider, model), outcome)
+        children = self._call_children.get(key)
+        if children is None:
+            provider, label, _ = key
+            children = self._call_children[key] = (
+                self.provider_calls.labels(*key),
+                self.tokens.labels(provider, label, "prompt"),
+                self.tokens.labels(provider, label, "completion"),
+                self.cost_usd.labels(provider, label),
+            )
+        calls, prompt_tokens, completion_tokens, cost = children
+        calls.inc()
+        if usage is not None and (usage.prompt_tokens or usage.completion_tokens):
+            prompt_tokens.inc(usage.prompt_tokens)
+            completion_tokens.inc(usage.completion_tokens)
+            cost.inc(cost_usd)
 
     def circuit_changed(self, provider: str, state: str) -> None:
         self.circuit_state.labels(provider).set(CIRCUIT_STATE_VALUES.get(state, -1))

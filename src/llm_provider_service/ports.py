@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
     CompletionChunk,
     CompletionRequest,
@@ -18,6 +19,7 @@ from llm_provider_service.domain.models import (
     JobStatus,
     OutboxEvent,
 )
+from llm_provider_service.domain.rate_limits import BudgetState, Demand, Dimension, Grant, RateLimitObservation
 from llm_provider_service.domain.usage import UsageGrouping, UsageRecord, UsageSummaryRow
 
 
@@ -107,10 +109,10 @@ class JobQueue(Protocol):
 
 
 class JobStore(Protocol):
-    """The system of record for jobs, their outbox events and usage.
+    """The system of record for jobs.
 
     State changes are conditional (compare-and-set on status and lease owner), so at most one worker can
-    finish a job, and each terminal state is written with its events in one transaction.
+    finish a job, and each state change is written with its outbox events in one transaction.
     Raises `StoreUnavailableError` when the database cannot be reached.
     """
 
@@ -139,23 +141,27 @@ class JobStore(Protocol):
         """Processing -> queued without counting the attempt (open circuit, shutdown before the call)."""
 
     async def finish(
-        self,
-        job_id: str,
-        *,
-        status: JobStatus,
-        owner: str | None,
-        now: datetime,
-        result: Mapping[str, Any],
-        events: Sequence[OutboxEvent],
+        self, job_id: str, outcome: JobOutcome, *, owner: str | None, now: datetime, events: Sequence[OutboxEvent]
     ) -> Job | None:
-        """Write a terminal state, its result and its events atomically. With `owner`, the job must be
-        processing under that lease; without, it must be queued (cancel, expire). None if not applicable."""
+        """Write a terminal outcome (status, callback payload as the result, its facts) and its events atomically.
+        With `owner`, the job must be processing under that lease; without, it must be queued (cancel, expire).
+        None if not applicable."""
 
     async def due_jobs(self, *, now: datetime, limit: int) -> list[Job]:
         """Queued jobs that are due and processing jobs whose lease expired, oldest first (reconciler)."""
 
     async def overdue_jobs(self, *, now: datetime, limit: int) -> list[Job]:
         """Non-terminal jobs whose `expires_at` has passed."""
+
+    async def status_counts(self) -> dict[JobStatus, int]:
+        """How many jobs are in each status (for metrics and operators)."""
+
+    async def ping(self) -> None:
+        """Raise `StoreUnavailableError` unless the store answers."""
+
+
+class OutboxStore(Protocol):
+    """The outbox the job store's transactions write to, read by the relay (publish) and reconciler (prune)."""
 
     async def claim_outbox(self, *, now: datetime, limit: int, lock_seconds: float) -> list[OutboxEvent]:
         """Take up to `limit` unpublished events for publishing, hidden from other relays for a while."""
@@ -166,12 +172,6 @@ class JobStore(Protocol):
 
     async def prune_outbox(self, *, published_before: datetime, limit: int) -> int:
         """Delete up to `limit` events published before the cutoff (oldest first); returns how many."""
-
-    async def status_counts(self) -> dict[JobStatus, int]:
-        """How many jobs are in each status (for metrics and operators)."""
-
-    async def ping(self) -> None:
-        """Raise `StoreUnavailableError` unless the store answers."""
 
 
 class UsageStore(Protocol):
@@ -184,7 +184,39 @@ class UsageStore(Protocol):
     ) -> list[UsageSummaryRow]: ...
 
 
+class Store(JobStore, OutboxStore, UsageStore, Protocol):
+    """One database holds all three (the outbox must share the jobs' transactions); wired as one object."""
+
+
 class EventPublisher(Protocol):
     """Delivers events (Kafka, or a JSONL file when embedded). Raises `PublishError` if not all were delivered."""
 
     async def publish(self, events: Sequence[OutboxEvent]) -> None: ...
+
+
+class RateBudget(Protocol):
+    """Request and token budgets per key (provider/model), shared by every process that uses the same backend.
+
+    Each operation is atomic across all of a key's dimensions. `now` is epoch seconds of the caller's clock.
+    Raises `BudgetUnavailableError` when the backend cannot be reached (callers then run unthrottled).
+    """
+
+    async def reserve(
+        self,
+        key: str,
+        *,
+        demand: Demand,
+        configured: Mapping[Dimension, int],
+        job_id: str | None,
+        now: float,
+        horizon_seconds: float,
+    ) -> Grant:
+        """Take `demand` if it fits within `horizon_seconds`; else take nothing and say when to come back."""
+
+    async def record(
+        self, key: str, *, refund: Demand | None, observation: RateLimitObservation | None, now: float
+    ) -> None:
+        """After a call: give back what was over-estimated (negative: take more) and learn from the vendor."""
+
+    async def states(self, *, now: float) -> list[BudgetState]:
+        """Every budget with a known limit, for operators."""

@@ -14,7 +14,6 @@ import uvicorn
 
 from llm_provider_service.api.app import create_app
 from llm_provider_service.bootstrap import Services
-from llm_provider_service.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +47,6 @@ async def run(
     run_worker: bool,
     host: str = "127.0.0.1",
     port: int = 8000,
-    concurrency: int | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
     """Run until `stop` is set (SIGTERM/SIGINT set it); then stop accepting, drain jobs, drain the outbox."""
@@ -58,22 +56,14 @@ async def run(
     gc.collect()
     gc.freeze()
     _install_signal_handlers(stop)
+    if serve_http and settings.allow_anonymous_jobs:
+        logger.warning("LLM_PROVIDER_ALLOW_ANONYMOUS_JOBS is on: anyone who reaches this port can submit jobs")
     async with asyncio.TaskGroup() as group:
         group.create_task(services.relay.run(stop), name="outbox-relay")
         group.create_task(services.usage_recorder.run(stop), name="usage-recorder")
         group.create_task(services.reconciler.run(stop, settings.reconcile_interval_seconds), name="reconciler")
         if run_worker:
-            worker = Worker(
-                queue=services.queue,
-                store=services.store,
-                processor=services.processor,
-                clock=services.clock,
-                metrics=services.metrics,
-                concurrency=concurrency or settings.worker_concurrency,
-                lease_seconds=settings.lease_seconds,
-                usage=services.usage_recorder,
-                tracing=services.tracing,
-            )
+            worker = services.worker
             group.create_task(worker.run(stop, grace_seconds=settings.shutdown_grace_seconds), name="worker")
         if serve_http:
             app = create_app(

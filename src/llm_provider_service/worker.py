@@ -14,7 +14,7 @@ from llm_provider_service.domain.models import TokenUsage
 from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.observability import Metrics
 from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease
-from llm_provider_service.service.processing import JobProcessor, Outcome, ProcessingReport
+from llm_provider_service.service.processing import BUDGET_DEFERRED, JobProcessor, Outcome, ProcessingReport
 from llm_provider_service.service.usage_recorder import UsageRecorder
 from llm_provider_service.tracing import Tracing
 
@@ -137,22 +137,24 @@ class Worker:
 
     def _record(self, report: ProcessingReport) -> None:
         metrics = self._metrics
+        model = metrics.model_label(report.provider, report.model)
         if report.outcome in (Outcome.COMPLETED, Outcome.FAILED, Outcome.EXPIRED):
-            metrics.jobs_finished.labels(report.provider, report.model, report.outcome.value).inc()
+            metrics.jobs_finished.labels(report.provider, model, report.outcome.value).inc()
             if report.end_to_end_seconds is not None:
                 metrics.end_to_end_seconds.labels(report.provider).observe(report.end_to_end_seconds)
             if report.queue_wait_seconds is not None:
                 metrics.queue_wait_seconds.labels(report.provider).observe(report.queue_wait_seconds)
+        if report.budget_wait_seconds is not None:
+            metrics.budget_wait_seconds.labels(report.provider).observe(report.budget_wait_seconds)
+        if report.outcome == Outcome.DEFERRED and report.error_kind == BUDGET_DEFERRED:
+            metrics.budget_deferrals.labels(report.provider).inc()
         if report.call_seconds is not None:
-            metrics.processing_seconds.labels(report.provider, report.model).observe(report.call_seconds)
+            metrics.processing_seconds.labels(report.provider, model).observe(report.call_seconds)
         if report.outcome in (Outcome.COMPLETED, Outcome.FAILED, Outcome.RETRY_SCHEDULED):
             outcome = "ok" if report.outcome == Outcome.COMPLETED else (report.error_kind or "error")
-            metrics.provider_calls.labels(report.provider, report.model, outcome).inc()
+            metrics.record_call(report.provider, report.model, outcome, usage=report.usage, cost_usd=report.cost_usd)
         if report.usage is not None:
             self._record_usage(report, report.usage)
-            metrics.tokens.labels(report.provider, report.model, "prompt").inc(report.usage.prompt_tokens)
-            metrics.tokens.labels(report.provider, report.model, "completion").inc(report.usage.completion_tokens)
-            metrics.cost_usd.labels(report.provider, report.model).inc(report.cost_usd)
         if report.outcome == Outcome.RETRY_SCHEDULED:
             metrics.job_retries.labels(report.provider, report.error_kind or "unknown").inc()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import orjson
@@ -15,13 +15,10 @@ from llm_provider_service.domain.errors import ProviderError
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
 from llm_provider_service.mock import MockEngine, MockProfile
 from llm_provider_service.ports import StreamingLLMProvider
-from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.providers.mock import MockProvider
-from llm_provider_service.resilience.retry import RetryPolicy
-from llm_provider_service.service.gateway import GATEWAY_MAX_ATTEMPTS, GATEWAY_MAX_RETRY_WAIT_SECONDS, ChatGateway
-from llm_provider_service.service.limits import ProviderLimits
+from llm_provider_service.service.gateway import ChatGateway
 from llm_provider_service.service.usage_recorder import UsageRecorder
-from tests.api.conftest import MAX_BODY_BYTES, build_context
+from tests.api.conftest import MAX_BODY_BYTES
 from tests.unit.service.harness import Harness
 
 MOCK_MODEL = "mock/mock-comparison-v1"
@@ -90,9 +87,12 @@ class ChatApi:
 
 
 def build_chat_api(
-    *, api_keys: list[str] | None = None, aliases: dict[str, str] | None = None, gateway_enabled: bool = True
+    *,
+    api_keys: list[str] | None = None,
+    aliases: dict[str, str] | None = None,
+    gateway_enabled: bool = True,
+    unsupported_params: Literal["drop", "reject"] = "drop",
 ) -> ChatApi:
-    harness = Harness()
     sleep = RecordingSleep()
     scripted = ScriptedStreamingProvider("openai_compatible")
     openai = ScriptedStreamingProvider("openai")
@@ -100,27 +100,28 @@ def build_chat_api(
         "mock": MockProvider(MockEngine(MockProfile()), sleep=sleep),
         "openai_compatible": scripted,
         "openai": openai,
+        # A scripted stand-in for a translating vendor (reach it with `gateway.route(...).provider`).
+        "anthropic": ScriptedStreamingProvider("anthropic"),
     }
-    recorder = UsageRecorder(harness.store)
-    context = build_context(harness, api_keys=api_keys)
-    gateway = ChatGateway(
+    settings = {
+        "api_keys": api_keys or [],
+        "model_aliases": aliases or {},
+        "retry_base_delay_seconds": 0.5,
+    }
+    harness = Harness(
         providers=providers,
-        catalog=default_catalog(),
-        aliases=aliases or {},
-        breakers=harness.breakers,
-        limits=ProviderLimits({}),
-        retry_policy=RetryPolicy(max_attempts=GATEWAY_MAX_ATTEMPTS, base_delay_seconds=0.5, max_delay_seconds=10),
-        max_retry_wait_seconds=GATEWAY_MAX_RETRY_WAIT_SECONDS,
-        call_timeout_seconds=60.0,
-        recorder=recorder,
-        clock=harness.clock,
+        settings_overrides=settings,
+        unsupported_params=unsupported_params,
         sleep=sleep,
         random=lambda: 0.0,
     )
-    context = dataclasses.replace(context, gateway=gateway if gateway_enabled else None, providers=providers)
+    services = harness.services
+    context = services.api if gateway_enabled else dataclasses.replace(services.api, gateway=None)
     app = create_app(context, max_body_bytes=MAX_BODY_BYTES)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service.test")
-    return ChatApi(client, harness, recorder, sleep, scripted, openai, gateway, context.metrics)
+    return ChatApi(
+        client, harness, services.usage_recorder, sleep, scripted, openai, services.gateway, services.metrics
+    )
 
 
 def sse_data(text: str) -> list[Any]:

@@ -1,4 +1,4 @@
-"""An ASGI client over the real app, wired to fakes and the in-memory queue."""
+"""An ASGI client over the real app, composed by bootstrap over fakes and the in-memory queue."""
 
 from __future__ import annotations
 
@@ -8,15 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
-from pydantic import SecretStr
 
 from llm_provider_service.api.app import create_app
-from llm_provider_service.api.auth import KeyChecker
 from llm_provider_service.api.context import ApiContext
 from llm_provider_service.observability import Metrics
-from llm_provider_service.providers.manifest import default_catalog
-from llm_provider_service.service.limits import ProviderLimits
 from tests.unit.service.harness import Harness
 
 MAX_BODY_BYTES = 4096
@@ -29,23 +24,8 @@ class Api:
     metrics: Metrics
 
 
-def build_context(harness: Harness, *, api_keys: list[str] | None = None, admin_key: str | None = None) -> ApiContext:
-    return ApiContext(
-        jobs=harness.jobs,
-        store=harness.store,
-        usage=harness.store,
-        queue=harness.queue,
-        providers={"mock": harness.provider},
-        configured_providers=frozenset({"mock"}),
-        catalog=default_catalog(),
-        breakers=harness.breakers,
-        limits=ProviderLimits({}),
-        keys=KeyChecker([SecretStr(key) for key in api_keys or []], SecretStr(admin_key) if admin_key else None),
-        metrics=Metrics(CollectorRegistry()),
-        readiness_checks={"store": harness.store.ping, "queue": harness.queue.stats},
-        max_wait_seconds=60,
-        version="test",
-    )
+def build_context(harness: Harness) -> ApiContext:
+    return harness.services.api
 
 
 ApiFactory = Callable[..., Any]
@@ -55,9 +35,13 @@ ApiFactory = Callable[..., Any]
 async def make_api() -> AsyncIterator[ApiFactory]:
     clients: list[httpx.AsyncClient] = []
 
-    async def factory(harness: Harness | None = None, **keys: Any) -> Api:
-        harness = harness or Harness()
-        context = build_context(harness, **keys)
+    async def factory(harness: Harness | None = None, **settings: Any) -> Api:
+        """The app over `harness`, or over a new one with these settings (e.g. `api_keys`, `admin_key`)."""
+        if harness is None:
+            harness = Harness(settings_overrides=settings)
+        elif settings:
+            raise ValueError("pass settings to the Harness, not next to it")
+        context = build_context(harness)
         app = create_app(context, max_body_bytes=MAX_BODY_BYTES)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service.test")
         clients.append(client)

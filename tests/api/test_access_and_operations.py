@@ -94,9 +94,9 @@ async def test_models_lists_the_manifest_with_prices(api: Api) -> None:
 
 
 async def test_usage_rejects_bad_parameters(api: Api) -> None:
-    assert (await api.client.get("/api/v1/usage?group_by=user")).status_code == 422
-    assert (await api.client.get("/api/v1/usage?from=yesterday")).status_code == 422
-    assert (await api.client.get("/api/v1/usage?from=2026-01-01T00:00:00")).status_code == 422
+    assert (await api.client.get("/api/v1/usage?group_by=user")).status_code == 400
+    assert (await api.client.get("/api/v1/usage?from=yesterday")).status_code == 400
+    assert (await api.client.get("/api/v1/usage?from=2026-01-01T00:00:00")).status_code == 400
     ok = await api.client.get("/api/v1/usage?from=2026-01-01T00:00:00Z&group_by=day")
     assert ok.status_code == 200
     assert ok.json()["groups"] == []
@@ -153,8 +153,18 @@ async def test_requests_over_the_in_flight_limit_are_shed_with_retry_after() -> 
         shed = await client.get("/api/v1/requests/job-3")
         assert shed.status_code == 503
         assert shed.json()["code"] == "overloaded"
+        assert shed.json()["is_retryable"] is True
         assert shed.headers["retry-after"] == "1"
         assert (await client.get("/healthz")).status_code == 200  # probes are never shed
         store.gate.set()
         assert [response.status_code for response in await asyncio.gather(*held)] == [404, 404]
         assert (await client.get("/api/v1/requests/job-4")).status_code == 404  # slots are given back
+
+
+async def test_providers_tell_configured_apart_from_enabled(make_api: ApiFactory) -> None:
+    # A key without the base URL an OpenAI-compatible server needs: configured, but not usable.
+    api: Api = await make_api(openai_compatible={"api_key": "sk-local"})
+    providers = {p["name"]: p for p in (await api.client.get("/api/v1/providers")).json()["providers"]}
+    assert (providers["openai_compatible"]["configured"], providers["openai_compatible"]["enabled"]) == (True, False)
+    assert (providers["openai"]["configured"], providers["openai"]["enabled"]) == (False, False)
+    assert (providers["mock"]["configured"], providers["mock"]["enabled"]) == (True, True)

@@ -19,29 +19,31 @@ def _with(**changes: Any) -> bytes:
 
 
 CASES = [
-    ("malformed json", b'{"user_prompt": ', 422, "validation_error"),
-    ("not an object", b"[1, 2]", 422, "validation_error"),
-    ("empty body", b"", 422, "validation_error"),
-    ("missing user_prompt", b"{}", 422, "validation_error"),
-    ("empty user_prompt", _with(user_prompt=""), 422, "validation_error"),
-    ("blank user_prompt", _with(user_prompt="   \n"), 422, "validation_error"),
-    ("user_prompt not a string", _with(user_prompt=5), 422, "validation_error"),
-    ("priority as a string", _with(priority="5"), 422, "validation_error"),
-    ("priority out of range", _with(priority=11), 422, "validation_error"),
-    ("negative priority", _with(priority=-1), 422, "validation_error"),
-    ("metadata not an object", _with(metadata=[1]), 422, "validation_error"),
-    ("unknown field", _with(surprise=True), 422, "validation_error"),
-    ("correlation id not a uuid", _with(correlation_id="abc"), 422, "validation_error"),
-    ("invalid callback topic", _with(callback_topic="bad topic!"), 422, "validation_error"),
-    ("dot callback topic", _with(callback_topic=".."), 422, "validation_error"),
-    ("temperature too high", _with(llm_config_overrides={"temperature_override": 2.5}), 422, "validation_error"),
-    ("temperature negative", _with(llm_config_overrides={"temperature_override": -0.1}), 422, "validation_error"),
-    ("max tokens zero", _with(llm_config_overrides={"max_tokens_override": 0}), 422, "validation_error"),
-    ("bad reasoning effort", _with(llm_config_overrides={"reasoning_effort": "extreme"}), 422, "validation_error"),
-    ("bad prompt block", _with(prompt_blocks=[{"content": "x", "target": "assistant"}]), 422, "validation_error"),
-    ("unknown provider", _with(llm_config_overrides={"provider_override": "skynet"}), 422, "unknown_provider"),
-    ("unconfigured provider", _with(llm_config_overrides={"provider_override": "openai"}), 422, "unknown_provider"),
-    ("unknown model", _with(llm_config_overrides={"model_override": "gpt-17"}), 422, "unknown_model"),
+    ("malformed json", b'{"user_prompt": ', 400, "validation_error"),
+    ("not an object", b"[1, 2]", 400, "validation_error"),
+    ("empty body", b"", 400, "validation_error"),
+    ("missing user_prompt", b"{}", 400, "validation_error"),
+    ("empty user_prompt", _with(user_prompt=""), 400, "validation_error"),
+    ("blank user_prompt", _with(user_prompt="   \n"), 400, "validation_error"),
+    ("user_prompt not a string", _with(user_prompt=5), 400, "validation_error"),
+    ("priority as a string", _with(priority="5"), 400, "validation_error"),
+    ("priority out of range", _with(priority=11), 400, "validation_error"),
+    ("negative priority", _with(priority=-1), 400, "validation_error"),
+    ("metadata not an object", _with(metadata=[1]), 400, "validation_error"),
+    ("unknown field", _with(surprise=True), 400, "validation_error"),
+    ("correlation id not a uuid", _with(correlation_id="abc"), 400, "validation_error"),
+    ("invalid callback topic", _with(callback_topic="bad topic!"), 400, "validation_error"),
+    ("dot callback topic", _with(callback_topic=".."), 400, "validation_error"),
+    ("temperature too high", _with(llm_config_overrides={"temperature_override": 2.5}), 400, "validation_error"),
+    ("temperature negative", _with(llm_config_overrides={"temperature_override": -0.1}), 400, "validation_error"),
+    ("max tokens zero", _with(llm_config_overrides={"max_tokens_override": 0}), 400, "validation_error"),
+    ("bad reasoning effort", _with(llm_config_overrides={"reasoning_effort": "extreme"}), 400, "validation_error"),
+    ("bad prompt block", _with(prompt_blocks=[{"content": "x", "target": "assistant"}]), 400, "validation_error"),
+    ("unknown provider", _with(llm_config_overrides={"provider_override": "skynet"}), 400, "unknown_provider"),
+    ("unconfigured provider", _with(llm_config_overrides={"provider_override": "openai"}), 400, "unknown_provider"),
+    ("model id too long", _with(llm_config_overrides={"model_override": "m" * 201}), 400, "validation_error"),
+    ("prompt blocks not a list", _with(prompt_blocks={"content": "x"}), 400, "validation_error"),
+    ("prompt block without content", _with(prompt_blocks=[{"target": "system"}]), 400, "validation_error"),
 ]
 
 
@@ -54,6 +56,9 @@ async def test_bad_body_is_rejected_with_a_problem(api: Api, body: bytes, status
     assert problem["code"] == code
     assert problem["status"] == status
     assert {"type", "title", "detail", "correlation_id"} <= set(problem)
+    # The original client reads these two members.
+    assert problem["error"] == problem["detail"]
+    assert problem["is_retryable"] is False
     assert api.harness.store.jobs == {}
     assert (await api.harness.queue.stats()).total == 0
 
@@ -61,7 +66,7 @@ async def test_bad_body_is_rejected_with_a_problem(api: Api, body: bytes, status
 async def test_validation_errors_never_echo_the_input(api: Api) -> None:
     private_essay = "my-private-essay-text"
     response = await api.client.post("/api/v1/comparison", json={"user_prompt": private_essay, "priority": "x"})
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert private_essay not in response.text
     assert response.json()["errors"][0]["loc"] == ["priority"]
 
@@ -90,10 +95,10 @@ async def test_unknown_queue_id_is_404(api: Api) -> None:
     assert (await api.client.delete("/api/v1/requests/does-not-exist")).status_code == 404
 
 
-async def test_wait_out_of_range_is_422(api: Api) -> None:
+async def test_wait_out_of_range_is_400(api: Api) -> None:
     for value in ("61", "-1", "soon"):
         response = await api.client.post(f"/api/v1/comparison?wait={value}", json=GOOD)
-        assert response.status_code == 422
+        assert response.status_code == 400
     assert api.harness.store.jobs == {}
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
-from tests.api.chat_support import ChatApi, build_chat_api
+from tests.api.chat_support import ChatApi, ScriptedStreamingProvider, build_chat_api
 
 K = ProviderErrorKind
 
@@ -37,27 +37,53 @@ async def test_an_unknown_model_is_404(chat_api: ChatApi) -> None:
         assert_error(await chat_api.chat(model=model), 404, "model_not_found")
 
 
-@pytest.mark.parametrize("parameter", ["tools", "tool_choice", "logprobs", "top_p", "seed"])
-async def test_an_unsupported_parameter_is_refused(chat_api: ChatApi, parameter: str) -> None:
-    error = assert_error(await chat_api.send({parameter: 1}), 422, "unsupported_parameter")
-    assert parameter in error["message"]
+async def test_a_parameter_the_vendor_cannot_honour_is_dropped_and_named(chat_api: ChatApi) -> None:
+    anthropic = chat_api.gateway.route("anthropic/claude-sonnet-4-5").provider
+    assert isinstance(anthropic, ScriptedStreamingProvider)
+
+    response = await chat_api.chat(
+        model="anthropic/claude-sonnet-4-5", seed=7, logprobs=True, top_p=0.5, service_tier="flex"
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.headers["x-llm-provider-dropped-params"] == "logprobs, seed, service_tier"
+    [call] = anthropic.requests
+    assert (call.seed, call.logprobs, call.top_p) == (None, False, 0.5)
 
 
-async def test_a_parameter_the_model_cannot_take_is_refused(chat_api: ChatApi) -> None:
-    error = assert_error(await chat_api.chat(model="openai/gpt-5-mini", temperature=0.5), 422, "unsupported_parameter")
-    assert "temperature" in error["message"]
-    assert chat_api.openai.requests == []
+async def test_under_reject_a_parameter_the_vendor_cannot_honour_is_a_400_naming_it() -> None:
+    api = build_chat_api(unsupported_params="reject")
+    try:
+        response = await api.chat(model="anthropic/claude-sonnet-4-5", seed=7)
+        error = assert_error(response, 400, "unsupported_parameter")
+        assert error["param"] == "seed"
+        assert "seed" in error["message"]
+    finally:
+        await api.client.aclose()
+
+
+async def test_a_parameter_the_model_cannot_take_is_dropped(chat_api: ChatApi) -> None:
+    response = await chat_api.chat(model="openai/gpt-5-mini", temperature=0.5, seed=3)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["x-llm-provider-dropped-params"] == "temperature"
+    [call] = chat_api.openai.requests
+    assert call.temperature is None
+    assert call.passthrough is not None
+    assert call.passthrough["seed"] == 3  # OpenAI takes seed: passed through verbatim
+    assert "temperature" not in call.passthrough
 
 
 async def test_an_invalid_body_lists_its_errors(chat_api: ChatApi) -> None:
     response = await chat_api.chat(messages=[], temperature="hot")
-    assert_error(response, 422, "validation_error")
+    assert_error(response, 400, "validation_error")
     assert {tuple(error["loc"]) for error in response.json()["errors"]} == {("messages",), ("temperature",)}
 
 
-async def test_n_above_one_and_system_only_prompts_are_refused(chat_api: ChatApi) -> None:
-    assert_error(await chat_api.chat(n=2), 422, "validation_error")
-    assert_error(await chat_api.chat(messages=[{"role": "system", "content": "x"}]), 422, "validation_error")
+async def test_n_above_one_where_the_vendor_has_none_and_system_only_prompts_are_refused(chat_api: ChatApi) -> None:
+    error = assert_error(await chat_api.chat(model="anthropic/claude-sonnet-4-5", n=2), 400, "unsupported_parameter")
+    assert error["param"] == "n"
+    assert_error(await chat_api.chat(messages=[{"role": "system", "content": "x"}]), 400, "validation_error")
 
 
 @pytest.mark.parametrize(
@@ -150,5 +176,5 @@ async def test_without_a_gateway_the_routes_are_404() -> None:
 
 
 async def test_a_bad_mock_header_is_a_validation_error(chat_api: ChatApi) -> None:
-    assert_error(await chat_api.chat(headers={"x-mock-latency-ms": "soon"}), 422, "validation_error")
+    assert_error(await chat_api.chat(headers={"x-mock-latency-ms": "soon"}), 400, "validation_error")
     assert_error(await chat_api.chat(headers={"x-mock-scenario": "explode"}), 400, "invalid_request")

@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from llm_provider_service.api.openai_wire import JSON_OBJECT_OUTPUT
+from llm_provider_service.api.openai_request import JSON_OBJECT_OUTPUT
 from llm_provider_service.domain.catalog import ModelInfo
 from llm_provider_service.domain.errors import UnsupportedParameterError
 from llm_provider_service.domain.models import ChatMessage, CompletionRequest, CompletionResponse, TokenUsage
-from llm_provider_service.service.gateway import ChatGateway, Route
-from tests.api.chat_support import ChatApi, ScriptedStreamingProvider, build_chat_api
+from llm_provider_service.service.chat_parameters import admit
+from tests.api.chat_support import ChatApi, build_chat_api
 
 JSON_MODE = {"type": "json_object"}
 
@@ -58,9 +58,11 @@ async def test_text_format_sends_no_output_schema(chat_api: ChatApi) -> None:
     assert chat_api.openai.requests[0].output_schema is None
 
 
-def test_a_model_without_structured_output_refuses_json_mode_by_name() -> None:
+def test_a_model_without_structured_output_drops_or_refuses_json_mode() -> None:
     info = ModelInfo("openai_compatible", "tiny", 0.0, 0.0, 0, 0, supports_structured_output=False)
-    route = Route("openai_compatible/tiny", ScriptedStreamingProvider("openai_compatible"), info, "other")
     call = CompletionRequest(model="tiny", messages=(ChatMessage("user", "x"),), output_schema=JSON_OBJECT_OUTPUT)
-    with pytest.raises(UnsupportedParameterError, match="json_object"):
-        ChatGateway.check(route, call, stream=False)
+
+    admitted, dropped = admit("openai_compatible/tiny", info, call, {"response_format"}, "drop", stream=False)
+    assert (admitted.output_schema, dropped) == (None, ("response_format",))
+    with pytest.raises(UnsupportedParameterError, match="response_format"):
+        admit("openai_compatible/tiny", info, call, {"response_format"}, "reject", stream=False)

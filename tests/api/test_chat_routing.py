@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from llm_provider_service.service.gateway import OTHER_MODEL_LABEL, ModelNotFoundError
+from llm_provider_service.domain.errors import ModelNotFoundError
 from tests.api.chat_support import ChatApi, build_chat_api
 
 
@@ -20,7 +20,7 @@ async def chat_api() -> AsyncIterator[ChatApi]:
 
 def test_an_adhoc_model_id_routes_to_the_same_remembered_route(chat_api: ChatApi) -> None:
     first = chat_api.gateway.route("openai_compatible/my-local-llama")
-    assert first.metric_model == OTHER_MODEL_LABEL
+    assert first.info.model_id == "my-local-llama"
     assert chat_api.gateway.route("openai_compatible/my-local-llama") is first
 
 

@@ -22,7 +22,15 @@ async def test_submit_answers_202_with_location(api: Api) -> None:
     assert response.status_code == 202
     body = response.json()
     assert body["status"] == "queued"
-    assert set(body) == {"queue_id", "status", "message", "estimated_wait_seconds", "status_url"}
+    assert set(body) == {
+        "queue_id",
+        "status",
+        "message",
+        "estimated_wait_seconds",
+        "estimated_wait_minutes",
+        "status_url",
+    }
+    assert isinstance(body["estimated_wait_minutes"], int)
     assert response.headers["location"] == body["status_url"] == f"/api/v1/requests/{body['queue_id']}"
     job = api.harness.store.jobs[body["queue_id"]]
     assert job.request.priority == 7
@@ -76,7 +84,7 @@ async def test_cancel_queued_job(api: Api) -> None:
     response = await api.client.delete(f"/api/v1/requests/{queue_id}")
     assert response.status_code == 200
     assert response.json()["status"] == "cancelled"
-    assert response.json()["result"]["error_detail"]["error_code"] == "cancelled"
+    assert response.json()["result"]["error_detail"]["details"]["kind"] == "cancelled"
     again = await api.client.delete(f"/api/v1/requests/{queue_id}")
     assert again.status_code == 200
     callbacks = await api.harness.callbacks()
@@ -98,6 +106,7 @@ async def test_queue_full_is_503_with_retry_after(make_api: ApiFactory) -> None:
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "queue_full"
+    assert response.json()["is_retryable"] is True
     assert int(response.headers["retry-after"]) >= 1
     assert len(api.harness.store.jobs) == 1
 
@@ -109,6 +118,7 @@ async def test_store_down_is_503_and_nothing_is_queued(api: Api) -> None:
     response = await api.client.post("/api/v1/comparison", json=BODY)
     assert response.status_code == 503
     assert response.json()["code"] == "store_unavailable"
+    assert response.json()["is_retryable"] is True
     assert response.headers["retry-after"] == "2"
     assert (await api.harness.queue.stats()).total == 0
     assert "database down" in response.json()["detail"]

@@ -10,10 +10,8 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from prometheus_client import CollectorRegistry
 
 from llm_provider_service.api.app import create_app
-from llm_provider_service.observability import Metrics
 from llm_provider_service.tracing import Tracing
 from llm_provider_service.worker import Worker
 from tests.api.conftest import MAX_BODY_BYTES, build_context
@@ -51,7 +49,7 @@ async def test_request_and_job_spans_join_the_callers_trace(
         store=harness.store,
         processor=harness.processor,
         clock=harness.clock,
-        metrics=Metrics(CollectorRegistry()),
+        metrics=harness.services.metrics,
         concurrency=1,
         lease_seconds=30,
         tracing=tracing,

@@ -44,7 +44,7 @@ async def gateway(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         settings: dict[str, object] = {"api_keys": API_KEY}
         model = "mock/mock-comparison-v1"
         if request.param == "openai_compatible":
-            settings["openai_compatible_base_url"] = f"{mock_url}/v1"
+            settings["openai_compatible"] = {"base_url": f"{mock_url}/v1"}
             model = "openai_compatible/mock-comparison-v1"
         async with (
             serve_service(tmp_path, model_aliases={"judge": model}, **settings) as (base_url, _),
@@ -128,10 +128,9 @@ async def test_error_statuses_raise_the_sdk_exceptions(gateway: Gateway) -> None
         await gateway.client.chat.completions.create(model="mock/nope", messages=MESSAGES)
     assert not_found.value.code == "model_not_found"
 
-    tool = openai.pydantic_function_tool(Verdict, name="record_verdict")
-    with pytest.raises(openai.UnprocessableEntityError) as refused:
-        await gateway.client.chat.completions.create(model=gateway.model, messages=MESSAGES, tools=[tool])
-    assert refused.value.code == "unsupported_parameter"
+    with pytest.raises(openai.BadRequestError) as refused:  # OpenAI's status for a bad body, never 422
+        await gateway.client.chat.completions.create(model=gateway.model, messages=MESSAGES, top_p=3)
+    assert refused.value.code == "validation_error"
 
     async with AsyncOpenAI(base_url=str(gateway.client.base_url), api_key="wrong", max_retries=0) as stranger:
         with pytest.raises(openai.AuthenticationError):

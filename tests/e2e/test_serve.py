@@ -90,4 +90,4 @@ def test_queued_jobs_survive_a_restart_and_cancel_sends_a_callback(tmp_path: Pat
         by_id.setdefault(event["value"]["data"]["request_id"], []).append(event)
     assert set(by_id) == {*queued, cancelled}
     assert all(len(events) == 1 for events in by_id.values())
-    assert by_id[cancelled][0]["value"]["data"]["error_detail"]["error_code"] == "cancelled"
+    assert by_id[cancelled][0]["value"]["data"]["error_detail"]["details"]["kind"] == "cancelled"

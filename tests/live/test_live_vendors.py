@@ -72,7 +72,7 @@ async def test_real_vendor_answers_a_comparison_strictly(provider: str) -> None:
             endpoints={provider: vendor},
         )
         response = await registry.get(provider).complete(call)
-    verdict = parse_comparison(response)
+    verdict = parse_comparison(response, provider=provider)
     assert verdict.winner in {"Essay A", "Essay B"}
     assert 1 <= verdict.confidence <= 5
     assert response.usage.prompt_tokens > 0

@@ -1,4 +1,4 @@
-"""Performance-tier fixtures: real Redis/PostgreSQL/Tansu, the service as a subprocess, uvloop as the test loop.
+"""Performance-tier fixtures: real Redis/PostgreSQL/Apache Kafka, the service as a subprocess, uvloop as the test loop.
 
 Function-scoped fixtures (`perf_infra`, `service`) give each test a fresh database and an empty Redis; the
 module-scoped ones (`module_infra`) back one expensive measured run whose facets several tests assert on.

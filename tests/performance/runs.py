@@ -26,6 +26,7 @@ from llm_loadtest.result import RunResult
 from llm_loadtest.runner import OpenLoopSettings, Stage
 from llm_loadtest.scenarios import Scenario
 from llm_loadtest.schedule import Segment
+from tests.kafka_settings import TEST_KAFKA_SESSION_TIMEOUT_MS
 from tests.performance.baseline import HostSpeed
 
 # The generator shares two cores with the service, Redis, PostgreSQL and Kafka; the default 20 ms loop-lag limit
@@ -58,7 +59,11 @@ async def run(
     """One toolkit run; with Kafka, callbacks go to `callback_topic` (default: a fresh one) and the audit runs."""
     kafka = None
     if kafka_bootstrap_servers is not None:
-        kafka = KafkaSettings(kafka_bootstrap_servers, callback_topic or f"perf-callbacks-{uuid.uuid4().hex[:10]}")
+        kafka = KafkaSettings(
+            kafka_bootstrap_servers,
+            callback_topic or f"perf-callbacks-{uuid.uuid4().hex[:10]}",
+            session_timeout_ms=TEST_KAFKA_SESSION_TIMEOUT_MS,
+        )
     options = RunOptions(
         target=target,
         scenario=scenario,

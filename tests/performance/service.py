@@ -1,4 +1,4 @@
-"""`llm-provider serve` / `worker` as subprocesses wired to real Redis, PostgreSQL and Tansu, stopped by PID."""
+"""`llm-provider serve` / `worker` as subprocesses wired to real Redis, PostgreSQL and Apache Kafka, stopped by PID."""
 
 from __future__ import annotations
 

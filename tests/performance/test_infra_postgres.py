@@ -18,7 +18,8 @@ import pytest
 from llm_loadtest.infra_common import run_tool
 from llm_provider_service.adapters.sql_migrations import upgrade_database_async
 from llm_provider_service.adapters.sql_store import SqlJobStore
-from llm_provider_service.domain.models import Job, JobStatus
+from llm_provider_service.domain.events import JobOutcome
+from llm_provider_service.domain.models import Job, JobStatus, TokenUsage
 from llm_provider_service.infra.postgres_admin import libpq_url
 from tests.performance.baseline import HostSpeed
 from tests.performance.measure import Gate, latencies, summary_of
@@ -130,10 +131,9 @@ async def test_finish_with_events_latency(store: SqlJobStore, gate: Gate, host: 
         job = jobs[index]
         done = await store.finish(
             job.id,
-            status=JobStatus.COMPLETED,
+            JobOutcome(JobStatus.COMPLETED, {"winner": "Essay A"}, usage=TokenUsage(30, 12), cost_usd=0.001),
             owner="w1",
             now=now(),
-            result={"winner": "Essay A", "token_usage": {"total_tokens": 42}},
             events=[event(job.id, "callback"), event(job.id, "completed")],
         )
         assert done is not None
@@ -148,7 +148,7 @@ async def test_job_lifecycle_throughput(store: SqlJobStore, gate: Gate, host: Ho
     async def lifecycle(job: Job) -> None:
         await store.add(job)
         await begun(store, job)
-        await store.finish(job.id, status=JobStatus.COMPLETED, owner="w1", now=now(), result={},
+        await store.finish(job.id, JobOutcome(JobStatus.COMPLETED, {}), owner="w1", now=now(),
                            events=[event(job.id, "callback")])  # fmt: skip
 
     jobs = [fresh_job() for _ in range(800)]

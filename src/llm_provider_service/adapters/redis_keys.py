@@ -10,6 +10,13 @@ which the queue's Lua scripts need):
     {llmq}:token     HASH  job_id -> current lease token, for leased jobs only
     {llmq}:sequence  STRING counter giving FIFO order within a priority
     {llmq}:wakeup    LIST  short-lived wakeup marks for claimers blocked in BLPOP
+
+Rate budgets (`redis_budget.py`; same hash tag, so one script can touch a bucket, a wait record and the index):
+
+    {llmq}:budget:<provider/model>   HASH    per dimension `<dim>:level`, `<dim>:ts`, `<dim>:learned`,
+                                             `configured:<dim>`; `paused_until`, `overflow_at`
+    {llmq}:budget-wait:<job_id>      STRING  budget wait (seconds) a deferred job has accumulated; expires in a day
+    {llmq}:budgets                   SET     every budget key with a known limit (for operators)
 """
 
 from __future__ import annotations
@@ -49,3 +56,26 @@ class QueueKeys:
     @property
     def ordered(self) -> tuple[str, str, str, str, str, str, str]:
         return (self.ready, self.delayed, self.leased, self.priority, self.token, self.sequence, self.wakeup)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetKeys:
+    """The rate budgets' keys."""
+
+    prefix: str
+
+    @classmethod
+    def for_namespace(cls, namespace: str = DEFAULT_QUEUE_NAMESPACE) -> BudgetKeys:
+        if not namespace or any(char in namespace for char in "{}"):
+            raise ValueError("budget namespace must be non-empty and free of braces")
+        return cls("{" + namespace + "}")
+
+    def bucket(self, key: str) -> str:
+        return f"{self.prefix}:budget:{key}"
+
+    def wait(self, job_id: str) -> str:
+        return f"{self.prefix}:budget-wait:{job_id}"
+
+    @property
+    def index(self) -> str:
+        return f"{self.prefix}:budgets"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from llm_provider_service.adapters.sql_rows import result_columns
+from llm_provider_service.adapters.sql_rows import outcome_columns
 from llm_provider_service.adapters.sql_tables import UtcDateTime, jobs, outbox, usage, utc_day
+from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import JobStatus
 from llm_provider_service.domain.usage import UsageGrouping
 
@@ -69,22 +69,20 @@ def uncounted_attempt() -> sa.ColumnElement[int]:
     return sa.case((jobs.c.attempts > 0, jobs.c.attempts - 1), else_=0)
 
 
-def finish(job_id: str, *, status: JobStatus, owner: str | None, now: datetime, result: Mapping[str, Any]) -> sa.Update:
-    if not status.is_terminal:
-        raise ValueError(f"finish needs a terminal status, not {status.value}")
+def finish(job_id: str, outcome: JobOutcome, *, owner: str | None, now: datetime) -> sa.Update:
     # With an owner the job must be running under that lease; without one it must still wait in the queue.
     applicable = held_by(owner) if owner is not None else jobs.c.status == QUEUED
     return (
         sa.update(jobs)
         .where(jobs.c.id == job_id, applicable)
         .values(
-            status=status.value,
-            result=dict(result),
+            status=outcome.status.value,
+            result=dict(outcome.payload),
             lease_owner=None,
             lease_expires_at=None,
             updated_at=now,
             finished_at=now,
-            **result_columns(result),
+            **outcome_columns(outcome),
         )
         .returning(*jobs.c)
     )

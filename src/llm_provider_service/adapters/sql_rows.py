@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import RowMapping
 
+from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
     ComparisonRequest,
     Job,
@@ -48,6 +49,7 @@ def request_to_json(request: ComparisonRequest) -> dict[str, Any]:
         "user_id": request.user_id,
         "priority": request.priority,
         "metadata": dict(request.metadata),
+        "dropped_params": list(request.dropped_params),
     }
 
 
@@ -84,6 +86,7 @@ def request_from_json(data: Mapping[str, Any]) -> ComparisonRequest:
         user_id=data.get("user_id"),
         priority=data.get("priority", 5),
         metadata=data.get("metadata") or {},
+        dropped_params=tuple(data.get("dropped_params") or ()),
     )
 
 
@@ -133,23 +136,15 @@ def job_from_row(row: RowMapping) -> Job:
     )
 
 
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def result_columns(result: Mapping[str, Any]) -> dict[str, Any]:
-    """Queryable facts copied out of a callback payload (SPEC §8.2) into their own columns."""
-    token_usage = result.get("token_usage")
-    tokens = token_usage if isinstance(token_usage, Mapping) else {}
-    cost = result.get("cost_estimate")
-    metadata = result.get("request_metadata")
-    prompt_hash = metadata.get("prompt_sha256") if isinstance(metadata, Mapping) else None
+def outcome_columns(outcome: JobOutcome) -> dict[str, Any]:
+    """The outcome's queryable facts, each in its own column."""
+    usage = outcome.usage
     return {
-        "prompt_tokens": _int_or_none(tokens.get("prompt_tokens")),
-        "completion_tokens": _int_or_none(tokens.get("completion_tokens")),
-        "cost_usd": float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None,
-        "response_time_ms": _int_or_none(result.get("response_time_ms")),
-        "prompt_sha256": prompt_hash if isinstance(prompt_hash, str) else None,
+        "prompt_tokens": usage.prompt_tokens if usage is not None else None,
+        "completion_tokens": usage.completion_tokens if usage is not None else None,
+        "cost_usd": outcome.cost_usd,
+        "response_time_ms": outcome.response_time_ms,
+        "prompt_sha256": outcome.prompt_sha256,
     }
 
 

@@ -29,6 +29,7 @@ from llm_provider_service.adapters.sql_rows import (
 )
 from llm_provider_service.adapters.sql_tables import jobs, outbox
 from llm_provider_service.domain.errors import StoreUnavailableError
+from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import Job, JobStatus, OutboxEvent
 from llm_provider_service.domain.usage import UsageGrouping, UsageRecord, UsageSummaryRow
 
@@ -143,16 +144,9 @@ class SqlJobStore:
         return await self._execute("release_attempt", statement) == 1
 
     async def finish(
-        self,
-        job_id: str,
-        *,
-        status: JobStatus,
-        owner: str | None,
-        now: datetime,
-        result: Mapping[str, Any],
-        events: Sequence[OutboxEvent],
+        self, job_id: str, outcome: JobOutcome, *, owner: str | None, now: datetime, events: Sequence[OutboxEvent]
     ) -> Job | None:
-        statement = queries.finish(job_id, status=status, owner=owner, now=now, result=result)
+        statement = queries.finish(job_id, outcome, owner=owner, now=now)
         return await self._change_with_events("finish", statement, events, now=now)
 
     async def due_jobs(self, *, now: datetime, limit: int) -> list[Job]:

@@ -19,9 +19,12 @@ def _digest(secret: str) -> bytes:
 class KeyChecker:
     """Holds SHA-256 digests of the keys; compares the presented key's digest to every one."""
 
-    def __init__(self, api_keys: Sequence[SecretStr], admin_key: SecretStr | None) -> None:
+    def __init__(
+        self, api_keys: Sequence[SecretStr], admin_key: SecretStr | None, *, allow_anonymous_jobs: bool = False
+    ) -> None:
         self._client = [_digest(key.get_secret_value()) for key in api_keys]
         self._admin = _digest(admin_key.get_secret_value()) if admin_key is not None else None
+        self._anonymous_jobs = allow_anonymous_jobs
 
     @property
     def enabled(self) -> bool:
@@ -47,6 +50,12 @@ class KeyChecker:
             matched |= hmac.compare_digest(presented, candidate)
         if not matched:
             raise UnauthorizedError("the API key is not valid")
+
+    def require_submitter(self, request: Request) -> None:
+        """Job submission: a client key, or none at all when anonymous jobs are allowed (a presented key must match)."""
+        if self._anonymous_jobs and "authorization" not in request.headers:
+            return
+        self.require_client(request)
 
     def require_admin(self, request: Request) -> None:
         """The admin key. With client keys but no admin key configured, admin routes are closed."""

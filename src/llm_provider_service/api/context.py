@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from llm_provider_service.api.auth import KeyChecker
 from llm_provider_service.domain.catalog import ModelCatalog
 from llm_provider_service.observability import Metrics
-from llm_provider_service.ports import JobQueue, JobStore, LLMProvider, UsageStore
+from llm_provider_service.ports import JobQueue, LLMProvider, OutboxStore, UsageStore
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
 from llm_provider_service.service.gateway import ChatGateway
 from llm_provider_service.service.limits import ProviderLimits
@@ -20,7 +20,7 @@ ReadinessCheck = Callable[[], Awaitable[object]]
 @dataclass(frozen=True, slots=True)
 class ApiContext:
     jobs: JobService
-    store: JobStore
+    outbox: OutboxStore
     usage: UsageStore
     queue: JobQueue
     providers: Mapping[str, LLMProvider]
@@ -34,3 +34,4 @@ class ApiContext:
     max_wait_seconds: float
     version: str
     gateway: ChatGateway | None = None  # the OpenAI-compatible `/v1` routes; absent, they answer 404
+    idempotency_from: str | None = None  # "correlation_id": a job's correlation_id is its Idempotency-Key by default

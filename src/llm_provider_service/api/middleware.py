@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -9,14 +11,19 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from llm_provider_service.api.problems import problem
+from llm_provider_service.api.problems import problem_response
 from llm_provider_service.api.tracecontext import trace_id_of
-from llm_provider_service.domain.errors import PayloadTooLargeError
+from llm_provider_service.domain.errors import OverloadedError, PayloadTooLargeError
 from llm_provider_service.observability import Metrics
 from llm_provider_service.tracing import Tracing
 
 CORRELATION_HEADER = b"x-correlation-id"
 SHEDDING_EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# An oversized body is read and thrown away before the 413 is sent: a server that answers and closes while the
+# client is still sending makes the kernel reset the connection, and a blocking client then sees a reset, not the
+# 413 (and retries it forever). Draining is bounded in bytes and time; past either, we answer and close anyway.
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+DRAIN_TIMEOUT_SECONDS = 10.0
 
 
 class EdgeMiddleware:
@@ -57,41 +64,22 @@ class EdgeMiddleware:
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
-        declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes:
-            response = problem(
-                413,
-                "payload_too_large",
-                f"the body exceeds {self._max_body_bytes} bytes",
-                correlation_id=correlation_id,
-            )
-            await response(scope, receive, send)
+        if self._declared_too_large(scope):
+            too_large = PayloadTooLargeError(f"the body exceeds {self._max_body_bytes} bytes")
+            if _header(scope, b"expect") != "100-continue":  # a client waiting for 100 Continue sends no body
+                await _drain(receive, 0)
+            await problem_response(too_large, correlation_id=correlation_id)(scope, receive, send)
             self._observe(scope, 413, started)
             return
         counted = self._max_in_flight > 0 and not _exempt_from_shedding(scope)
         if counted and self._in_flight >= self._max_in_flight:
             # Shed load early: a quick 503 the client can retry beats seconds of queueing for everyone.
-            response = problem(
-                503,
-                "overloaded",
-                "the service is at its in-flight request limit; retry shortly",
-                correlation_id=correlation_id,
-                headers={"Retry-After": "1"},
-            )
-            await response(scope, receive, send)
+            overloaded = OverloadedError("the service is at its in-flight request limit; retry shortly", 1.0)
+            await problem_response(overloaded, correlation_id=correlation_id)(scope, receive, send)
             self._observe(scope, 503, started)
             return
         status = 500
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self._max_body_bytes:
-                    raise PayloadTooLargeError(f"the body exceeds {self._max_body_bytes} bytes")
-            return message
+        limited_receive = _LimitedReceive(receive, self._max_body_bytes)
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -111,10 +99,48 @@ class EdgeMiddleware:
                 self._in_flight -= 1
             self._observe(scope, status, started)
 
+    def _declared_too_large(self, scope: Scope) -> bool:
+        declared = _header(scope, b"content-length")
+        return declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes
+
     def _observe(self, scope: Scope, status: int, started: float) -> None:
         endpoint = _endpoint(scope)
         self._metrics.http_requests.labels(endpoint, scope["method"], str(status)).inc()
         self._metrics.http_latency_seconds.labels(endpoint).observe(time.perf_counter() - started)
+
+
+class _LimitedReceive:
+    """`receive` that refuses a body growing past the limit (chunked bodies declare no length); the rest is
+    drained first so the 413 reaches the client."""
+
+    def __init__(self, receive: Receive, max_body_bytes: int) -> None:
+        self._receive = receive
+        self._max_body_bytes = max_body_bytes
+        self._received = 0
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self._received += len(message.get("body", b""))
+            if self._received > self._max_body_bytes:
+                if message.get("more_body", False):
+                    await _drain(self._receive, self._received)
+                raise PayloadTooLargeError(f"the body exceeds {self._max_body_bytes} bytes")
+        return message
+
+
+async def _drain(receive: Receive, already_read_bytes: int) -> None:
+    """Read and discard the rest of a request body, within `DRAIN_LIMIT_BYTES` and `DRAIN_TIMEOUT_SECONDS`."""
+    read = already_read_bytes
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_TIMEOUT_SECONDS):
+            while read <= DRAIN_LIMIT_BYTES:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return  # the client went away
+                read += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    return
 
 
 def _exempt_from_shedding(scope: Scope) -> bool:

@@ -1,194 +1,23 @@
-"""OpenAI Chat Completions on the wire: the request we accept, the answers and chunks we send, our errors.
+"""OpenAI Chat Completions on the wire: the answers and chunks we send, and our errors.
 
-Requests are validated strictly (pydantic, ~4 µs a request); a parameter we do not implement is refused
-with 422 `unsupported_parameter` naming it, never silently dropped. Error bodies are our problem+json
-plus an OpenAI-style `error` object (`message`, `type`, `code`, `param`), which the `openai` SDK reads.
+The request side is `api/openai_request.py`. Error bodies are our problem+json plus an OpenAI-style
+`error` object (`message`, `type`, `code`, `param`), which the `openai` SDK reads; statuses come from the
+one error table (`api/problems.py`): caller mistakes are 400 as at OpenAI, so the SDK raises `BadRequestError`.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any, Literal
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
-from llm_provider_service.api.problems import problem
-from llm_provider_service.domain.errors import (
-    ProviderError,
-    ProviderErrorKind,
-    RequestValidationError,
-    ServiceError,
-    UnavailableError,
-    UnsupportedParameterError,
-)
-from llm_provider_service.domain.models import (
-    ChatMessage,
-    CompletionRequest,
-    CompletionResponse,
-    OutputSchema,
-    OutputVerbosity,
-    ReasoningEffort,
-    TextBlock,
-    TokenUsage,
-)
+from llm_provider_service.api.problems import describe, problem_response
+from llm_provider_service.domain.chat import AnswerChoice, ToolCall, ToolCallDelta
+from llm_provider_service.domain.errors import ServiceError
+from llm_provider_service.domain.models import CompletionResponse, TokenUsage
 
-K = ProviderErrorKind
-# Provider failure -> (HTTP status, problem code). Authentication is OUR vendor key failing: a 502, not a 401.
-PROVIDER_STATUSES: dict[ProviderErrorKind, tuple[int, str]] = {
-    K.RATE_LIMITED: (429, "rate_limited"),
-    K.OVERLOADED: (503, "provider_overloaded"),
-    K.SERVER_ERROR: (502, "provider_error"),
-    K.CONNECTION: (502, "provider_unreachable"),
-    K.TIMEOUT: (504, "provider_timeout"),
-    K.AUTHENTICATION: (502, "provider_authentication_failed"),
-    K.INVALID_REQUEST: (400, "invalid_request"),
-    K.CONTENT_FILTERED: (400, "content_filtered"),
-    K.MODEL_NOT_FOUND: (404, "model_not_found"),
-    K.INVALID_RESPONSE: (502, "invalid_provider_response"),
-}
-# Kinds whose vendor message helps the caller fix the request; the others are summarised.
-_CALLER_KINDS = frozenset({K.INVALID_REQUEST, K.CONTENT_FILTERED, K.MODEL_NOT_FOUND})
 _ERROR_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
-_EFFORTS = {"none": ReasoningEffort.NONE, "minimal": ReasoningEffort.NONE, "low": ReasoningEffort.LOW,
-            "medium": ReasoningEffort.MEDIUM, "high": ReasoningEffort.HIGH}  # fmt: skip
-_UNSUPPORTED_HINTS = {
-    "tools": "tool calling is not supported by this gateway",
-    "tool_choice": "tool calling is not supported by this gateway",
-    "functions": "function calling is not supported by this gateway",
-    "function_call": "function calling is not supported by this gateway",
-}
-
-
-# `response_format: {"type": "json_object"}`: each adapter maps it to its vendor's JSON mode (Anthropic,
-# which has none, gets a forced tool taking any object; the description is what the model reads).
-JSON_OBJECT_OUTPUT = OutputSchema(
-    "json_object",
-    "Give your whole answer as this one JSON object, in the shape the conversation asks for.",
-    {"type": "object"},
-    json_object=True,
-)
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-
-class TextPartIn(_Wire):
-    type: Literal["text"]
-    text: str
-
-
-class MessageIn(_Wire):
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPartIn]
-
-    def text(self) -> str:
-        return self.content if isinstance(self.content, str) else "".join(part.text for part in self.content)
-
-
-class JsonSchemaIn(_Wire):
-    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    description: str | None = None
-    schema_: dict[str, Any] = Field(alias="schema")
-    strict: bool | None = None
-
-
-class ResponseFormatIn(_Wire):
-    type: Literal["text", "json_schema", "json_object"]
-    json_schema: JsonSchemaIn | None = None
-
-
-class StreamOptionsIn(_Wire):
-    include_usage: bool = False
-
-
-class ChatRequestIn(_Wire):
-    model: str = Field(min_length=1, max_length=256)
-    messages: list[MessageIn] = Field(min_length=1, max_length=1024)
-    stream: bool = False
-    stream_options: StreamOptionsIn | None = None
-    temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, gt=0)
-    max_completion_tokens: int | None = Field(None, gt=0)
-    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
-    verbosity: Literal["low", "medium", "high"] | None = None
-    response_format: ResponseFormatIn | None = None
-    n: int | None = Field(None, ge=1, le=1)
-    user: str | None = Field(None, max_length=256)  # an end-user id for abuse tracking; no effect on the answer
-
-    @property
-    def include_usage(self) -> bool:
-        return self.stream_options is not None and self.stream_options.include_usage
-
-
-def parse_chat_request(body: bytes) -> ChatRequestIn:
-    """Validate the body; unknown parameters are `UnsupportedParameterError`, the rest 422 with a list."""
-    try:
-        return ChatRequestIn.model_validate_json(body)
-    except ValidationError as exc:
-        errors = exc.errors(include_input=False, include_url=False)
-        for error in errors:
-            if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
-                name = str(error["loc"][0])
-                hint = _UNSUPPORTED_HINTS.get(name, "this gateway does not implement it")
-                raise UnsupportedParameterError(f"parameter {name!r} is not supported: {hint}") from exc
-        listed: list[dict[str, object]] = [
-            {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]} for error in errors
-        ]
-        raise RequestValidationError("the request body is invalid", listed) from exc
-
-
-def to_completion_request(
-    chat: ChatRequestIn, *, model_id: str, request_key: str, mock: dict[str, Any]
-) -> CompletionRequest:
-    """The vendor-neutral call for a validated chat request."""
-    system: list[TextBlock] = []
-    messages: list[ChatMessage] = []
-    for message in chat.messages:
-        if message.role == "user" or message.role == "assistant":
-            messages.append(ChatMessage(message.role, message.text()))
-        else:  # "developer" is OpenAI's newer name for the system prompt
-            system.append(TextBlock(message.text()))
-    if not messages:
-        raise RequestValidationError(
-            "messages must include a user message",
-            [{"loc": ["messages"], "msg": "no user or assistant message", "type": "value_error"}],
-        )
-    if chat.max_tokens is not None and chat.max_completion_tokens is not None:
-        raise RequestValidationError(
-            "set max_completion_tokens or max_tokens, not both",
-            [{"loc": ["max_tokens"], "msg": "conflicts with max_completion_tokens", "type": "value_error"}],
-        )
-    return CompletionRequest(
-        model=model_id,
-        messages=tuple(messages),
-        system=tuple(system),
-        temperature=chat.temperature,
-        max_tokens=chat.max_completion_tokens or chat.max_tokens,
-        reasoning_effort=_EFFORTS[chat.reasoning_effort] if chat.reasoning_effort else None,
-        output_verbosity=OutputVerbosity(chat.verbosity) if chat.verbosity else None,
-        output_schema=_output_schema(chat.response_format),
-        request_key=request_key,
-        mock=mock,
-    )
-
-
-def _output_schema(response_format: ResponseFormatIn | None) -> OutputSchema | None:
-    if response_format is None or response_format.type == "text":
-        return None
-    if response_format.type == "json_object":
-        return JSON_OBJECT_OUTPUT
-    spec = response_format.json_schema
-    if spec is None:
-        raise RequestValidationError(
-            "response_format json_schema needs a json_schema object",
-            [{"loc": ["response_format", "json_schema"], "msg": "field required", "type": "missing"}],
-        )
-    return OutputSchema(spec.name, spec.description or "", spec.schema_)
-
-
 # --- answers ---------------------------------------------------------------------------------------------
 
 
@@ -200,20 +29,43 @@ def _usage(usage: TokenUsage) -> dict[str, int]:
     }
 
 
+_FINISH_REASONS = frozenset({"stop", "length", "tool_calls", "content_filter"})
+
+
 def _finish(reason: str | None) -> str:
-    return "length" if reason == "length" else "stop"
+    return reason if reason in _FINISH_REASONS else "stop"
+
+
+def _tool_calls(calls: tuple[ToolCall, ...]) -> list[dict[str, Any]]:
+    return [
+        {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+        for call in calls
+    ]
+
+
+def _choice(index: int, answer: CompletionResponse | AnswerChoice) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": answer.text, "refusal": None}
+    if answer.tool_calls:
+        message["content"] = answer.text or None
+        message["tool_calls"] = _tool_calls(answer.tool_calls)
+    return {
+        "index": index,
+        "message": message,
+        "logprobs": answer.logprobs,
+        "finish_reason": _finish(answer.finish_reason),
+    }
 
 
 def completion_body(completion_id: str, created: int, model: str, response: CompletionResponse) -> bytes:
-    message = {"role": "assistant", "content": response.text, "refusal": None}
-    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": _finish(response.finish_reason)}
+    choices = [_choice(0, response)]
+    choices.extend(_choice(index, more) for index, more in enumerate(response.more_choices, start=1))
     return orjson.dumps(
         {
             "id": completion_id,
             "object": "chat.completion",
             "created": created,
             "model": model,
-            "choices": [choice],
+            "choices": choices,
             "usage": _usage(response.usage),
             "system_fingerprint": None,
         }
@@ -233,17 +85,32 @@ class ChunkWriter:
             chunk["usage"] = _usage(usage) if usage is not None else None
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
-    def delta(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        return self._frame([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
+    def delta(self, delta: dict[str, Any], finish_reason: str | None = None, index: int = 0) -> bytes:
+        return self._frame([{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
 
-    def first(self) -> bytes:
-        return self.delta({"role": "assistant", "content": "", "refusal": None})
+    def first(self, index: int = 0) -> bytes:
+        return self.delta({"role": "assistant", "content": "", "refusal": None}, index=index)
 
-    def content(self, text: str) -> bytes:
-        return self.delta({"content": text})
+    def content(self, text: str, index: int = 0) -> bytes:
+        return self.delta({"content": text}, index=index)
 
-    def finish(self, reason: str | None) -> bytes:
-        return self.delta({}, _finish(reason))
+    def tool_calls(self, pieces: tuple[ToolCallDelta, ...], index: int = 0) -> bytes:
+        """Tool-call pieces as OpenAI streams them: id, type and name with a call's first piece only."""
+        calls: list[dict[str, Any]] = []
+        for piece in pieces:
+            call: dict[str, Any] = {"index": piece.index}
+            function: dict[str, Any] = {"arguments": piece.arguments}
+            if piece.id is not None:
+                call["id"] = piece.id
+                call["type"] = "function"
+            if piece.name is not None:
+                function["name"] = piece.name
+            call["function"] = function
+            calls.append(call)
+        return self.delta({"tool_calls": calls}, index=index)
+
+    def finish(self, reason: str | None, index: int = 0) -> bytes:
+        return self.delta({}, _finish(reason), index=index)
 
     def usage(self, usage: TokenUsage) -> bytes | None:
         """The final usage chunk (empty `choices`), only when `stream_options.include_usage` asked for it."""
@@ -252,8 +119,7 @@ class ChunkWriter:
     @staticmethod
     def error(exc: ServiceError) -> bytes:
         """An error after the 200 was sent: the `openai` SDK raises `APIError` for a data event with `error`."""
-        status, code, message = describe(exc)
-        body = {"error": {"message": message, "type": _error_type(status), "code": code, "param": None}}
+        body = {"error": _error_object(exc)}
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
@@ -263,30 +129,21 @@ DONE = b"data: [DONE]\n\n"
 # --- errors ----------------------------------------------------------------------------------------------
 
 
-def describe(exc: ServiceError) -> tuple[int, str, str]:
-    """(HTTP status, code, caller-safe message) of an error on the gateway."""
-    if isinstance(exc, ProviderError):
-        status, code = PROVIDER_STATUSES[exc.kind]
-        if exc.kind in _CALLER_KINDS:
-            return status, code, str(exc)
-        return status, code, f"provider {exc.provider or 'call'} failed: {exc.kind.value}"
-    if exc.status >= 500 and not isinstance(exc, UnavailableError):
-        return exc.status, exc.code, "the request could not be completed"
-    return exc.status, exc.code, str(exc)
-
-
 def _error_type(status: int) -> str:
     return _ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
 
 
+def _error_object(exc: ServiceError) -> dict[str, Any]:
+    """OpenAI's `error` object, from the one error table (`api/problems.py`)."""
+    described = describe(exc)
+    return {
+        "message": described.detail,
+        "type": _error_type(described.status),
+        "code": described.code,
+        "param": getattr(exc, "param", None),
+    }
+
+
 def error_response(exc: ServiceError, *, correlation_id: str | None) -> Response:
-    status, code, message = describe(exc)
-    headers: dict[str, str] | None = None
-    retry_after = exc.retry_after_seconds if isinstance(exc, ProviderError | UnavailableError) else None
-    if retry_after is not None:
-        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
-    extra: dict[str, Any] = {}
-    if isinstance(exc, RequestValidationError):
-        extra["errors"] = exc.errors
-    error = {"message": message, "type": _error_type(status), "code": code, "param": None}
-    return problem(status, code, message, correlation_id=correlation_id, headers=headers, error=error, **extra)
+    """Our problem+json with OpenAI's `error` object in place of the message, so the SDK raises its usual classes."""
+    return problem_response(exc, correlation_id=correlation_id, error=_error_object(exc))

@@ -26,7 +26,11 @@ class _Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
-class PromptBlockIn(_Strict):
+class PromptBlockIn(BaseModel):
+    """A prompt block. Other keys (the original client adds `content_hash`) are accepted and ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
     content: str = Field(min_length=1)
     target: Literal["system", "user_content"] = "user_content"
     cacheable: bool = False
@@ -44,14 +48,16 @@ class LLMConfigOverridesIn(_Strict):
 
 
 class ComparisonRequestIn(_Strict):
+    """The original client's `LLMComparisonRequest`, a superset: every field it allows as None may be null."""
+
     user_prompt: str = Field(min_length=1)
-    prompt_blocks: list[PromptBlockIn] = Field(default_factory=list, max_length=64)
+    prompt_blocks: list[PromptBlockIn] | None = Field(None, max_length=64)
     callback_topic: str | None = Field(None, pattern=TOPIC_PATTERN)
     llm_config_overrides: LLMConfigOverridesIn | None = None
     correlation_id: uuid.UUID | None = None
     user_id: str | None = Field(None, max_length=256)
     priority: int = Field(5, ge=0, le=10)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] | None = None
 
     @field_validator("user_prompt")
     @classmethod
@@ -74,7 +80,8 @@ class ComparisonRequestIn(_Strict):
             user_prompt=self.user_prompt,
             correlation_id=str(self.correlation_id or uuid.uuid4()),
             prompt_blocks=tuple(
-                PromptBlock(block.content, block.target, block.cacheable, block.ttl) for block in self.prompt_blocks
+                PromptBlock(block.content, block.target, block.cacheable, block.ttl)
+                for block in self.prompt_blocks or ()
             ),
             callback_topic=self.callback_topic,
             overrides=LLMConfigOverrides(
@@ -88,7 +95,7 @@ class ComparisonRequestIn(_Strict):
             ),
             user_id=self.user_id,
             priority=self.priority,
-            metadata=self.metadata,
+            metadata=self.metadata or {},
         )
 
 
@@ -100,8 +107,10 @@ def _provider(name: str) -> ProviderName:
         raise UnknownProviderError(f"unknown provider {name!r}; known providers: {known}") from None
 
 
-def parse_comparison_request(body: bytes) -> ComparisonRequest:
-    """Validate a request body; errors never echo the input (it may hold essays)."""
+def parse_comparison_request(body: bytes) -> tuple[ComparisonRequest, str | None]:
+    """Validate a request body: the request, and the correlation id when the client sent one.
+
+    Errors never echo the input (it may hold essays)."""
     try:
         parsed = ComparisonRequestIn.model_validate_json(body)
     except ValidationError as exc:
@@ -109,7 +118,7 @@ def parse_comparison_request(body: bytes) -> ComparisonRequest:
             {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]} for error in exc.errors()
         ]
         raise RequestValidationError("the request body is invalid", errors) from exc
-    return parsed.to_domain()
+    return parsed.to_domain(), str(parsed.correlation_id) if parsed.correlation_id is not None else None
 
 
 def job_view(job: Job) -> dict[str, Any]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from llm_provider_service.domain.errors import UnknownModelError, UnsupportedParameterError
-from llm_provider_service.domain.models import LLMConfigOverrides, ReasoningEffort, TokenUsage
+from llm_provider_service.domain.models import ComparisonRequest, LLMConfigOverrides, ReasoningEffort, TokenUsage
 
 TOKENS_PER_PRICE_UNIT = 1_000_000
+# A family prefix must end where the id has one of these (`gpt-4` is no family of `gpt-4o`).
+_FAMILY_SEPARATORS = frozenset("-.:@/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class ModelInfo:
     supports_streaming: bool = True
     uses_max_completion_tokens: bool = False
     is_default: bool = False
+    priced: bool = True  # False: the manifest has no price for this id; its cost is reported as 0, not known
 
     def cost_usd(self, usage: TokenUsage) -> float:
         """Cost of one call: usage x manifest price."""
@@ -35,19 +38,45 @@ class ModelInfo:
             usage.prompt_tokens * self.input_usd_per_mtok + usage.completion_tokens * self.output_usd_per_mtok
         ) / TOKENS_PER_PRICE_UNIT
 
-    def check_overrides(self, overrides: LLMConfigOverrides) -> None:
-        """Refuse parameters this model cannot take instead of silently dropping them."""
+    def unsupported(self, overrides: LLMConfigOverrides) -> tuple[str, ...]:
+        """The override fields (wire names) this model cannot take, in a stable order."""
+        names: list[str] = []
         if overrides.temperature is not None and not self.supports_temperature:
-            raise UnsupportedParameterError(f"{self.provider}/{self.model_id} does not accept temperature")
+            names.append("temperature_override")
         effort = overrides.reasoning_effort
         if effort is not None and effort != ReasoningEffort.NONE and not self.supports_reasoning_effort:
-            raise UnsupportedParameterError(f"{self.provider}/{self.model_id} does not support reasoning_effort")
+            names.append("reasoning_effort")
         if overrides.output_verbosity is not None and not self.supports_output_verbosity:
-            raise UnsupportedParameterError(f"{self.provider}/{self.model_id} does not support output_verbosity")
-        if overrides.max_tokens is not None and overrides.max_tokens > self.max_output_tokens:
-            raise UnsupportedParameterError(
-                f"max_tokens_override exceeds {self.max_output_tokens} for {self.provider}/{self.model_id}"
-            )
+            names.append("output_verbosity")
+        limit = self.max_output_tokens
+        if overrides.max_tokens is not None and limit and overrides.max_tokens > limit:
+            names.append("max_tokens_override")
+        return tuple(names)
+
+    def check_overrides(self, overrides: LLMConfigOverrides) -> None:
+        """Refuse parameters this model cannot take (the `reject` policy)."""
+        names = self.unsupported(overrides)
+        if names:
+            raise UnsupportedParameterError(f"{self.provider}/{self.model_id} does not accept {', '.join(names)}")
+
+
+# Wire name of an override -> its field on `LLMConfigOverrides`.
+OVERRIDE_FIELDS = {
+    "temperature_override": "temperature",
+    "reasoning_effort": "reasoning_effort",
+    "output_verbosity": "output_verbosity",
+    "max_tokens_override": "max_tokens",
+}
+
+
+def without_params(request: ComparisonRequest, names: tuple[str, ...]) -> ComparisonRequest:
+    """The request with the named overrides removed and recorded in `dropped_params` (the `drop` policy)."""
+    overrides = replace(request.overrides, **{OVERRIDE_FIELDS[name]: None for name in names})
+    return replace(request, overrides=overrides, dropped_params=names)
+
+
+# Models outside the manifest (any id on an OpenAI-compatible server) share one metric label.
+OTHER_MODEL_LABEL = "other"
 
 
 class ModelCatalog:
@@ -67,17 +96,22 @@ class ModelCatalog:
     def providers(self) -> set[str]:
         return set(self._defaults)
 
-    def resolve(self, provider: str, model_id: str | None) -> ModelInfo:
-        """The named model, or the provider's default; `UnknownModelError` if the provider has no such model.
+    def metric_label(self, provider: str, model_id: str) -> str:
+        """`model_id` if the manifest lists it, else "other": labels stay bounded whatever callers send."""
+        return model_id if (provider, model_id) in self._models else OTHER_MODEL_LABEL
 
-        `openai_compatible` servers host arbitrary models, so any id is accepted there at the default price.
+    def resolve(self, provider: str, model_id: str | None) -> ModelInfo:
+        """The named model (exact id, else its longest family prefix: dated snapshots), or the provider's default.
+
+        `UnknownModelError` if the provider has no such model. `openai_compatible` servers host arbitrary
+        models, so any id is accepted there at the default entry's price.
         """
         if model_id is None:
             try:
                 return self._defaults[provider]
             except KeyError:
                 raise UnknownModelError(f"no models are configured for provider {provider!r}") from None
-        found = self._models.get((provider, model_id))
+        found = self._models.get((provider, model_id)) or self._family(provider, model_id)
         if found is not None:
             return found
         default = self._defaults.get(provider)
@@ -91,3 +125,37 @@ class ModelCatalog:
                 max_output_tokens=default.max_output_tokens,
             )
         raise UnknownModelError(f"unknown model {model_id!r} for provider {provider!r}")
+
+    def lookup(self, provider: str, model_id: str | None) -> ModelInfo:
+        """Like `resolve`, but any id of a known provider is accepted: the vendor decides whether it exists (jobs).
+
+        The mock answers any id like its default model, for free. Any other id outside the manifest costs 0 with
+        `priced=False` and takes every parameter (nothing is dropped; the vendor refuses what it must).
+        """
+        try:
+            return self.resolve(provider, model_id)
+        except UnknownModelError:
+            if model_id is None or provider not in self._defaults:
+                raise
+        if provider == "mock":
+            return replace(self._defaults[provider], model_id=model_id, is_default=False)
+        return ModelInfo(
+            provider,
+            model_id,
+            0.0,
+            0.0,
+            0,
+            0,
+            supports_reasoning_effort=True,
+            supports_output_verbosity=True,
+            priced=False,
+        )
+
+    def _family(self, provider: str, model_id: str) -> ModelInfo | None:
+        best: ModelInfo | None = None
+        for (owner, known), info in self._models.items():
+            if owner != provider or not model_id.startswith(known) or model_id[len(known)] not in _FAMILY_SEPARATORS:
+                continue
+            if best is None or len(known) > len(best.model_id):
+                best = info
+        return replace(best, model_id=model_id, is_default=False) if best is not None else None

@@ -69,11 +69,20 @@ def system_blocks(request: ComparisonRequest) -> tuple[TextBlock, ...]:
     return tuple(blocks)
 
 
-def user_text(request: ComparisonRequest) -> str:
-    """The user message: caller blocks aimed at the user content, then the user prompt."""
-    parts = [block.content for block in request.prompt_blocks if block.target == "user_content"]
-    parts.append(request.user_prompt)
-    return "\n\n".join(parts)
+def user_message(request: ComparisonRequest) -> ChatMessage:
+    """The user message: the caller's user_content blocks in order, with their cache markers, when there are any.
+
+    `user_prompt` is then the client's legacy copy of the same text and is not sent as well; without blocks it
+    is the message.
+    """
+    parts = tuple(
+        TextBlock(block.content, cacheable=block.cacheable, ttl=block.ttl)
+        for block in request.prompt_blocks
+        if block.target == "user_content"
+    )
+    if not parts:
+        return ChatMessage("user", request.user_prompt)
+    return ChatMessage("user", "\n\n".join(part.text for part in parts), parts=parts)
 
 
 def build_completion_request(
@@ -85,7 +94,7 @@ def build_completion_request(
     repair: bool = False,
 ) -> CompletionRequest:
     """Translate a comparison job into one vendor-neutral provider call."""
-    messages = [ChatMessage("user", user_text(request))]
+    messages = [user_message(request)]
     if repair:
         messages.append(ChatMessage("user", REPAIR_INSTRUCTION))
     overrides = request.overrides
@@ -114,36 +123,36 @@ def prompt_sha256(call: CompletionRequest) -> str:
     return digest.hexdigest()
 
 
-def _invalid(message: str) -> ProviderError:
-    return ProviderError(ProviderErrorKind.INVALID_RESPONSE, message)
+def _invalid(message: str, provider: str) -> ProviderError:
+    return ProviderError(ProviderErrorKind.INVALID_RESPONSE, message, provider=provider)
 
 
-def _structured_payload(response: CompletionResponse) -> Mapping[str, Any]:
+def _structured_payload(response: CompletionResponse, provider: str) -> Mapping[str, Any]:
     if response.structured is not None:
         return response.structured
     try:
         parsed = json.loads(response.text)
     except (json.JSONDecodeError, TypeError) as exc:
-        raise _invalid("provider answer is not valid JSON") from exc
+        raise _invalid("provider answer is not valid JSON", provider) from exc
     if not isinstance(parsed, Mapping):
-        raise _invalid("provider answer is not a JSON object")
+        raise _invalid("provider answer is not a JSON object", provider)
     return parsed
 
 
-def parse_comparison(response: CompletionResponse) -> Comparison:
+def parse_comparison(response: CompletionResponse, *, provider: str) -> Comparison:
     """Validate a provider answer strictly. Missing or invalid fields raise; nothing is ever invented."""
-    payload = _structured_payload(response)
+    payload = _structured_payload(response, provider)
     winner = payload.get("winner")
     if winner not in WINNERS:
-        raise _invalid("winner must be 'Essay A' or 'Essay B'")
+        raise _invalid("winner must be 'Essay A' or 'Essay B'", provider)
     justification = payload.get("justification")
     if not isinstance(justification, str) or not justification.strip():
-        raise _invalid("justification must be a non-empty string")
+        raise _invalid("justification must be a non-empty string", provider)
     if len(justification) > MAX_JUSTIFICATION_CHARS:
-        raise _invalid(f"justification exceeds {MAX_JUSTIFICATION_CHARS} characters")
+        raise _invalid(f"justification exceeds {MAX_JUSTIFICATION_CHARS} characters", provider)
     confidence = payload.get("confidence")
     if isinstance(confidence, bool) or not isinstance(confidence, int | float):
-        raise _invalid("confidence must be a number")
+        raise _invalid("confidence must be a number", provider)
     if not math.isfinite(confidence) or not MIN_CONFIDENCE <= confidence <= MAX_CONFIDENCE:
-        raise _invalid("confidence must be between 1 and 5")
+        raise _invalid("confidence must be between 1 and 5", provider)
     return Comparison(winner=winner, justification=justification.strip(), confidence=float(confidence))

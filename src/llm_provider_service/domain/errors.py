@@ -1,25 +1,31 @@
 """The service's exception tree, shared by every layer.
 
-    ServiceError                      root; `code` is the stable problem+json code
-    ├── RequestRejectedError          the caller's fault (4xx), never retried, never trips a breaker
-    │   ├── RequestValidationError    422 validation_error
-    │   ├── UnknownProviderError      422 unknown_provider
-    │   ├── UnknownModelError         422 unknown_model
-    │   ├── UnsupportedParameterError 422 unsupported_parameter
-    │   ├── PayloadTooLargeError      413 payload_too_large
-    │   ├── UnauthorizedError         401 unauthorized
-    │   ├── ForbiddenError            403 forbidden
-    │   ├── NotFoundError             404 not_found
-    │   └── ConflictError             409 conflict (e.g. cancelling a job already running)
-    ├── UnavailableError              503 with Retry-After: try again later, nothing was recorded
+    ServiceError                      root; `code` is the stable machine-readable code
+    ├── RequestRejectedError          the caller's fault, never retried, never trips a breaker
+    │   ├── RequestValidationError    validation_error
+    │   ├── UnknownProviderError      unknown_provider
+    │   ├── UnknownModelError         unknown_model
+    │   ├── UnsupportedParameterError unsupported_parameter
+    │   ├── PayloadTooLargeError      payload_too_large
+    │   ├── UnauthorizedError         unauthorized
+    │   ├── ForbiddenError            forbidden
+    │   ├── NotFoundError             not_found
+    │   │   └── ModelNotFoundError    model_not_found (the gateway has no such model or alias)
+    │   └── ConflictError             conflict (e.g. cancelling a job already running)
+    ├── UnavailableError              try again after `retry_after_seconds`
     │   ├── QueueFullError            queue_full
-    │   ├── StoreUnavailableError     store_unavailable
+    │   ├── StoreUnavailableError     store_unavailable (an INSERT may have committed: retry idempotently)
     │   ├── QueueUnavailableError     queue_unavailable (the caller may fall back to the store)
-    │   └── ProviderUnavailableError  provider_unavailable (circuit open)
+    │   ├── OverloadedError           overloaded (the API is at its in-flight request limit)
+    │   ├── ProviderUnavailableError  provider_unavailable (circuit open)
+    │   ├── BudgetExhaustedError      budget_exhausted: our own rate budget has no room (not a provider error)
+    │   └── BudgetUnavailableError    budget_unavailable (the shared budget backend is down; callers run on)
     ├── ProviderError                 a provider call failed; `kind` says how, `retryable` what to do
     └── PublishError                  an event could not be delivered (the outbox keeps it)
 
-Adapters translate library and vendor exceptions into these at their boundary (`raise ... from exc`).
+Errors carry meaning, never transport: the HTTP status and problem+json body of each code live in one
+table, `api/problems.py`. Adapters translate library and vendor exceptions into these at their boundary
+(`raise ... from exc`).
 """
 
 from __future__ import annotations
@@ -31,17 +37,16 @@ class ServiceError(Exception):
     """Root of every error this service raises on purpose."""
 
     code = "internal_error"
-    status = 500
+    # The request field at fault, when one is (OpenAI's `error.param`), e.g. "temperature".
+    param: str | None = None
 
 
 class RequestRejectedError(ServiceError):
     code = "bad_request"
-    status = 400
 
 
 class RequestValidationError(RequestRejectedError):
     code = "validation_error"
-    status = 422
 
     def __init__(self, message: str, errors: list[dict[str, object]] | None = None) -> None:
         super().__init__(message)
@@ -50,49 +55,50 @@ class RequestValidationError(RequestRejectedError):
 
 class UnknownProviderError(RequestRejectedError):
     code = "unknown_provider"
-    status = 422
 
 
 class UnknownModelError(RequestRejectedError):
     code = "unknown_model"
-    status = 422
 
 
 class UnsupportedParameterError(RequestRejectedError):
     code = "unsupported_parameter"
-    status = 422
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class PayloadTooLargeError(RequestRejectedError):
     code = "payload_too_large"
-    status = 413
 
 
 class UnauthorizedError(RequestRejectedError):
     code = "unauthorized"
-    status = 401
 
 
 class ForbiddenError(RequestRejectedError):
     code = "forbidden"
-    status = 403
 
 
 class NotFoundError(RequestRejectedError):
     code = "not_found"
-    status = 404
+
+
+class ModelNotFoundError(NotFoundError):
+    """The gateway has no such model: unknown name or alias, or its provider is not configured."""
+
+    code = "model_not_found"
 
 
 class ConflictError(RequestRejectedError):
     code = "conflict"
-    status = 409
 
 
 class UnavailableError(ServiceError):
-    """Temporarily unable to take the request; nothing was recorded. Retry after `retry_after_seconds`."""
+    """Temporarily unable to take the request. Retry after `retry_after_seconds` (with the same Idempotency-Key)."""
 
     code = "service_unavailable"
-    status = 503
 
     def __init__(self, message: str, retry_after_seconds: float = 1.0) -> None:
         super().__init__(message)
@@ -111,8 +117,22 @@ class QueueUnavailableError(UnavailableError):
     code = "queue_unavailable"
 
 
+class OverloadedError(UnavailableError):
+    code = "overloaded"
+
+
 class ProviderUnavailableError(UnavailableError):
     code = "provider_unavailable"
+
+
+class BudgetExhaustedError(UnavailableError):
+    """A sync call found no room in the provider's rate budget within its bounded wait: 429 + Retry-After."""
+
+    code = "budget_exhausted"
+
+
+class BudgetUnavailableError(UnavailableError):
+    code = "budget_unavailable"
 
 
 class ProviderErrorKind(StrEnum):
@@ -151,17 +171,17 @@ RETRYABLE_KINDS = frozenset(
 
 
 class ProviderError(ServiceError):
-    """A provider call failed. `retry_after_seconds` carries the vendor's Retry-After when it sent one."""
+    """A provider call failed, raised complete: `kind`, the `provider` that failed, the vendor's status and
+    Retry-After when it sent them."""
 
     code = "provider_error"
-    status = 502
 
     def __init__(
         self,
         kind: ProviderErrorKind,
         message: str,
         *,
-        provider: str = "",
+        provider: str,
         retry_after_seconds: float | None = None,
         http_status: int | None = None,
     ) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -12,8 +12,10 @@ from llm_provider_service.domain.models import (
     Comparison,
     ErrorDetail,
     Job,
+    JobStatus,
     TokenUsage,
 )
+from llm_provider_service.domain.wire_vocabulary import provider_type
 
 SCHEMA_VERSION = 1
 CALLBACK_EVENT_TYPE = "LLMComparisonResultV1"
@@ -29,7 +31,27 @@ class CompletedCall:
     usage: TokenUsage
     cost_usd: float
     response_time_ms: int
-    extra_metadata: Mapping[str, Any]
+    extra_metadata: Mapping[str, Any]  # additive, documented `request_metadata` keys (never vendor internals)
+    cost_known: bool = True  # False: the model has no manifest price and `cost_usd` is 0
+    envelope_metadata: Mapping[str, Any] = field(default_factory=dict)  # e.g. the mock's intrinsic time
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """How a job ended: its terminal status, the §8.2 callback `payload` (kept verbatim as the job's result)
+    and the queryable facts a store keeps in their own columns, typed so no store digs them out of the payload."""
+
+    status: JobStatus
+    payload: Mapping[str, Any]
+    prompt_sha256: str | None = None
+    usage: TokenUsage | None = None
+    cost_usd: float | None = None
+    response_time_ms: int | None = None
+    envelope_metadata: Mapping[str, Any] = field(default_factory=dict)  # merged into the callback's `metadata`
+
+    def __post_init__(self) -> None:
+        if not self.status.is_terminal:
+            raise ValueError(f"a job outcome needs a terminal status, not {self.status.value}")
 
 
 def iso(moment: datetime) -> str:
@@ -87,9 +109,18 @@ def callback_payload(
     call: CompletedCall | None = None,
     error: ErrorDetail | None = None,
 ) -> dict[str, Any]:
-    """The §8.2 payload. Exactly one of `call` (success) and `error` must be given."""
+    """The §8.2 payload, valid against the original's `LLMComparisonResultV1` for every outcome.
+
+    Exactly one of `call` (success) and `error` must be given. On errors `response_time_ms` is the processing
+    time (0 if never started), `token_usage` zeros and `cost_estimate` 0: the original's model rejects nulls.
+    `provider` is the original's `LLMProviderType`; an OpenAI-compatible route says so in `provider_route`.
+    The caller's `request_metadata` keys are never overwritten by additive ones.
+    """
     if (call is None) == (error is None):
         raise ValueError("exactly one of call and error must be given")
+    additive = dict(call.extra_metadata) if call is not None else {}
+    if job.provider != provider_type(job.provider):
+        additive["provider_route"] = job.provider
     payload: dict[str, Any] = {
         "request_id": job.id,
         "correlation_id": job.request.correlation_id,
@@ -97,34 +128,37 @@ def callback_payload(
         "justification": None,
         "confidence": None,
         "error_detail": None,
-        "provider": job.provider,
+        "provider": provider_type(job.provider),
         "model": job.model,
-        "response_time_ms": None,
+        "response_time_ms": _milliseconds(job.started_at, completed_at) or 0,
         "queue_wait_ms": _milliseconds(job.created_at, job.started_at),
         "attempts": job.attempts,
-        "token_usage": None,
-        "cost_estimate": None,
+        "token_usage": _usage_json(TokenUsage()),
+        "cost_estimate": 0.0,
         "requested_at": iso(job.created_at),
         "completed_at": iso(completed_at),
         "trace_id": job.trace_id,
-        "request_metadata": dict(request_metadata),
+        "request_metadata": {**additive, **request_metadata},
     }
     if call is not None:
         payload.update(
             winner=call.comparison.winner,
             justification=call.comparison.justification,
             confidence=call.comparison.confidence,
-            provider=call.provider,
+            provider=provider_type(call.provider),
             model=call.model,
-            response_time_ms=call.response_time_ms,
-            token_usage={
-                "prompt_tokens": call.usage.prompt_tokens,
-                "completion_tokens": call.usage.completion_tokens,
-                "total_tokens": call.usage.total_tokens,
-            },
-            cost_estimate=call.cost_usd,
+            response_time_ms=max(0, call.response_time_ms),
+            token_usage=_usage_json(call.usage),
+            cost_estimate=max(0.0, call.cost_usd),
         )
-        payload["request_metadata"].update(call.extra_metadata)
     elif error is not None:
         payload["error_detail"] = error_detail_json(error)
     return payload
+
+
+def _usage_json(usage: TokenUsage) -> dict[str, int]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }

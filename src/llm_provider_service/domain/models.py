@@ -8,8 +8,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from llm_provider_service.domain.chat import AnswerChoice, ImagePart, ToolCall, ToolCallDelta, ToolChoice, ToolSpec
+
 Winner = Literal["Essay A", "Essay B"]
 JsonObject = Mapping[str, Any]
+# `CompletionResponse.provider_metadata` key of the mock's intrinsic time (ms); the callback envelope carries it.
+MOCK_INTRINSIC_MS_KEY = "mock_intrinsic_ms"
 
 
 class JobStatus(StrEnum):
@@ -89,6 +93,7 @@ class ComparisonRequest:
     user_id: str | None = None
     priority: int = 5
     metadata: JsonObject = field(default_factory=dict)
+    dropped_params: tuple[str, ...] = ()  # overrides the model cannot take, removed at submit (policy `drop`)
 
     @property
     def mock_control(self) -> JsonObject:
@@ -125,10 +130,23 @@ class TextBlock:
     ttl: Literal["5m", "1h"] = "5m"
 
 
+# A piece of a message's content, in order: text (with cache markers) or an image.
+ContentPart = TextBlock | ImagePart
+
+
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    role: Literal["system", "user", "assistant"]
+    """One turn. `parts`, when given, are its content in order: text blocks (with cache markers) and images;
+    `content` is the text alone, for adapters that send one string.
+
+    An assistant turn may carry the `tool_calls` it made; a `tool` turn answers the call `tool_call_id`.
+    """
+
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    parts: tuple[ContentPart, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,11 +182,29 @@ class CompletionRequest:
     request_key: str = ""
     attempt: int = 1
     mock: JsonObject = field(default_factory=dict)
+    # The Chat Completions surface (the gateway); jobs leave these at their defaults.
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    top_p: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    n: int = 1
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    user: str | None = None
+    # Fields of the caller's Chat Completions body that OpenAI-protocol upstreams receive verbatim
+    # (unknown ones, and `messages`, `tools`, `response_format`... as sent); None outside the gateway.
+    passthrough: JsonObject | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class CompletionResponse:
-    """What a provider answered: raw text, the structured object when one was requested, usage."""
+    """What a provider answered: raw text, the structured object when one was requested, usage.
+
+    `finish_reason` is "stop", "length" or "tool_calls" (then `tool_calls` holds them)."""
 
     text: str
     usage: TokenUsage
@@ -176,6 +212,9 @@ class CompletionResponse:
     finish_reason: str = "stop"
     structured: JsonObject | None = None
     provider_metadata: JsonObject = field(default_factory=dict)
+    tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: JsonObject | None = None
+    more_choices: tuple[AnswerChoice, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +225,8 @@ class CompletionChunk:
     delta: str = ""
     usage: TokenUsage | None = None
     finish_reason: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    index: int = 0  # the choice this piece belongs to (n > 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,11 @@
-"""`llm-provider infra up|down|status|env`: private Redis, PostgreSQL and Tansu that outlive the command.
+"""`llm-provider infra up|down|status|env`: private Redis, PostgreSQL and a Kafka broker that outlive the command.
 
+The broker is Apache Kafka (KRaft, one node, jars fetched once by Maven) unless `up(kafka="tansu")` asks for Tansu.
 `up` starts each service as a detached process (its own session) with data under `base_dir` (`.infra/`, git-ignored)
 and records PIDs, ports and URLs in `base_dir/state.json`; `down` stops them by recorded PID (SIGINT for PostgreSQL
-and Tansu, SIGTERM for Redis). A service whose URL is already in the environment (`LLM_PROVIDER_REDIS_URL`,
-`LLM_PROVIDER_DATABASE_URL`, `LLM_PROVIDER_KAFKA_BOOTSTRAP_SERVERS`) is not started; its URL is passed through.
+and Tansu, SIGTERM for Redis and Apache Kafka). A service whose URL is already in the environment
+(`LLM_PROVIDER_REDIS_URL`, `LLM_PROVIDER_DATABASE_URL`, `LLM_PROVIDER_KAFKA_BOOTSTRAP_SERVERS`) is not started; its URL
+is passed through.
 Ports are kept in the state file, so `down` then `up` gives the same URLs again.
 """
 
@@ -25,7 +27,15 @@ from typing import Any
 import psutil
 
 from llm_provider_service.infra import postgres_admin
-from llm_provider_service.infra.kafka_broker import CONSUMER_SESSION_TIMEOUT_MS, TansuBroker
+from llm_provider_service.infra.apache_kafka import ApacheKafkaBroker
+from llm_provider_service.infra.kafka_broker import (
+    DEFAULT_BROKER,
+    BrokerKind,
+    broker_description,
+    consumer_session_timeout_ms,
+    make_broker,
+    parse_broker_kind,
+)
 from llm_provider_service.infra.local_server import LocalServer, port_accepts
 from llm_provider_service.infra.postgres_server import PostgresServer, server_can_enter
 from llm_provider_service.infra.redis_server import RedisServer
@@ -39,7 +49,7 @@ ENV_NAMES = {
     "postgres": "LLM_PROVIDER_DATABASE_URL",
     "kafka": "LLM_PROVIDER_KAFKA_BOOTSTRAP_SERVERS",
 }
-_STOP_SIGNALS = {"redis": signal.SIGTERM, "postgres": signal.SIGINT, "kafka": signal.SIGINT}
+_STOP_SIGNALS = {"redis": signal.SIGTERM, "postgres": signal.SIGINT}
 _STOP_TIMEOUT_SECONDS = 15.0
 
 
@@ -56,8 +66,11 @@ class InfraUrls:
     kafka_bootstrap_servers: str
 
 
-def up(base_dir: Path, *, environ: Mapping[str, str] | None = None) -> InfraUrls:
-    """Start whatever is neither running already nor given by the environment; create the `llm_provider` database."""
+def up(base_dir: Path, *, environ: Mapping[str, str] | None = None, kafka: BrokerKind = DEFAULT_BROKER) -> InfraUrls:
+    """Start whatever is neither running already nor given by the environment; create the `llm_provider` database.
+
+    `kafka` picks the broker; a running broker of the other kind is stopped and replaced.
+    """
     environ = os.environ if environ is None else environ
     base_dir = base_dir.resolve()
     state = _load(base_dir, missing_ok=True)
@@ -66,8 +79,13 @@ def up(base_dir: Path, *, environ: Mapping[str, str] | None = None) -> InfraUrls
         given = environ.get(ENV_NAMES[service])
         if given:
             state[service] = {"url": given, "external": True}
-        elif not _alive(entry):
-            state[service] = _start(service, base_dir, entry.get("port"), entry.get("dir"))
+            continue
+        if service == "kafka" and entry and entry.get("kind", "tansu") != kafka:
+            if _alive(entry):
+                _stop_pid(entry["pid"], _stop_signal(service, entry))
+            entry = {}  # another broker's ports and files: start afresh
+        if not _alive(entry):
+            state[service] = _start(service, base_dir, entry, kafka)
         _save(base_dir, state)  # after each start, so `down` can stop what did start if a later one fails
     database_url = state["postgres"]["url"]
     if not state["postgres"].get("external"):
@@ -89,7 +107,7 @@ def down(base_dir: Path) -> list[str]:
         if entry.get("external") or not _alive(entry):
             entry.pop("pid", None)
             continue
-        _stop_pid(entry["pid"], _STOP_SIGNALS[service])
+        _stop_pid(entry["pid"], _stop_signal(service, entry))
         entry.pop("pid", None)
         stopped.append(service)
     if state:
@@ -98,7 +116,7 @@ def down(base_dir: Path) -> list[str]:
 
 
 def status(base_dir: Path) -> dict[str, dict[str, Any]]:
-    """Per service: url, pid, whether the process runs and whether its port answers.
+    """Per service: url, pid, whether the process runs and whether its port answers; for Kafka also which broker.
 
     `running` and `answers` describe processes `up` started; a service given by the environment is `external`.
     """
@@ -118,11 +136,13 @@ def status(base_dir: Path) -> dict[str, dict[str, Any]]:
             "answers": running and port_accepts(entry["port"]),
             "external": external,
         }
+        if service == "kafka" and not external:
+            report[service] |= broker_description(parse_broker_kind(entry.get("kind", "tansu")))
     return report
 
 
 def env_lines(base_dir: Path) -> list[str]:
-    """`export NAME=value` lines for a shell: the service URLs and the Tansu-friendly consumer session timeout."""
+    """`export NAME=value` lines for a shell: the service URLs and the shortest session timeout the broker allows."""
     state = _load(base_dir.resolve(), missing_ok=False)
     missing = [service for service in ENV_NAMES if service not in state]
     if missing:
@@ -135,8 +155,8 @@ def env_lines(base_dir: Path) -> list[str]:
         ENV_NAMES["redis"]: state["redis"]["url"],
         ENV_NAMES["postgres"]: database_url,
         ENV_NAMES["kafka"]: state["kafka"]["url"],
-        # Tansu answers JoinGroup after max(1 s, session timeout / 2): keep it short locally.
-        "LLM_PROVIDER_KAFKA_SESSION_TIMEOUT_MS": str(CONSUMER_SESSION_TIMEOUT_MS),
+        # Short locally (quick group joins); an external broker is taken to be Apache Kafka (minimum 6 s).
+        "LLM_PROVIDER_KAFKA_SESSION_TIMEOUT_MS": str(consumer_session_timeout_ms(_kind(state["kafka"]))),
     }
     return [f"export {name}={value}" for name, value in values.items()]
 
@@ -144,9 +164,10 @@ def env_lines(base_dir: Path) -> list[str]:
 # --- starting and stopping ----------------------------------------------------------------------------
 
 
-def _start(service: str, base_dir: Path, port: int | None, recorded_dir: str | None) -> dict[str, Any]:
-    if port is not None and port_accepts(port):
-        port = None  # someone else took the recorded port meanwhile: take a new one rather than fail
+def _start(service: str, base_dir: Path, recorded: Mapping[str, Any], kafka: BrokerKind) -> dict[str, Any]:
+    port = _free_or_none(recorded.get("port"))
+    recorded_dir = recorded.get("dir")
+    extra: dict[str, Any] = {}
     server: LocalServer
     if service == "redis":
         server = RedisServer(base_dir / "redis", port=port, durable=True, detached=True)
@@ -154,18 +175,43 @@ def _start(service: str, base_dir: Path, port: int | None, recorded_dir: str | N
         directory = Path(recorded_dir) if recorded_dir else _postgres_dir(base_dir)
         server = PostgresServer(directory, port=port, detached=True)
     else:
-        server = TansuBroker(base_dir / "tansu", port=port, detached=True)
+        controller_port = _free_or_none(recorded.get("controller_port"))
+        broker = make_broker(kafka, base_dir / kafka, port=port, controller_port=controller_port, detached=True)
+        extra = {"kind": kafka, "stop_signal": broker.stop_signal.name}
+        if isinstance(broker, ApacheKafkaBroker):
+            extra["controller_port"] = broker.controller_port
+        server = broker
+    started = time.monotonic()
     server.start()
     pid = server.pid
     assert pid is not None  # noqa: S101 - start() returned, so the process runs
-    logger.info("started %s (pid %d) at %s", service, pid, server.url)
+    logger.info("started %s (pid %d) at %s in %.1f s", service, pid, server.url, time.monotonic() - started)
     return {
         "url": server.url,
         "port": server.port,
         "pid": pid,
         "create_time": psutil.Process(pid).create_time(),
         "dir": str(server.base_dir),
+        **extra,
     }
+
+
+def _free_or_none(port: int | None) -> int | None:
+    # Someone else took the recorded port meanwhile: take a new one rather than fail.
+    return None if port is None or port_accepts(port) else port
+
+
+def _kind(entry: Mapping[str, Any]) -> BrokerKind:
+    # State files from before the broker choice existed recorded Tansu; an external broker counts as Apache Kafka.
+    if entry.get("external"):
+        return "kafka"
+    return parse_broker_kind(entry.get("kind", "tansu"))
+
+
+def _stop_signal(service: str, entry: Mapping[str, Any]) -> signal.Signals:
+    if service == "kafka":
+        return signal.Signals[entry.get("stop_signal", "SIGINT")]
+    return _STOP_SIGNALS[service]
 
 
 def _postgres_dir(base_dir: Path) -> Path:

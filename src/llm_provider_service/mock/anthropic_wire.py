@@ -12,8 +12,10 @@ from aiohttp import web
 
 from llm_provider_service.mock.engine import MockResult
 from llm_provider_service.mock.profile import FaultKind
+from llm_provider_service.mock.tool_calls import ToolPlan, argument_pieces, call_arguments
 from llm_provider_service.mock.wire import (
     INVALID_REQUEST,
+    AnswerShape,
     WireRequestError,
     decide,
     json_response,
@@ -21,7 +23,9 @@ from llm_provider_service.mock.wire import (
     paced_chunks,
     read_json,
     state_of,
+    stop_sequences,
     text_of,
+    tool_plan,
     wait_for_answer,
 )
 
@@ -50,12 +54,16 @@ def render_error(outcome: str, message: str, result: MockResult | None) -> web.R
 class _MessagesRequest:
     model: str
     prompt: str
-    tool_name: str | None
-    schema: Mapping[str, Any] | None
+    tool: ToolPlan | None
     stream: bool
+    shape: AnswerShape
+
+    @property
+    def schema(self) -> Mapping[str, Any] | None:
+        return self.tool.schema if self.tool is not None else None
 
 
-def _parse(body: Mapping[str, Any]) -> _MessagesRequest:
+def _parse(request: web.Request, body: Mapping[str, Any]) -> _MessagesRequest:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise WireRequestError("messages: at least one message is required")
@@ -67,35 +75,58 @@ def _parse(body: Mapping[str, Any]) -> _MessagesRequest:
         for message in messages
         if isinstance(message, dict)
     )
-    tool = _forced_tool(body)
+    blocks = [block for message in messages if isinstance(message, dict) for block in _blocks(message)]
+    last = messages[-1] if isinstance(messages[-1], dict) else {}
+    after_tool = any(block.get("type") == "tool_result" for block in _blocks(last))
+    tool = _tool(request, body, after_tool_result=after_tool)
     return _MessagesRequest(
         model=str(body.get("model") or "mock-comparison-v1"),
         prompt="\n\n".join(parts),
-        tool_name=str(tool["name"]) if tool is not None else None,
-        schema=(tool.get("input_schema") or {"type": "object", "properties": {}}) if tool is not None else None,
+        tool=tool,
         stream=bool(body.get("stream")),
+        shape=AnswerShape(
+            stop=stop_sequences(body.get("stop_sequences")) if tool is None else (),
+            images=sum(1 for block in blocks if block.get("type") == "image"),
+        ),
     )
 
 
-def _forced_tool(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    tools = [tool for tool in body.get("tools") or [] if isinstance(tool, dict)]
+def _blocks(message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    content = message.get("content")
+    return [block for block in content if isinstance(block, dict)] if isinstance(content, list) else []
+
+
+def _tool(request: web.Request, body: Mapping[str, Any], *, after_tool_result: bool) -> ToolPlan | None:
+    """The tool to call: scripted (`x-mock-tool-call`), or forced by `tool_choice` any/tool."""
+    tools = {
+        str(tool.get("name")): tool.get("input_schema") for tool in body.get("tools") or [] if isinstance(tool, dict)
+    }
     choice = body.get("tool_choice") or {}
+    if choice.get("type") == "none":
+        return None
+    forced = None
     if choice.get("type") == "tool":
-        tool = next((tool for tool in tools if tool.get("name") == choice.get("name")), None)
-        if tool is None:
-            raise WireRequestError(f"tool_choice: unknown tool {choice.get('name')!r}")
-        return tool
-    if choice.get("type") == "any" and tools:
-        return tools[0]
-    return None
+        forced = str(choice.get("name"))
+    elif choice.get("type") == "any":
+        forced = ""
+    return tool_plan(request, tools, forced=forced, after_tool_result=after_tool_result)
 
 
 def _content_block(request: _MessagesRequest, result: MockResult, tool_id: str) -> dict[str, Any]:
-    """A tool_use block for a forced tool; malformed output is a text block instead (the tool block is missing)."""
-    if request.tool_name is None or result.outcome == FaultKind.MALFORMED:
+    """A tool_use block for a tool call; malformed output is a text block instead (the tool block is missing)."""
+    if request.tool is None or result.outcome == FaultKind.MALFORMED:
         return {"type": "text", "text": result.text}
-    tool_input = result.structured if isinstance(result.structured, Mapping) else {}
-    return {"type": "tool_use", "id": tool_id, "name": request.tool_name, "input": tool_input}
+    tool_input = call_arguments(request.tool, result.structured)
+    return {"type": "tool_use", "id": tool_id, "name": request.tool.name, "input": tool_input}
+
+
+def _stop(block: dict[str, Any], result: MockResult) -> tuple[str, str | None]:
+    """(stop_reason, stop_sequence) as Anthropic reports them."""
+    if block["type"] == "tool_use":
+        return "tool_use", None
+    if result.stop_sequence is not None:
+        return "stop_sequence", result.stop_sequence
+    return "end_turn", None
 
 
 def _usage(result: MockResult, *, output_tokens: int) -> dict[str, Any]:
@@ -109,17 +140,17 @@ def _usage(result: MockResult, *, output_tokens: int) -> dict[str, Any]:
 
 async def messages(request: web.Request) -> web.StreamResponse:
     try:
-        parsed = _parse(await read_json(request))
+        parsed = _parse(request, await read_json(request))
     except WireRequestError as exc:
         return render_error(INVALID_REQUEST, str(exc), None)
-    outcome = await decide(request, parsed.prompt, parsed.schema, render_error)
+    outcome = await decide(request, parsed.prompt, parsed.schema, render_error, parsed.shape)
     if not isinstance(outcome, MockResult):
         return outcome
     message_id = f"msg_{uuid.uuid4().hex[:24]}"
     block = _content_block(parsed, outcome, f"toolu_{uuid.uuid4().hex[:24]}")
-    stop_reason = "tool_use" if block["type"] == "tool_use" else "end_turn"
+    stop_reason, stop_sequence = _stop(block, outcome)
     if parsed.stream:
-        return await _stream(request, parsed, outcome, message_id, block, stop_reason)
+        return await _stream(request, parsed, outcome, message_id, block, (stop_reason, stop_sequence))
     await wait_for_answer(request, outcome)
     return json_response(
         {
@@ -129,7 +160,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
             "model": parsed.model,
             "content": [block],
             "stop_reason": stop_reason,
-            "stop_sequence": None,
+            "stop_sequence": stop_sequence,
             "usage": _usage(outcome, output_tokens=outcome.completion_tokens),
         }
     )
@@ -141,7 +172,7 @@ async def _stream(
     result: MockResult,
     message_id: str,
     block: dict[str, Any],
-    stop_reason: str,
+    stop: tuple[str, str | None],
 ) -> web.StreamResponse:
     response = await open_sse(request)
 
@@ -165,7 +196,7 @@ async def _stream(
     await send("ping", {"type": "ping"})
     # A tool's input streams as JSON text of the final input; plain text streams as it is.
     text = orjson.dumps(block["input"]).decode() if is_tool else result.text
-    chunks = result.chunks if not is_tool or text == result.text else (text,)
+    chunks = argument_pieces(text) if is_tool else result.chunks
     async for _, piece in paced_chunks(request, result, chunks):
         delta = (
             {"type": "input_json_delta", "partial_json": piece} if is_tool else {"type": "text_delta", "text": piece}
@@ -176,7 +207,7 @@ async def _stream(
         "message_delta",
         {
             "type": "message_delta",
-            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+            "delta": {"stop_reason": stop[0], "stop_sequence": stop[1]},
             "usage": {"output_tokens": result.completion_tokens},
         },
     )

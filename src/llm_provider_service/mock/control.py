@@ -16,6 +16,8 @@ FAIL_ATTEMPTS_HEADER = "x-mock-fail-attempts"
 ATTEMPT_HEADER = "x-mock-attempt"
 REQUEST_KEY_HEADER = "x-mock-request-key"
 INTRINSIC_HEADER = "x-mock-intrinsic-ms"
+# A tool call to make: a tool name, or JSON {"name": ..., "arguments": {...}} (see `mock/tool_calls.py`).
+TOOL_CALL_HEADER = "x-mock-tool-call"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,16 +26,17 @@ class MockControl:
 
     `scenario` forces an outcome (ok or a fault kind) and disables random faults; with `fail_attempts`
     = N only attempts 1..N fail with the scenario and later attempts succeed, so a retried job recovers.
-    `latency_ms` replaces the latency model's sample.
+    `latency_ms` replaces the latency model's sample. `tool_call` scripts a tool call (see `mock/tool_calls.py`).
     """
 
     scenario: str | None = None
     latency_ms: float | None = None
     fail_attempts: int | None = None
+    tool_call: str | None = None
 
     @property
     def is_empty(self) -> bool:
-        return self.scenario is None and self.latency_ms is None and self.fail_attempts is None
+        return self.scenario is None and self.latency_ms is None and self.fail_attempts is None and not self.tool_call
 
 
 NO_CONTROL = MockControl()
@@ -47,10 +50,17 @@ def parse_control(values: Mapping[str, Any]) -> MockControl:
             f"mock scenario must be one of {', '.join(SCENARIOS)}",
             [{"loc": ["mock", "scenario"], "msg": "unknown scenario"}],
         )
+    tool_call = values.get("tool_call")
+    if tool_call is not None and not isinstance(tool_call, str):
+        raise RequestValidationError(
+            "mock tool_call must be a tool name or a JSON object as text",
+            [{"loc": ["mock", "tool_call"], "msg": "must be a string"}],
+        )
     return MockControl(
         scenario=scenario,
         latency_ms=_latency(values.get("latency_ms")),
         fail_attempts=_fail_attempts(values.get("fail_attempts")),
+        tool_call=tool_call or None,
     )
 
 
@@ -59,6 +69,8 @@ def control_from_headers(headers: Mapping[str, str]) -> MockControl:
     values: dict[str, Any] = {}
     if (scenario := headers.get(SCENARIO_HEADER)) is not None:
         values["scenario"] = scenario.strip().lower()
+    if (tool_call := headers.get(TOOL_CALL_HEADER)) is not None:
+        values["tool_call"] = tool_call.strip()
     for header, name in ((LATENCY_HEADER, "latency_ms"), (FAIL_ATTEMPTS_HEADER, "fail_attempts")):
         raw = headers.get(header)
         if raw is None:

@@ -24,6 +24,7 @@ import orjson
 from llm_provider_service.mock.answers import comparison_answer, invalid_instance, is_comparison_schema, plain_text
 from llm_provider_service.mock.control import NO_CONTROL, MockControl
 from llm_provider_service.mock.profile import OK_SCENARIO, FaultKind, MockProfile
+from llm_provider_service.mock.rate_limit import MockRateLimiter, RateLimitDecision
 from llm_provider_service.mock.schema_instance import schema_instance
 
 _UNIT = float(1 << 53)
@@ -31,11 +32,21 @@ _Z_P99 = NormalDist().inv_cdf(0.99)
 _CHUNK = re.compile(r"\S+\s*|\s+")
 RATE_LIMIT_RETRY_AFTER_SECONDS = 1.0
 DEFAULT_FAIL_SCENARIO = FaultKind.SERVER_ERROR.value
+IMAGE_TOKENS = 85  # what OpenAI bills a low-detail image
 
 
 def token_count(text: str) -> int:
     """Token usage from text length: about four characters per token."""
     return math.ceil(len(text) / 4)
+
+
+def apply_stop(text: str, stop: tuple[str, ...]) -> tuple[str, str | None]:
+    """`text` up to (not including) the earliest stop sequence, and that sequence (None if none occurs)."""
+    found = [(position, sequence) for sequence in stop if sequence and (position := text.find(sequence)) >= 0]
+    if not found:
+        return text, None
+    position, sequence = min(found)
+    return text[:position], sequence
 
 
 def split_chunks(text: str) -> tuple[str, ...]:
@@ -52,6 +63,9 @@ class MockCall:
     attempt: int = 1
     schema: Mapping[str, Any] | None = None
     control: MockControl = NO_CONTROL
+    stop: tuple[str, ...] = ()  # the answer ends before the first of these, as at a vendor
+    images: int = 0  # images in the prompt, each counted as IMAGE_TOKENS prompt tokens
+    choices: int = 1  # n: the extra answers are in `MockResult.more_texts`
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +87,9 @@ class MockResult:
     ttft_ms: float = 0.0
     inter_token_ms: float = 0.0
     retry_after_seconds: float | None = None
+    stop_sequence: str | None = None  # the stop sequence that cut the answer
+    more_texts: tuple[str, ...] = ()
+    rate_limit: RateLimitDecision | None = None
 
     @property
     def fault(self) -> FaultKind | None:
@@ -98,8 +115,13 @@ _ANSWERING = frozenset({OK_SCENARIO, FaultKind.MALFORMED.value, FaultKind.INVALI
 class MockEngine:
     """Decides outcome, latency and answer for each call; see the module docstring for determinism."""
 
-    def __init__(self, profile: MockProfile) -> None:
+    def __init__(self, profile: MockProfile, *, rate_limiter: MockRateLimiter | None = None) -> None:
         self._profile = profile
+        self.rate_limiter = rate_limiter or MockRateLimiter(
+            requests_per_window=profile.rate_limit_requests,
+            tokens_per_window=profile.rate_limit_tokens,
+            window_seconds=profile.rate_limit_window_seconds,
+        )
         self._calls = itertools.count()  # next() on a count is atomic in CPython
         self._lognormal_sigma = (
             math.log(profile.latency_p99_ms / profile.latency_ms) / _Z_P99
@@ -124,17 +146,33 @@ class MockEngine:
         outcome = self.outcome(key, call.attempt, call.control)
         latency_ms = self._latency_ms(key, call.attempt, call.control, outcome)
         text, structured = self._content(call.schema, prompt_digest, outcome)
+        text, stop_sequence = apply_stop(text, call.stop)
+        more = tuple(
+            apply_stop(self._content(call.schema, f"{prompt_digest}/{index}", outcome)[0], call.stop)[0]
+            for index in range(1, call.choices)
+        )
+        prompt_tokens = max(token_count(call.prompt), 1) + IMAGE_TOKENS * call.images
+        completion_tokens = token_count(text) + sum(token_count(other) for other in more)
+        retry_after = RATE_LIMIT_RETRY_AFTER_SECONDS if outcome == FaultKind.RATE_LIMITED else None
+        decision = None
+        if self.rate_limiter.enabled:
+            decision = self.rate_limiter.admit(prompt_tokens + completion_tokens)
+            if not decision.admitted:
+                outcome, latency_ms, retry_after = FaultKind.RATE_LIMITED.value, 0.0, decision.retry_after_seconds
         return MockResult(
             outcome=outcome,
             latency_ms=latency_ms,
             text=text,
             structured=structured,
             chunks=split_chunks(text),
-            prompt_tokens=max(token_count(call.prompt), 1),
-            completion_tokens=token_count(text),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
             ttft_ms=self._profile.ttft_ms,
             inter_token_ms=self._profile.inter_token_ms,
-            retry_after_seconds=RATE_LIMIT_RETRY_AFTER_SECONDS if outcome == FaultKind.RATE_LIMITED else None,
+            retry_after_seconds=retry_after,
+            stop_sequence=stop_sequence,
+            more_texts=more,
+            rate_limit=decision,
         )
 
     def outcome(self, key: str, attempt: int, control: MockControl = NO_CONTROL) -> str:

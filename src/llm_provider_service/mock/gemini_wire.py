@@ -11,8 +11,11 @@ import orjson
 from aiohttp import web
 
 from llm_provider_service.mock.engine import MockResult
+from llm_provider_service.mock.profile import FaultKind
+from llm_provider_service.mock.tool_calls import ToolPlan, call_arguments
 from llm_provider_service.mock.wire import (
     INVALID_REQUEST,
+    AnswerShape,
     WireRequestError,
     decide,
     json_response,
@@ -20,7 +23,9 @@ from llm_provider_service.mock.wire import (
     paced_chunks,
     read_json,
     state_of,
+    stop_sequences,
     text_of,
+    tool_plan,
     wait_for_answer,
 )
 
@@ -54,9 +59,11 @@ class _GenerateRequest:
     model: str
     prompt: str
     schema: Mapping[str, Any] | None
+    tool: ToolPlan | None
+    shape: AnswerShape
 
 
-def _parse(model: str, body: Mapping[str, Any]) -> _GenerateRequest:
+def _parse(request: web.Request, model: str, body: Mapping[str, Any]) -> _GenerateRequest:
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
         raise WireRequestError("* GenerateContentRequest.contents: contents is not specified")
@@ -68,11 +75,45 @@ def _parse(model: str, body: Mapping[str, Any]) -> _GenerateRequest:
         for content in contents
         if isinstance(content, dict)
     )
+    every_part = [part for content in contents if isinstance(content, dict) for part in _parts(content)]
+    last = contents[-1] if isinstance(contents[-1], dict) else {}
+    tool = _tool(request, body, after_tool_result=any("functionResponse" in part for part in _parts(last)))
     config = body.get("generationConfig") or body.get("generation_config") or {}
     schema = config.get("responseJsonSchema") or config.get("responseSchema") or config.get("response_schema")
     if schema is None and config.get("responseMimeType") == "application/json":
         schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
-    return _GenerateRequest(model=model, prompt="\n\n".join(parts), schema=schema)
+    count = config.get("candidateCount")
+    shape = AnswerShape(
+        stop=stop_sequences(config.get("stopSequences")) if tool is None else (),
+        images=sum(1 for part in every_part if "inlineData" in part or "fileData" in part),
+        choices=count if isinstance(count, int) and tool is None and 1 <= count <= 8 else 1,
+    )
+    return _GenerateRequest(model, "\n\n".join(parts), tool.schema if tool else schema, tool, shape)
+
+
+def _parts(content: Mapping[str, Any]) -> list[dict[str, Any]]:
+    parts = content.get("parts")
+    return [part for part in parts if isinstance(part, dict)] if isinstance(parts, list) else []
+
+
+def _tool(request: web.Request, body: Mapping[str, Any], *, after_tool_result: bool) -> ToolPlan | None:
+    """The function to call: scripted (`x-mock-tool-call`), or forced by `toolConfig` mode ANY."""
+    declarations = [
+        declaration
+        for tool in body.get("tools") or []
+        if isinstance(tool, dict)
+        for declaration in tool.get("functionDeclarations") or tool.get("function_declarations") or []
+        if isinstance(declaration, dict)
+    ]
+    tools = {str(item.get("name")): item.get("parametersJsonSchema") or item.get("parameters") for item in declarations}
+    config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
+    if config.get("mode") == "NONE":
+        return None
+    forced = None
+    if config.get("mode") == "ANY":
+        allowed = config.get("allowedFunctionNames") or []
+        forced = str(allowed[0]) if allowed else ""
+    return tool_plan(request, tools, forced=forced, after_tool_result=after_tool_result)
 
 
 def _usage(result: MockResult, *, final: bool) -> dict[str, Any]:
@@ -83,14 +124,24 @@ def _usage(result: MockResult, *, final: bool) -> dict[str, Any]:
     return usage
 
 
+def _candidate(index: int, parts: list[dict[str, Any]], *, final: bool) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": index}
+    if final:
+        candidate["finishReason"] = "STOP"
+    return candidate
+
+
 def _response(
     request: _GenerateRequest, result: MockResult, text: str, response_id: str, *, final: bool
 ) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}
+    parts: list[dict[str, Any]] = [{"text": text}]
+    if request.tool is not None and result.outcome != FaultKind.MALFORMED:
+        parts = [{"functionCall": {"name": request.tool.name, "args": call_arguments(request.tool, result.structured)}}]
+    candidates = [_candidate(0, parts, final=final)]
     if final:
-        candidate["finishReason"] = "STOP"
+        candidates.extend(_candidate(i, [{"text": more}], final=True) for i, more in enumerate(result.more_texts, 1))
     return {
-        "candidates": [candidate],
+        "candidates": candidates,
         "usageMetadata": _usage(result, final=final),
         "modelVersion": request.model,
         "responseId": response_id,
@@ -103,10 +154,10 @@ async def generate(request: web.Request) -> web.StreamResponse:
     if method not in (_GENERATE, _STREAM):
         return render_error("not_found", f"Method {method!r} is not found for this service.", None)
     try:
-        parsed = _parse(model, await read_json(request))
+        parsed = _parse(request, model, await read_json(request))
     except WireRequestError as exc:
         return render_error(INVALID_REQUEST, str(exc), None)
-    outcome = await decide(request, parsed.prompt, parsed.schema, render_error)
+    outcome = await decide(request, parsed.prompt, parsed.schema, render_error, parsed.shape)
     if not isinstance(outcome, MockResult):
         return outcome
     response_id = uuid.uuid4().hex[:22]
@@ -122,8 +173,10 @@ async def _stream_sse(
     request: web.Request, parsed: _GenerateRequest, result: MockResult, response_id: str
 ) -> web.StreamResponse:
     response = await open_sse(request)
-    last = len(result.chunks) - 1
-    async for index, text in paced_chunks(request, result):
+    # A function call arrives whole in one chunk, as Gemini streams it.
+    chunks = ("",) if parsed.tool is not None else None
+    last = len(chunks or result.chunks) - 1
+    async for index, text in paced_chunks(request, result, chunks):
         chunk = _response(parsed, result, text, response_id, final=index == last)
         await response.write(b"data: " + orjson.dumps(chunk) + b"\r\n\r\n")
     if last < 0:

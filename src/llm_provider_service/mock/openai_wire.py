@@ -12,8 +12,10 @@ import orjson
 from aiohttp import web
 
 from llm_provider_service.mock.engine import MockResult
+from llm_provider_service.mock.tool_calls import ToolPlan, argument_pieces, call_arguments
 from llm_provider_service.mock.wire import (
     INVALID_REQUEST,
+    AnswerShape,
     WireRequestError,
     decide,
     json_response,
@@ -21,7 +23,9 @@ from llm_provider_service.mock.wire import (
     paced_chunks,
     read_json,
     state_of,
+    stop_sequences,
     text_of,
+    tool_plan,
     wait_for_answer,
 )
 
@@ -52,12 +56,17 @@ class _ChatRequest:
     model: str
     prompt: str
     schema: Mapping[str, Any] | None
-    tool_name: str | None
+    tool: ToolPlan | None
     stream: bool
     include_usage: bool
+    shape: AnswerShape
+
+    @property
+    def tool_name(self) -> str | None:
+        return self.tool.name if self.tool is not None else None
 
 
-def _parse(body: Mapping[str, Any]) -> _ChatRequest:
+def _parse(request: web.Request, body: Mapping[str, Any]) -> _ChatRequest:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise WireRequestError("'messages' must be a non-empty array")
@@ -66,38 +75,59 @@ def _parse(body: Mapping[str, Any]) -> _ChatRequest:
         for message in messages
         if isinstance(message, dict)
     )
-    schema, tool_name = _schema(body)
+    images = sum(
+        1
+        for message in messages
+        if isinstance(message, dict) and isinstance(message.get("content"), list)
+        for part in message["content"]
+        if isinstance(part, dict) and part.get("type") == "image_url"
+    )
+    after_tool = isinstance(messages[-1], dict) and messages[-1].get("role") == "tool"
+    tool = _tool(request, body, after_tool_result=after_tool)
     stream_options = body.get("stream_options") or {}
+    n = body.get("n")
     return _ChatRequest(
         model=str(body.get("model") or "mock-comparison-v1"),
         prompt=prompt,
-        schema=schema,
-        tool_name=tool_name,
+        schema=tool.schema if tool is not None else _response_schema(body),
+        tool=tool,
         stream=bool(body.get("stream")),
         include_usage=bool(stream_options.get("include_usage")),
+        shape=AnswerShape(
+            stop=stop_sequences(body.get("stop")) if tool is None else (),
+            images=images,
+            choices=n if isinstance(n, int) and tool is None and 1 <= n <= 128 else 1,
+        ),
     )
 
 
-def _schema(body: Mapping[str, Any]) -> tuple[Mapping[str, Any] | None, str | None]:
-    """The schema the answer must follow and, when a tool is forced, that tool's name."""
-    tools = [tool.get("function", {}) for tool in body.get("tools") or [] if isinstance(tool, dict)]
+def _tool(request: web.Request, body: Mapping[str, Any], *, after_tool_result: bool) -> ToolPlan | None:
+    """The tool call to answer with: scripted (`x-mock-tool-call`) or forced by `tool_choice`."""
+    functions = [tool.get("function") or {} for tool in body.get("tools") or [] if isinstance(tool, dict)]
+    tools = {str(function.get("name")): function.get("parameters") for function in functions}
     choice = body.get("tool_choice")
-    forced: Mapping[str, Any] | None = None
+    if choice == "none":
+        return None
+    forced = None
     if isinstance(choice, dict):
-        name = (choice.get("function") or {}).get("name")
-        forced = next((tool for tool in tools if tool.get("name") == name), None)
-        if forced is None:
-            raise WireRequestError(f"tool_choice names an unknown function {name!r}")
-    elif choice == "required" and tools:
-        forced = tools[0]
-    if forced is not None:
-        return forced.get("parameters") or {"type": "object", "properties": {}}, str(forced.get("name"))
+        forced = str((choice.get("function") or {}).get("name"))
+    elif choice == "required":
+        forced = ""
+    return tool_plan(request, tools, forced=forced, after_tool_result=after_tool_result)
+
+
+def _response_schema(body: Mapping[str, Any]) -> Mapping[str, Any] | None:
     response_format = body.get("response_format") or {}
     if response_format.get("type") == "json_schema":
-        return (response_format.get("json_schema") or {}).get("schema") or _JSON_OBJECT_SCHEMA, None
+        return (response_format.get("json_schema") or {}).get("schema") or _JSON_OBJECT_SCHEMA
     if response_format.get("type") == "json_object":
-        return _JSON_OBJECT_SCHEMA, None
-    return None, None
+        return _JSON_OBJECT_SCHEMA
+    return None
+
+
+def _arguments(chat: _ChatRequest, result: MockResult) -> str:
+    assert chat.tool is not None  # noqa: S101 - only called for tool answers
+    return orjson.dumps(call_arguments(chat.tool, result.structured)).decode()
 
 
 def _usage(result: MockResult) -> dict[str, Any]:
@@ -113,16 +143,28 @@ def _usage(result: MockResult) -> dict[str, Any]:
 def _message(chat: _ChatRequest, result: MockResult, call_id: str) -> dict[str, Any]:
     if chat.tool_name is None:
         return {"role": "assistant", "content": result.text, "refusal": None}
-    call = {"id": call_id, "type": "function", "function": {"name": chat.tool_name, "arguments": result.text}}
+    function = {"name": chat.tool_name, "arguments": _arguments(chat, result)}
+    call = {"id": call_id, "type": "function", "function": function}
     return {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
+
+
+def _choices(chat: _ChatRequest, result: MockResult, call_id: str) -> list[dict[str, Any]]:
+    finish_reason = "stop" if chat.tool_name is None else "tool_calls"
+    choices = [
+        {"index": 0, "message": _message(chat, result, call_id), "logprobs": None, "finish_reason": finish_reason}
+    ]
+    for index, text in enumerate(result.more_texts, start=1):
+        message = {"role": "assistant", "content": text, "refusal": None}
+        choices.append({"index": index, "message": message, "logprobs": None, "finish_reason": "stop"})
+    return choices
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     try:
-        chat = _parse(await read_json(request))
+        chat = _parse(request, await read_json(request))
     except WireRequestError as exc:
         return render_error(INVALID_REQUEST, str(exc), None)
-    outcome = await decide(request, chat.prompt, chat.schema, render_error)
+    outcome = await decide(request, chat.prompt, chat.schema, render_error, chat.shape)
     if not isinstance(outcome, MockResult):
         return outcome
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
@@ -130,14 +172,12 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if chat.stream:
         return await _stream(request, chat, outcome, completion_id, call_id)
     await wait_for_answer(request, outcome)
-    finish_reason = "stop" if chat.tool_name is None else "tool_calls"
-    choice = {"index": 0, "message": _message(chat, outcome, call_id), "logprobs": None, "finish_reason": finish_reason}
     body = {
         "id": completion_id,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": chat.model,
-        "choices": [choice],
+        "choices": _choices(chat, outcome, call_id),
         "usage": _usage(outcome),
         "system_fingerprint": None,
     }
@@ -163,8 +203,8 @@ async def _stream(
             chunk["usage"] = usage
         await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
 
-    def choice(delta: dict[str, Any], finish_reason: str | None = None) -> list[dict[str, Any]]:
-        return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
+    def choice(delta: dict[str, Any], finish_reason: str | None = None, index: int = 0) -> list[dict[str, Any]]:
+        return [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
 
     if chat.tool_name is None:
         await send(choice({"role": "assistant", "content": "", "refusal": None}))
@@ -172,11 +212,15 @@ async def _stream(
         function = {"name": chat.tool_name, "arguments": ""}
         first_call = {"index": 0, "id": call_id, "type": "function", "function": function}
         await send(choice({"role": "assistant", "content": None, "tool_calls": [first_call]}))
-    async for _, text in paced_chunks(request, result):
+    pieces = argument_pieces(_arguments(chat, result)) if chat.tool_name is not None else None
+    async for _, text in paced_chunks(request, result, pieces):
         if chat.tool_name is None:
             await send(choice({"content": text}))
         else:
             await send(choice({"tool_calls": [{"index": 0, "function": {"arguments": text}}]}))
+    for index, text in enumerate(result.more_texts, start=1):
+        await send(choice({"role": "assistant", "content": text}, index=index))
+        await send(choice({}, "stop", index=index))
     await send(choice({}, "stop" if chat.tool_name is None else "tool_calls"))
     if chat.include_usage:
         await send([], _usage(result))

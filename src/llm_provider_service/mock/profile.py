@@ -32,12 +32,14 @@ SCENARIOS: tuple[str, ...] = (OK_SCENARIO, *(kind.value for kind in FaultKind))
 class MockProfile:
     """How the mock behaves when a request does not say otherwise.
 
-    Build it from explicit values (the composition root maps `Settings.mock_*` onto these fields);
+    Build it from explicit values (the composition root passes `Settings.mock`, which has these fields);
     the mock package never reads configuration itself. Latency fields are milliseconds:
     `latency_ms` is the fixed value or the log-normal median, `latency_min_ms`/`latency_max_ms` bound
     the uniform model and `latency_p99_ms` shapes the log-normal tail. `fault_rates` maps a `FaultKind`
     value to the probability of that fault on a call (their sum must not exceed 1). Every
-    `burst_every` calls, the next `burst_length` calls fail with `burst_kind`.
+    `burst_every` calls, the next `burst_length` calls fail with `burst_kind`. `rate_limit_requests` and
+    `rate_limit_tokens` per `rate_limit_window_seconds` (0 = none) make the mock refuse with 429, as a vendor
+    does; they hold in `performance_mode` too (they are a limit, not a fault).
     """
 
     seed: int = 42
@@ -54,6 +56,9 @@ class MockProfile:
     burst_length: int = 0
     burst_kind: str = FaultKind.OVERLOADED.value
     timeout_seconds: float = 30.0
+    rate_limit_requests: int = 0
+    rate_limit_tokens: int = 0
+    rate_limit_window_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         if self.latency_model not in LATENCY_MODELS:
@@ -70,6 +75,8 @@ class MockProfile:
             raise ValueError(f"unknown mock burst kind {self.burst_kind!r}")
         if self.timeout_seconds <= 0:
             raise ValueError("mock timeout_seconds must be positive")
+        if self.rate_limit_requests < 0 or self.rate_limit_tokens < 0 or self.rate_limit_window_seconds <= 0:
+            raise ValueError("mock rate limits must not be negative and their window must be positive")
         # Freeze the rates so a shared profile cannot be changed behind the engine's back.
         object.__setattr__(self, "fault_rates", MappingProxyType(dict(self.fault_rates)))
 

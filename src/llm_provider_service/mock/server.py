@@ -3,7 +3,8 @@
 Routes: OpenAI `POST /v1/chat/completions`, Anthropic `POST /v1/messages`, Gemini
 `POST /v1beta/models/{model}:generateContent` and `:streamGenerateContent` (`?alt=sse`), and
 `GET /v1/models` (Anthropic's shape when an `anthropic-version` header is sent, OpenAI's otherwise) and
-`GET /v1beta/models`. Per-request headers: `x-mock-scenario`, `x-mock-latency-ms`,
+`GET /v1beta/models`; `GET /mock/rate-limit` reports the mock's rate limiter (see `mock/rate_limit.py`).
+Per-request headers: `x-mock-scenario`, `x-mock-latency-ms`,
 `x-mock-fail-attempts`, `x-mock-attempt` and `x-mock-request-key` (the key faults and latency derive
 from; the prompt's digest without it). Every answer carries `x-mock-intrinsic-ms`.
 """
@@ -14,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from aiohttp import web
 
@@ -27,6 +29,18 @@ DEFAULT_MODELS: tuple[str, ...] = ("mock-comparison-v1",)
 _MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
+async def _rate_limit_stats(request: web.Request) -> web.Response:
+    """`GET /mock/rate-limit`: what the mock's limiter saw (for load tests proving the limit held)."""
+    limiter = request.app[STATE_KEY].engine.rate_limiter
+    body = {
+        "requests_per_window": limiter.requests_per_window,
+        "tokens_per_window": limiter.tokens_per_window,
+        "window_seconds": limiter.window_seconds,
+        **limiter.stats.as_dict(),
+    }
+    return web.json_response(body)
+
+
 async def _models(request: web.Request) -> web.Response:
     if "anthropic-version" in request.headers:
         return await anthropic_wire.list_models(request)
@@ -34,11 +48,16 @@ async def _models(request: web.Request) -> web.Response:
 
 
 def create_mock_app(
-    engine: MockEngine, *, sleep: Sleep = asyncio.sleep, models: Sequence[str] = DEFAULT_MODELS
+    engine: MockEngine,
+    *,
+    sleep: Sleep = asyncio.sleep,
+    models: Sequence[str] = DEFAULT_MODELS,
+    received: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> web.Application:
-    """The mock server as an aiohttp application; `sleep` paces latency (inject a fake in tests)."""
+    """The mock server as an aiohttp application; `sleep` paces latency (inject a fake in tests);
+    `received`, when given, collects every request body as (path, body)."""
     app = web.Application(client_max_size=_MAX_BODY_BYTES)
-    app[STATE_KEY] = MockServerState(engine=engine, sleep=sleep, models=tuple(models))
+    app[STATE_KEY] = MockServerState(engine=engine, sleep=sleep, models=tuple(models), received=received)
     app.on_response_prepare.append(on_response_prepare)
     app.router.add_post("/v1/chat/completions", openai_wire.chat_completions)
     app.router.add_get("/v1/models", _models)
@@ -46,6 +65,7 @@ def create_mock_app(
     for version in ("v1beta", "v1"):
         app.router.add_post(f"/{version}/models/{{target}}", gemini_wire.generate)
     app.router.add_get("/v1beta/models", gemini_wire.list_models)
+    app.router.add_get("/mock/rate-limit", _rate_limit_stats)
     return app
 
 
@@ -65,9 +85,11 @@ async def serve_mock(
     *,
     sleep: Sleep = asyncio.sleep,
     models: Sequence[str] = DEFAULT_MODELS,
+    received: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> AsyncIterator[str]:
     """Run the mock server in this event loop and yield its base URL; port 0 picks a free port."""
-    runner = web.AppRunner(create_mock_app(engine, sleep=sleep, models=models), access_log=None)
+    app = create_mock_app(engine, sleep=sleep, models=models, received=received)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

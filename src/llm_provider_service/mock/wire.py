@@ -11,8 +11,16 @@ import orjson
 from aiohttp import web
 
 from llm_provider_service.domain.errors import RequestValidationError
-from llm_provider_service.mock.control import ATTEMPT_HEADER, INTRINSIC_HEADER, REQUEST_KEY_HEADER, control_from_headers
+from llm_provider_service.mock.control import (
+    ATTEMPT_HEADER,
+    INTRINSIC_HEADER,
+    REQUEST_KEY_HEADER,
+    TOOL_CALL_HEADER,
+    control_from_headers,
+)
 from llm_provider_service.mock.engine import MockCall, MockEngine, MockResult
+from llm_provider_service.mock.rate_limit import RateLimitDecision
+from llm_provider_service.mock.tool_calls import ToolCallScriptError, ToolPlan, plan_tool_call
 
 Sleep = Callable[[float], Awaitable[None]]
 # Renders one vendor's error: (outcome or "invalid_request", message, result or None) -> HTTP response.
@@ -28,10 +36,13 @@ class MockServerState:
     engine: MockEngine
     sleep: Sleep = asyncio.sleep
     models: tuple[str, ...] = ("mock-comparison-v1",)
+    # When set, every decoded request body is appended as (path, body): tests read what an adapter sent.
+    received: list[tuple[str, dict[str, Any]]] | None = None
 
 
 STATE_KEY = web.AppKey("mock_server_state", MockServerState)
 _INTRINSIC_KEY = web.RequestKey("mock_intrinsic_ms", float)
+_RATE_LIMIT_KEY = web.RequestKey("mock_rate_limit", RateLimitDecision)
 
 
 class WireRequestError(Exception):
@@ -49,6 +60,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         raise WireRequestError("the request body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise WireRequestError("the request body must be a JSON object")
+    received = state_of(request).received
+    if received is not None:
+        received.append((request.path, body))
     return body
 
 
@@ -67,24 +81,67 @@ def text_of(content: Any) -> str:
     return ""
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerShape:
+    """What the answer must respect beyond the prompt: stop sequences, images read, how many choices."""
+
+    stop: tuple[str, ...] = ()
+    images: int = 0
+    choices: int = 1
+
+
+def scripted_tool_call(request: web.Request) -> str | None:
+    """The `x-mock-tool-call` header (a tool name or a JSON object), if sent."""
+    raw = request.headers.get(TOOL_CALL_HEADER)
+    return raw.strip() if raw and raw.strip() else None
+
+
+def tool_plan(
+    request: web.Request,
+    tools: Mapping[str, Mapping[str, Any] | None],
+    *,
+    forced: str | None,
+    after_tool_result: bool,
+) -> ToolPlan | None:
+    """The tool call the mock makes for this request (see `mock/tool_calls.py`); `WireRequestError` if bad."""
+    try:
+        return plan_tool_call(
+            tools, forced=forced, scripted=scripted_tool_call(request), after_tool_result=after_tool_result
+        )
+    except ToolCallScriptError as exc:
+        raise WireRequestError(str(exc)) from exc
+
+
+def stop_sequences(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    return tuple(item for item in value if isinstance(item, str)) if isinstance(value, list) else ()
+
+
 async def decide(
-    request: web.Request, prompt: str, schema: Mapping[str, Any] | None, render_error: ErrorRenderer
+    request: web.Request,
+    prompt: str,
+    schema: Mapping[str, Any] | None,
+    render_error: ErrorRenderer,
+    shape: AnswerShape = AnswerShape(),
 ) -> MockResult | web.Response:
     """Ask the engine, wait out the latency, and render an error fault; an answering result is returned."""
     state = state_of(request)
     try:
-        call = _call(request, prompt, schema)
+        call = _call(request, prompt, schema, shape)
     except WireRequestError as exc:
         return render_error(INVALID_REQUEST, str(exc), None)
     result = state.engine.respond(call)
     request[_INTRINSIC_KEY] = result.intrinsic_ms
+    if result.rate_limit is not None:
+        request[_RATE_LIMIT_KEY] = result.rate_limit
     await wait_ms(state, result.latency_ms)
     if result.has_answer:
         return result
     return render_error(result.outcome, f"mock: {result.outcome.replace('_', ' ')}", result)
 
 
-def _call(request: web.Request, prompt: str, schema: Mapping[str, Any] | None) -> MockCall:
+def _call(request: web.Request, prompt: str, schema: Mapping[str, Any] | None, shape: AnswerShape) -> MockCall:
     headers = request.headers
     try:
         control = control_from_headers(headers)
@@ -92,7 +149,14 @@ def _call(request: web.Request, prompt: str, schema: Mapping[str, Any] | None) -
     except (RequestValidationError, ValueError) as exc:
         raise WireRequestError(str(exc)) from exc
     return MockCall(
-        prompt=prompt, key=headers.get(REQUEST_KEY_HEADER, ""), attempt=max(attempt, 1), schema=schema, control=control
+        prompt=prompt,
+        key=headers.get(REQUEST_KEY_HEADER, ""),
+        attempt=max(attempt, 1),
+        schema=schema,
+        control=control,
+        stop=shape.stop,
+        images=shape.images,
+        choices=max(shape.choices, 1),
     )
 
 
@@ -130,3 +194,8 @@ async def on_response_prepare(request: web.Request, response: web.StreamResponse
     """Every answer, error or not, carries the mock's intrinsic time (0 when nothing was decided)."""
     intrinsic_ms = request.get(_INTRINSIC_KEY, 0.0)
     response.headers[INTRINSIC_HEADER] = f"{intrinsic_ms:.3f}"
+    decision = request.get(_RATE_LIMIT_KEY)
+    if decision is not None:
+        # The vendor's own rate-limit headers on every answer, refused or not (Anthropic's on its route).
+        anthropic = request.path.startswith("/v1/messages")
+        response.headers.update(decision.anthropic_headers() if anthropic else decision.openai_headers())

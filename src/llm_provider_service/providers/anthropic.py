@@ -15,14 +15,17 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from llm_provider_service.domain.chat import ToolCall, ToolCallDelta
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
 from llm_provider_service.domain.models import (
     CompletionChunk,
     CompletionRequest,
     CompletionResponse,
     ReasoningEffort,
+    TextBlock,
     TokenUsage,
 )
+from llm_provider_service.providers.anthropic_messages import anthropic_messages, tool_options
 from llm_provider_service.providers.errors import stream_error
 from llm_provider_service.providers.http_client import VendorTransport
 from llm_provider_service.providers.mock_forwarding import with_intrinsic_ms
@@ -62,17 +65,18 @@ class AnthropicProvider:
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
         prompt_tokens, completion_tokens, stop = 0, 0, ""
+        tools: dict[int, int] = {}  # content block index -> tool call index
+        structured = request.output_schema is not None
         events = self._transport.post_sse("/v1/messages", self.build_payload(request, stream=True), call=request)
         async for event in events:
             data = self._event_data(event.data)
             kind = data.get("type")
             if kind == "error":
                 raise stream_error(self.name, data)
-            if kind == "content_block_delta":
-                delta = data.get("delta") or {}
-                text = delta.get("text") if delta.get("type") == "text_delta" else delta.get("partial_json")
-                if delta.get("type") in {"text_delta", "input_json_delta"} and text:
-                    yield CompletionChunk(str(text))
+            if kind in ("content_block_delta", "content_block_start"):
+                chunk = self._block_chunk(data, tools, structured=structured)
+                if chunk is not None:
+                    yield chunk
             elif kind == "message_start":
                 usage = as_dict(as_dict(data.get("message")).get("usage"))
                 prompt_tokens = sum(as_int(usage.get(key)) for key in _INPUT_TOKEN_FIELDS)
@@ -85,8 +89,36 @@ class AnthropicProvider:
                 completion_tokens = as_int(as_dict(data.get("usage")).get("output_tokens")) or completion_tokens
             elif kind == "message_stop":
                 break
-        finish = "length" if stop == "max_tokens" else "stop"
-        yield CompletionChunk(usage=TokenUsage(prompt_tokens, completion_tokens), finish_reason=finish)
+        yield CompletionChunk(
+            usage=TokenUsage(prompt_tokens, completion_tokens), finish_reason=self._finish(stop, tools)
+        )
+
+    @staticmethod
+    def _block_chunk(data: dict[str, Any], tools: dict[int, int], *, structured: bool) -> CompletionChunk | None:
+        """A text or tool-call piece from a content block event; `tools` maps block index -> call index."""
+        block = as_int(data.get("index"))
+        if data.get("type") == "content_block_start":
+            started = as_dict(data.get("content_block"))
+            if structured or started.get("type") != "tool_use":
+                return None
+            index = tools[block] = len(tools)
+            first = ToolCallDelta(index, id=str(started.get("id") or ""), name=str(started.get("name") or ""))
+            return CompletionChunk(tool_calls=(first,))
+        delta = as_dict(data.get("delta"))
+        if delta.get("type") == "text_delta" and delta.get("text"):
+            return CompletionChunk(str(delta["text"]))
+        if delta.get("type") == "input_json_delta" and delta.get("partial_json"):
+            piece = str(delta["partial_json"])
+            if structured or block not in tools:  # the forced output tool's input is the answer text
+                return CompletionChunk(piece)
+            return CompletionChunk(tool_calls=(ToolCallDelta(tools[block], arguments=piece),))
+        return None
+
+    @staticmethod
+    def _finish(stop: str, tool_calls: object) -> str:
+        if stop == "max_tokens":
+            return "length"
+        return "tool_calls" if stop == "tool_use" and tool_calls else "stop"
 
     def _event_data(self, data: str) -> dict[str, Any]:
         try:
@@ -108,8 +140,11 @@ class AnthropicProvider:
         payload: dict[str, Any] = {
             "model": request.model,
             "max_tokens": answer_tokens + (budget or 0),
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"],
+            "messages": anthropic_messages(
+                request, self.name, text_block=self._text_block, breakpoints=self._breakpoints(request)
+            ),
         }
+        payload.update(tool_options(request, self.name))
         system = self._system_blocks(request, thinking=budget is not None)
         if system:
             payload["system"] = system
@@ -131,14 +166,25 @@ class AnthropicProvider:
             payload["stream"] = True
         return payload
 
+    @staticmethod
+    def _breakpoints(request: CompletionRequest) -> frozenset[int]:
+        """Which cacheable blocks get a cache breakpoint: the last four, counting system blocks then message parts
+        in prompt order (Anthropic allows four; a later breakpoint caches the whole prefix before it)."""
+        flags = [block.cacheable for block in request.system]
+        flags.extend(part.cacheable for message in request.messages for part in message.parts)
+        cacheable = [index for index, flag in enumerate(flags) if flag]
+        return frozenset(cacheable[-_MAX_CACHE_BREAKPOINTS:])
+
+    @staticmethod
+    def _text_block(block: TextBlock, cached: bool) -> dict[str, Any]:
+        text: dict[str, Any] = {"type": "text", "text": block.text}
+        if cached:
+            text["cache_control"] = {"type": "ephemeral", "ttl": "1h"} if block.ttl == "1h" else {"type": "ephemeral"}
+        return text
+
     def _system_blocks(self, request: CompletionRequest, *, thinking: bool) -> list[dict[str, Any]]:
-        blocks: list[dict[str, Any]] = [{"type": "text", "text": block.text} for block in request.system]
-        cacheable = [index for index, block in enumerate(request.system) if block.cacheable]
-        for index in cacheable[-_MAX_CACHE_BREAKPOINTS:]:
-            control: dict[str, str] = {"type": "ephemeral"}
-            if request.system[index].ttl == "1h":
-                control["ttl"] = "1h"
-            blocks[index]["cache_control"] = control
+        breakpoints = self._breakpoints(request)
+        blocks = [self._text_block(block, index in breakpoints) for index, block in enumerate(request.system)]
         if thinking and request.output_schema is not None:
             # Appended after the cached prefix so that caching still applies.
             blocks.append(
@@ -159,20 +205,28 @@ class AnthropicProvider:
         blocks = [block for block in content if isinstance(block, dict)] if isinstance(content, list) else []
         text = "".join(str(block.get("text", "")) for block in blocks if block.get("type") == "text")
         structured = None
+        calls: tuple[ToolCall, ...] = ()
         if request.output_schema is not None:
             structured = self._tool_input(blocks, request.output_schema.name, truncated=stop == "max_tokens")
             text = json.dumps(structured)
-        elif not text:
-            cut = " (cut off at the token limit)" if stop == "max_tokens" else ""
-            raise invalid_response(self.name, f"answer has no text{cut}")
+        else:
+            calls = tuple(
+                ToolCall(str(block.get("id") or ""), str(block.get("name") or ""), json.dumps(block.get("input") or {}))
+                for block in blocks
+                if block.get("type") == "tool_use"
+            )
+            if not text and not calls:
+                cut = " (cut off at the token limit)" if stop == "max_tokens" else ""
+                raise invalid_response(self.name, f"answer has no text{cut}")
         usage = as_dict(body.get("usage"))
         prompt_tokens: int = sum(as_int(usage.get(key)) for key in _INPUT_TOKEN_FIELDS)
         return CompletionResponse(
             text=text,
             usage=TokenUsage(prompt_tokens, as_int(usage.get("output_tokens"))),
             model=str(body.get("model") or request.model),
-            finish_reason="length" if stop == "max_tokens" else "stop",
+            finish_reason=self._finish(stop, calls),
             structured=structured,
+            tool_calls=calls,
             provider_metadata={
                 "response_id": str(body.get("id", "")),
                 "stop_reason": stop,

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from llm_provider_service.domain.chat import AnswerChoice, ToolCallDelta
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
 from llm_provider_service.domain.models import (
     CompletionChunk,
@@ -21,6 +22,12 @@ from llm_provider_service.domain.models import (
     TokenUsage,
 )
 from llm_provider_service.providers.errors import stream_error
+from llm_provider_service.providers.gemini_contents import (
+    function_calls,
+    gemini_contents,
+    gemini_tools,
+    sampling_config,
+)
 from llm_provider_service.providers.http_client import VendorTransport
 from llm_provider_service.providers.mock_forwarding import with_intrinsic_ms
 from llm_provider_service.providers.structured import (
@@ -110,27 +117,30 @@ class GeminiProvider:
         path = self._path(request.model, "streamGenerateContent") + "?alt=sse"
         usage: TokenUsage | None = None
         finish: str | None = None
+        calls_seen: dict[int, int] = {}  # candidate index -> tool calls streamed so far
         async for event in self._transport.post_sse(path, self.build_payload(request), call=request):
-            try:
-                chunk = json.loads(event.data)
-            except json.JSONDecodeError as exc:
-                raise invalid_response(self.name, "stream chunk is not JSON") from exc
-            if not isinstance(chunk, dict):
-                raise invalid_response(self.name, "stream chunk is not a JSON object")
-            if "error" in chunk:
-                raise stream_error(self.name, chunk)
-            self._raise_if_blocked(chunk)
-            text = self._text(chunk)
-            if text:
-                yield CompletionChunk(text)
+            chunk = self._decode_chunk(event.data)
             if isinstance(chunk.get("usageMetadata"), dict):  # cumulative: the last one holds the totals
                 usage = self._usage(chunk["usageMetadata"])
-            candidates = chunk.get("candidates")
-            if isinstance(candidates, list) and candidates and isinstance(candidates[0], dict):
-                reason = candidates[0].get("finishReason")
-                finish = ("length" if reason == "MAX_TOKENS" else "stop") if reason else finish
+            for piece in _candidate_chunks(chunk, calls_seen):
+                if piece.index == 0 and piece.finish_reason is not None:
+                    finish = piece.finish_reason  # sent with the usage, in the last chunk
+                else:
+                    yield piece
         if usage is not None or finish is not None:
             yield CompletionChunk(usage=usage, finish_reason=finish)
+
+    def _decode_chunk(self, data: str) -> dict[str, Any]:
+        try:
+            chunk = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise invalid_response(self.name, "stream chunk is not JSON") from exc
+        if not isinstance(chunk, dict):
+            raise invalid_response(self.name, "stream chunk is not a JSON object")
+        if "error" in chunk:
+            raise stream_error(self.name, chunk)
+        self._raise_if_blocked(chunk)
+        return chunk
 
     @staticmethod
     def _usage(metadata: Mapping[str, Any]) -> TokenUsage:
@@ -160,13 +170,8 @@ class GeminiProvider:
                     config["responseSchema"] = gemini_schema(schema.json_schema)
                 except ValueError as exc:
                     raise self._unsupported(str(exc)) from exc
-        payload: dict[str, Any] = {
-            "contents": [
-                {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
-                for m in request.messages
-                if m.role != "system"
-            ]
-        }
+        config.update(sampling_config(request))
+        payload: dict[str, Any] = {"contents": gemini_contents(request, self.name), **gemini_tools(request)}
         if request.system:
             payload["systemInstruction"] = {"parts": [{"text": block.text} for block in request.system]}
         if config:
@@ -199,37 +204,78 @@ class GeminiProvider:
         candidates = body.get("candidates")
         if not isinstance(candidates, list) or not candidates or not isinstance(candidates[0], dict):
             return ""
-        content = candidates[0].get("content")
-        parts = content.get("parts") if isinstance(content, dict) else None
-        return "".join(
-            str(part.get("text", ""))
-            for part in parts or ()
-            if isinstance(part, dict) and not part.get("thought")  # thought summaries are not the answer
-        )
+        return _candidate_text(candidates[0])
 
     def parse_response(self, request: CompletionRequest, body: Mapping[str, Any]) -> CompletionResponse:
         self._raise_if_blocked(body)
         candidates = body.get("candidates")
         if not isinstance(candidates, list) or not candidates or not isinstance(candidates[0], dict):
             raise invalid_response(self.name, "answer has no candidates")
+        response_id = str(body.get("responseId", ""))
+        answers = [
+            self._answer(request, c, f"{response_id}{i}") for i, c in enumerate(candidates) if isinstance(c, dict)
+        ]
+        first = answers[0]
         finish = str(candidates[0].get("finishReason") or "STOP")
-        truncated = finish == "MAX_TOKENS"
-        text = self._text(body)
         structured = None
         if request.output_schema is not None:
-            structured = parse_json_object(self.name, text, truncated=truncated)
-        elif not text:
-            raise invalid_response(self.name, "empty answer" + (" (cut off at the token limit)" if truncated else ""))
+            structured = parse_json_object(self.name, first.text, truncated=first.finish_reason == "length")
         usage = as_dict(body.get("usageMetadata"))
         return CompletionResponse(
-            text=text,
+            text=first.text,
             usage=self._usage(usage),
             model=str(body.get("modelVersion") or request.model),
-            finish_reason="length" if truncated else "stop",
+            finish_reason=first.finish_reason,
             structured=structured,
             provider_metadata={
-                "response_id": str(body.get("responseId", "")),
+                "response_id": response_id,
                 "finish_reason": finish,
                 "thoughts_token_count": as_int(usage.get("thoughtsTokenCount")),
             },
+            tool_calls=first.tool_calls,
+            more_choices=tuple(answers[1:]),
         )
+
+    def _answer(self, request: CompletionRequest, candidate: Mapping[str, Any], id_prefix: str) -> AnswerChoice:
+        truncated = candidate.get("finishReason") == "MAX_TOKENS"
+        text = _candidate_text(candidate)
+        calls = tuple(function_calls(_parts_of(candidate), id_prefix))
+        if not text and not calls and request.output_schema is None:
+            raise invalid_response(self.name, "empty answer" + (" (cut off at the token limit)" if truncated else ""))
+        finish = "length" if truncated else "tool_calls" if calls else "stop"
+        return AnswerChoice(text, calls, finish)
+
+
+def _parts_of(candidate: Mapping[str, Any]) -> list[Any]:
+    content = candidate.get("content")
+    parts = content.get("parts") if isinstance(content, dict) else None
+    return parts if isinstance(parts, list) else []
+
+
+def _candidate_text(candidate: Mapping[str, Any]) -> str:
+    return "".join(
+        str(part.get("text", ""))
+        for part in _parts_of(candidate)
+        if isinstance(part, dict) and not part.get("thought")  # thought summaries are not the answer
+    )
+
+
+def _candidate_chunks(chunk: Mapping[str, Any], calls_seen: dict[int, int]) -> list[CompletionChunk]:
+    """Text and whole function calls of each candidate in a stream chunk, then its finish when it ended."""
+    pieces: list[CompletionChunk] = []
+    for position, candidate in enumerate(chunk.get("candidates") or ()):
+        if not isinstance(candidate, dict):
+            continue
+        index = as_int(candidate.get("index")) or position
+        text = _candidate_text(candidate)
+        start = calls_seen.get(index, 0)
+        calls = function_calls(_parts_of(candidate), str(chunk.get("responseId", "")), start)
+        calls_seen[index] = start + len(calls)
+        deltas = tuple(ToolCallDelta(start + k, call.id, call.name, call.arguments) for k, call in enumerate(calls))
+        if text or deltas:
+            pieces.append(CompletionChunk(text, tool_calls=deltas, index=index))
+        reason = candidate.get("finishReason")
+        if reason:
+            mapped = "length" if reason == "MAX_TOKENS" else "tool_calls" if calls_seen.get(index) else "stop"
+            pieces.append(CompletionChunk(finish_reason=mapped, index=index))
+    return pieces

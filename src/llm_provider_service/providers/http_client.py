@@ -18,8 +18,10 @@ import orjson
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
 from llm_provider_service.domain.models import CompletionRequest
+from llm_provider_service.domain.rate_limits import observing, report_rate_limits
 from llm_provider_service.providers.errors import error_from_response
 from llm_provider_service.providers.mock_forwarding import intrinsic_ms, mock_headers
+from llm_provider_service.providers.rate_limit_headers import parse_rate_limit_headers
 from llm_provider_service.providers.sse import ServerSentEvent, iter_sse
 
 # Vendors' answers are small; anything larger than this in an error body is cut before parsing.
@@ -98,6 +100,8 @@ class VendorTransport:
             ) as response:
                 body = await response.read()
                 intrinsic = intrinsic_ms(response.headers)
+                if observing():  # budgets learn the vendor's limits from every answer
+                    report_rate_limits(parse_rate_limit_headers(response.status, response.headers))
                 if response.status >= 300:
                     raise error_from_response(
                         provider=self.provider,
@@ -118,6 +122,8 @@ class VendorTransport:
             async with self._session.post(
                 self.base_url + path, data=orjson.dumps(payload), headers=headers, timeout=self._stream_timeout()
             ) as response:
+                if observing():
+                    report_rate_limits(parse_rate_limit_headers(response.status, response.headers))
                 if response.status >= 300:
                     body = await response.content.read(_MAX_ERROR_BODY_BYTES)
                     raise error_from_response(

@@ -3,7 +3,7 @@
 A job's `metadata.mock` (or the gateway's `x-mock-*` headers) must work when an adapter talks to
 `llm-provider mock-server` through `LLM_PROVIDER_<VENDOR>_BASE_URL`, so the vendor transport forwards:
 
-- `x-mock-scenario`, `x-mock-latency-ms`, `x-mock-fail-attempts`: only when the request carries mock
+- `x-mock-scenario`, `x-mock-latency-ms`, `x-mock-fail-attempts`, `x-mock-tool-call`: only when the request carries mock
   instructions (validated first, so a bad value is an `invalid_request`, never a malformed header);
 - `x-mock-request-key` and `x-mock-attempt` (determinism per job and attempt): together with mock
   instructions, or when the transport's base URL was overridden (`forward_identity`, which a real
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
-from llm_provider_service.domain.models import CompletionRequest, CompletionResponse
+from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, CompletionRequest, CompletionResponse
 from llm_provider_service.mock.control import (
     ATTEMPT_HEADER,
     FAIL_ATTEMPTS_HEADER,
@@ -28,10 +28,11 @@ from llm_provider_service.mock.control import (
     LATENCY_HEADER,
     REQUEST_KEY_HEADER,
     SCENARIO_HEADER,
+    TOOL_CALL_HEADER,
     parse_control,
 )
 
-INTRINSIC_METADATA_KEY = "mock_intrinsic_ms"
+INTRINSIC_METADATA_KEY = MOCK_INTRINSIC_MS_KEY
 
 
 def mock_headers(call: CompletionRequest, *, provider: str, forward_identity: bool) -> dict[str, str]:
@@ -48,6 +49,8 @@ def mock_headers(call: CompletionRequest, *, provider: str, forward_identity: bo
             headers[LATENCY_HEADER] = repr(control.latency_ms)
         if control.fail_attempts is not None:
             headers[FAIL_ATTEMPTS_HEADER] = str(control.fail_attempts)
+        if control.tool_call is not None:
+            headers[TOOL_CALL_HEADER] = control.tool_call
     if headers or forward_identity:
         if call.request_key:
             headers[REQUEST_KEY_HEADER] = call.request_key

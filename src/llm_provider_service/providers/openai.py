@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
+from llm_provider_service.domain.chat import AnswerChoice, ToolCall, ToolCallDelta
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, UnknownModelError
 from llm_provider_service.domain.models import (
     CompletionChunk,
@@ -20,6 +21,7 @@ from llm_provider_service.domain.models import (
     JsonObject,
     OutputSchema,
     ReasoningEffort,
+    TextBlock,
     TokenUsage,
 )
 from llm_provider_service.providers.errors import stream_error
@@ -115,12 +117,19 @@ class OpenAIChatProvider:
                 usage = TokenUsage(as_int(reported.get("prompt_tokens")), as_int(reported.get("completion_tokens")))
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") or {}
+                index = as_int(choice.get("index"))
                 if delta.get("refusal") or choice.get("finish_reason") == "content_filter":
                     raise content_filtered(self.name, "the model refused or the answer was filtered")
-                if delta.get("content"):
-                    yield CompletionChunk(str(delta["content"]))
+                pieces = tuple(
+                    _tool_call_delta(piece) for piece in delta.get("tool_calls") or () if isinstance(piece, dict)
+                )
+                if delta.get("content") or pieces:
+                    yield CompletionChunk(str(delta.get("content") or ""), tool_calls=pieces, index=index)
                 if choice.get("finish_reason"):
-                    finish = str(choice["finish_reason"])
+                    if index:
+                        yield CompletionChunk(finish_reason=str(choice["finish_reason"]), index=index)
+                    else:
+                        finish = str(choice["finish_reason"])
         if usage is not None or finish is not None:
             yield CompletionChunk(usage=usage, finish_reason=finish)
 
@@ -152,20 +161,22 @@ class OpenAIChatProvider:
             )
 
     def build_payload(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
+        """The Chat Completions body: the caller's own fields verbatim (gateway), then ours on top."""
         info = self.model_info(request.model)
-        messages: list[dict[str, str]] = []
-        system_text = "\n\n".join(block.text for block in request.system)
-        if system_text:
-            messages.append({"role": "system", "content": system_text})
-        messages.extend({"role": message.role, "content": message.content} for message in request.messages)
-        payload: dict[str, Any] = {"model": request.model, "messages": messages}
+        passthrough = request.passthrough
+        payload: dict[str, Any] = dict(passthrough) if passthrough is not None else {}
+        payload["model"] = request.model
+        if "messages" not in payload:
+            payload["messages"] = openai_messages(request)
+        if passthrough is None:
+            payload.update(openai_options(request))
         if request.max_tokens is not None:
             payload["max_completion_tokens" if info.uses_max_completion_tokens else "max_tokens"] = request.max_tokens
         if request.temperature is not None:
             if not info.supports_temperature:
                 raise self._unsupported(f"{request.model} does not accept temperature")
             payload["temperature"] = request.temperature
-        if request.output_schema is not None:
+        if request.output_schema is not None and "response_format" not in payload:
             payload["response_format"] = self.response_format(request.output_schema)
         if request.reasoning_effort is not None:
             payload.update(self.reasoning_fields(request.reasoning_effort))
@@ -203,7 +214,24 @@ class OpenAIChatProvider:
         choices = body.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise invalid_response(self.name, "answer has no choices")
-        choice = choices[0]
+        first = self._answer(request, choices[0])
+        usage = as_dict(body.get("usage"))
+        structured = None
+        if request.output_schema is not None and not first.tool_calls:
+            structured = parse_json_object(self.name, first.text, truncated=first.finish_reason == "length")
+        return CompletionResponse(
+            text=first.text,
+            usage=TokenUsage(as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens"))),
+            model=str(body.get("model") or request.model),
+            finish_reason=first.finish_reason,
+            structured=structured,
+            provider_metadata={"response_id": str(body.get("id", ""))},
+            tool_calls=first.tool_calls,
+            logprobs=first.logprobs,
+            more_choices=tuple(self._answer(request, choice) for choice in choices[1:] if isinstance(choice, dict)),
+        )
+
+    def _answer(self, request: CompletionRequest, choice: Mapping[str, Any]) -> AnswerChoice:
         message = as_dict(choice.get("message"))
         finish = str(choice.get("finish_reason") or "stop")
         if message.get("refusal"):
@@ -212,18 +240,85 @@ class OpenAIChatProvider:
             raise content_filtered(self.name, "the answer was withheld by the content filter")
         content = message.get("content")
         text = content if isinstance(content, str) else ""
-        truncated = finish == "length"
-        structured = None
-        if request.output_schema is not None:
-            structured = parse_json_object(self.name, text, truncated=truncated)
-        elif not text:
-            raise invalid_response(self.name, "empty answer" + (" (cut off at the token limit)" if truncated else ""))
-        usage = as_dict(body.get("usage"))
-        return CompletionResponse(
-            text=text,
-            usage=TokenUsage(as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens"))),
-            model=str(body.get("model") or request.model),
-            finish_reason="length" if truncated else finish,
-            structured=structured,
-            provider_metadata={"response_id": str(body.get("id", ""))},
+        calls = tuple(_tool_call(call) for call in message.get("tool_calls") or () if isinstance(call, dict))
+        if not text and not calls and request.output_schema is None:
+            cut = " (cut off at the token limit)" if finish == "length" else ""
+            raise invalid_response(self.name, f"empty answer{cut}")
+        logprobs = choice.get("logprobs")
+        return AnswerChoice(text, calls, finish, logprobs if isinstance(logprobs, dict) else None)
+
+
+def _tool_call(call: Mapping[str, Any]) -> ToolCall:
+    function = as_dict(call.get("function"))
+    return ToolCall(str(call.get("id") or ""), str(function.get("name") or ""), str(function.get("arguments") or ""))
+
+
+def _tool_call_delta(piece: Mapping[str, Any]) -> ToolCallDelta:
+    function = as_dict(piece.get("function"))
+    name = function.get("name")
+    return ToolCallDelta(
+        index=as_int(piece.get("index")),
+        id=str(piece["id"]) if piece.get("id") else None,
+        name=str(name) if name else None,
+        arguments=str(function.get("arguments") or ""),
+    )
+
+
+def openai_messages(request: CompletionRequest) -> list[dict[str, Any]]:
+    """The vendor-neutral conversation in Chat Completions form (when the caller's own is not at hand)."""
+    messages: list[dict[str, Any]] = []
+    system_text = "\n\n".join(block.text for block in request.system)
+    if system_text:
+        messages.append({"role": "system", "content": system_text})
+    for message in request.messages:
+        entry: dict[str, Any] = {"role": message.role, "content": message.content}
+        if message.parts:
+            entry["content"] = [
+                {"type": "text", "text": part.text}
+                if isinstance(part, TextBlock)
+                else {
+                    "type": "image_url",
+                    "image_url": {"url": part.url, **({"detail": part.detail} if part.detail else {})},
+                }
+                for part in message.parts
+            ]
+        if message.tool_calls:
+            entry["content"] = message.content or None
+            entry["tool_calls"] = [
+                {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+                for call in message.tool_calls
+            ]
+        if message.tool_call_id is not None:
+            entry["tool_call_id"] = message.tool_call_id
+        messages.append(entry)
+    return messages
+
+
+def openai_options(request: CompletionRequest) -> dict[str, Any]:
+    """Tools and sampling options of the vendor-neutral call, in Chat Completions names."""
+    options: dict[str, Any] = {}
+    if request.tools:
+        options["tools"] = [
+            {"type": "function", "function": {"name": tool.name, "description": tool.description,
+                                              "parameters": dict(tool.schema),
+                                              **({"strict": tool.strict} if tool.strict is not None else {})}}
+            for tool in request.tools
+        ]  # fmt: skip
+    choice = request.tool_choice
+    if choice is not None:
+        options["tool_choice"] = (
+            {"type": "function", "function": {"name": choice.name}} if choice.mode == "function" else choice.mode
         )
+    simple = {
+        "parallel_tool_calls": request.parallel_tool_calls, "seed": request.seed, "top_p": request.top_p,
+        "frequency_penalty": request.frequency_penalty, "presence_penalty": request.presence_penalty,
+        "top_logprobs": request.top_logprobs, "user": request.user,
+    }  # fmt: skip
+    options.update((key, value) for key, value in simple.items() if value is not None)
+    if request.stop:
+        options["stop"] = list(request.stop)
+    if request.n != 1:
+        options["n"] = request.n
+    if request.logprobs:
+        options["logprobs"] = True
+    return options

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 from pydantic import SecretStr
@@ -27,6 +28,16 @@ from llm_provider_service.providers.openrouter import (
     OpenRouterProvider,
     openrouter_headers,
 )
+
+
+class EndpointSettings(Protocol):
+    """What the registry reads of a vendor's settings (`config.VendorSettings` is one)."""
+
+    @property
+    def api_key(self) -> SecretStr | None: ...
+
+    @property
+    def base_url(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +165,7 @@ def build_provider_registry(
     session: aiohttp.ClientSession,
     catalog: ModelCatalog,
     mock: StreamingLLMProvider,
-    endpoints: Mapping[str, VendorEndpoint],
+    endpoints: Mapping[str, EndpointSettings],
 ) -> ProviderRegistry:
     """Every vendor in `endpoints` that has what it needs, plus the mock under its own name."""
     unknown = set(endpoints) - VENDORS
@@ -162,7 +173,9 @@ def build_provider_registry(
         raise ValueError(f"unknown vendors: {sorted(unknown)}")
     providers: dict[str, StreamingLLMProvider] = {mock.name: mock}
     for name, factory in _FACTORIES.items():
-        provider = factory(session, catalog, endpoints.get(name, VendorEndpoint()))
+        given = endpoints.get(name)
+        endpoint = VendorEndpoint(given.api_key, given.base_url) if given is not None else VendorEndpoint()
+        provider = factory(session, catalog, endpoint)
         if provider is not None:
             providers[name] = provider
     return ProviderRegistry(providers, frozenset(VENDORS - set(providers)))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from llm_provider_service.domain.events import CALLBACK_EVENT_TYPE, envelope, iso
+from llm_provider_service.domain.events import CALLBACK_EVENT_TYPE, JobOutcome, envelope, iso
 from llm_provider_service.domain.models import Job, JobStatus, OutboxEvent
 
 
@@ -31,7 +31,7 @@ class EventFactory:
     """Turns state changes into serialized envelopes keyed by request id."""
 
     def __init__(self, *, source_service: str, topics: LifecycleTopics) -> None:
-        self._source = source_service
+        self.source_service = source_service
         self._topics = topics
 
     def _event(
@@ -44,15 +44,16 @@ class EventFactory:
         trace_id: str | None,
         data: Mapping[str, Any],
         now: datetime,
+        extra: Mapping[str, Any] | None = None,
     ) -> OutboxEvent:
         parent = traceparent(trace_id)
         body = envelope(
             event_type=event_type,
-            source_service=self._source,
+            source_service=self.source_service,
             correlation_id=correlation_id,
             data=data,
             timestamp=now,
-            trace_metadata={"traceparent": parent, "trace_id": trace_id},
+            trace_metadata={**(extra or {}), "traceparent": parent, "trace_id": trace_id},
         )
         headers = (("event_type", event_type), ("correlation_id", correlation_id), ("traceparent", parent))
         return OutboxEvent(
@@ -80,11 +81,14 @@ class EventFactory:
             now=now,
         )
 
-    def terminal(self, job: Job, *, status: JobStatus, payload: Mapping[str, Any], now: datetime) -> list[OutboxEvent]:
+    def terminal(self, job: Job, outcome: JobOutcome, *, now: datetime) -> list[OutboxEvent]:
         """The callback (when the job has a callback topic) and the completed/failed lifecycle event."""
+        status, payload = outcome.status, outcome.payload
         events: list[OutboxEvent] = []
         if callback_topic := job.request.callback_topic:
-            events.append(self._for_job(job, callback_topic, CALLBACK_EVENT_TYPE, payload, now))
+            events.append(
+                self._for_job(job, callback_topic, CALLBACK_EVENT_TYPE, payload, now, extra=outcome.envelope_metadata)
+            )
         summary = {
             "request_id": job.id,
             "status": status.value,
@@ -101,8 +105,18 @@ class EventFactory:
             events.append(self._for_job(job, self._topics.request_failed, "LLMRequestFailedV1", summary, now))
         return events
 
-    def _for_job(self, job: Job, topic: str, event_type: str, data: Mapping[str, Any], now: datetime) -> OutboxEvent:
+    def _for_job(
+        self,
+        job: Job,
+        topic: str,
+        event_type: str,
+        data: Mapping[str, Any],
+        now: datetime,
+        *,
+        extra: Mapping[str, Any] | None = None,
+    ) -> OutboxEvent:
         return self._event(
+            extra=extra,
             topic=topic,
             event_type=event_type,
             key=job.id,

@@ -13,32 +13,30 @@ import asyncio
 import itertools
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
 from llm_provider_service.domain.errors import (
-    NotFoundError,
+    ModelNotFoundError,
     ProviderError,
     ProviderErrorKind,
     ProviderUnavailableError,
     UnknownModelError,
-    UnsupportedParameterError,
 )
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
 from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.ports import Clock, StreamingLLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy, call_with_retries
+from llm_provider_service.service.chat_parameters import OPENAI_PROTOCOL, UnsupportedParamsPolicy, admit
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.usage_recorder import UsageRecorder
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-# Models outside the manifest (any id on an OpenAI-compatible server) share one metric label.
-OTHER_MODEL_LABEL = "other"
 _MIN_RETRY_AFTER_SECONDS = 1.0
 # A sync caller waits for at most this many calls and this much added backoff (Retry-After included).
 GATEWAY_MAX_ATTEMPTS = 3
@@ -48,24 +46,22 @@ GATEWAY_MAX_RETRY_WAIT_SECONDS = 2.0
 _MAX_CACHED_ADHOC_ROUTES = 256
 
 
-class ModelNotFoundError(NotFoundError):
-    """The gateway has no such model: unknown name or alias, or its provider is not configured (404)."""
-
-    code = "model_not_found"
-
-
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where a gateway model name leads: the provider, the manifest entry and the bounded metric label."""
+    """Where a gateway model name leads: the provider and the manifest entry."""
 
     name: str
     provider: StreamingLLMProvider
     info: ModelInfo
-    metric_model: str
 
     @property
     def provider_name(self) -> str:
         return self.info.provider
+
+    @property
+    def speaks_openai(self) -> bool:
+        """Whether the upstream speaks Chat Completions (and gets the caller's unknown fields verbatim)."""
+        return self.info.provider in OPENAI_PROTOCOL
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +90,8 @@ class ChatGateway:
         clock: Clock,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         random: Callable[[], float],
-        on_call: Callable[[Route, UsageRecord], None] = lambda route, record: None,
+        on_call: Callable[[UsageRecord], None] = lambda record: None,
+        unsupported_params: UnsupportedParamsPolicy = "drop",
     ) -> None:
         self._providers = providers
         self._catalog = catalog
@@ -108,6 +105,7 @@ class ChatGateway:
         self._sleep = sleep
         self._random = random
         self._on_call = on_call
+        self._unsupported_params: UnsupportedParamsPolicy = unsupported_params
         self._routes: dict[str, Route] = {}
         self._adhoc_routes: dict[str, Route] = {}
         self._listing: list[ListedModel] = []
@@ -118,7 +116,7 @@ class ChatGateway:
             provider = providers.get(info.provider)
             if provider is not None:
                 name = f"{info.provider}/{info.model_id}"
-                self._routes[name] = Route(name, provider, info, info.model_id)
+                self._routes[name] = Route(name, provider, info)
                 self._listing.append(ListedModel(name, info.provider))
         for alias, target in aliases.items():
             try:
@@ -152,30 +150,16 @@ class ChatGateway:
         except UnknownModelError as exc:
             raise ModelNotFoundError(f"model {model!r} does not exist") from exc
         # Only ad-hoc ids (OpenAI-compatible servers) get here; a bounded number are remembered.
-        route = Route(model, provider, info, OTHER_MODEL_LABEL)
+        route = Route(model, provider, info)
         if len(self._adhoc_routes) < _MAX_CACHED_ADHOC_ROUTES:
             self._adhoc_routes[model] = route
         return route
 
-    @staticmethod
-    def check(route: Route, request: CompletionRequest, *, stream: bool) -> None:
-        """Refuse what this model cannot do (422) instead of silently dropping it."""
-        info = route.info
-        schema = request.output_schema
-        if schema is not None and not info.supports_structured_output:
-            kind = "json_object" if schema.json_object else "json_schema"
-            raise UnsupportedParameterError(f"{route.name} does not support response_format {kind}")
-        if stream and not info.supports_streaming:
-            raise UnsupportedParameterError(f"{route.name} does not support streaming")
-        if request.temperature is not None and not info.supports_temperature:
-            raise UnsupportedParameterError(f"{route.name} does not accept temperature")
-        effort = request.reasoning_effort
-        if effort is not None and effort.value != "none" and not info.supports_reasoning_effort:
-            raise UnsupportedParameterError(f"{route.name} does not support reasoning_effort")
-        if request.output_verbosity is not None and not info.supports_output_verbosity:
-            raise UnsupportedParameterError(f"{route.name} does not support verbosity")
-        if request.max_tokens is not None and info.max_output_tokens and request.max_tokens > info.max_output_tokens:
-            raise UnsupportedParameterError(f"max_tokens exceeds {info.max_output_tokens} for {route.name}")
+    def admit(
+        self, route: Route, request: CompletionRequest, present: Iterable[str], *, stream: bool
+    ) -> tuple[CompletionRequest, tuple[str, ...]]:
+        """Apply the drop|reject policy: the call as the vendor gets it and the parameters dropped."""
+        return admit(route.name, route.info, request, present, self._unsupported_params, stream=stream)
 
     # --- sync ------------------------------------------------------------------------------------------
 
@@ -204,7 +188,6 @@ class ChatGateway:
             breaker.record_failure(error)
             raise error from exc
         except ProviderError as error:
-            error.provider = error.provider or route.provider_name
             breaker.record_failure(error)
             raise
         except BaseException:
@@ -249,7 +232,6 @@ class ChatGateway:
             raise error from exc
         except ProviderError as error:
             await _close(source)
-            error.provider = error.provider or route.provider_name
             breaker.record_failure(error)
             raise
         except BaseException:
@@ -333,7 +315,7 @@ class ChatGateway:
             outcome=outcome,
             created_at=self._clock.now(),
         )
-        self._on_call(route, record)
+        self._on_call(record)
         return record
 
 

@@ -16,7 +16,11 @@ logger = logging.getLogger(__name__)
 class LeaseKeeper:
     """An async context that renews a lease every third of its length until the block exits.
 
-    The renewal task is owned here: started on enter, cancelled and awaited on exit.
+    The renewal task is owned here: started on enter, cancelled and awaited on exit. When the lease is lost
+    (expired and taken by another worker, or taken over in the store), the block is cancelled at once, the
+    way `asyncio.timeout` cancels: the vendor call stops instead of paying for an answer nobody may write.
+    That cancellation ends at this context's exit (`lost` is then True); a cancellation from outside
+    (shutdown) still propagates.
     """
 
     def __init__(self, *, queue: JobQueue, store: JobStore, clock: Clock, lease: Lease, lease_seconds: float) -> None:
@@ -27,14 +31,22 @@ class LeaseKeeper:
         self._lease_seconds = lease_seconds
         self.lost = False
         self._task: asyncio.Task[None] | None = None
+        self._holder: asyncio.Task[object] | None = None
+        self._exiting = False
 
     async def __aenter__(self) -> LeaseKeeper:
+        self._holder = asyncio.current_task()
         self._task = asyncio.create_task(self._renew_forever(), name=f"lease-{self.lease.job_id}")
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    ) -> bool:
+        self._exiting = True  # from here on a lost lease no longer cancels the block
+        # Our cancellation (lease lost) ends here; one from outside as well is left to propagate.
+        swallow = self.lost and exc_type is asyncio.CancelledError
+        if swallow and self._holder is not None and self._holder.uncancel() > 0:
+            swallow = False
         if self._task is not None:
             self._task.cancel()
             try:
@@ -44,12 +56,15 @@ class LeaseKeeper:
                 current = asyncio.current_task()
                 if current is not None and current.cancelling():
                     raise
+        return swallow
 
     async def _renew_forever(self) -> None:
         interval = self._lease_seconds / 3
-        while True:
+        while not self.lost:
             await asyncio.sleep(interval)
             await self._renew_once()
+        if self._holder is not None and not self._exiting:
+            self._holder.cancel()  # stop the vendor call: the job is someone else's now
 
     async def _renew_once(self) -> None:
         try:

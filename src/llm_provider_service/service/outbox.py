@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from llm_provider_service.domain.errors import PublishError, StoreUnavailableError
 from llm_provider_service.domain.models import OutboxEvent
-from llm_provider_service.ports import Clock, EventPublisher, JobStore
+from llm_provider_service.ports import Clock, EventPublisher, OutboxStore
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +28,15 @@ class OutboxRelay:
     def __init__(
         self,
         *,
-        store: JobStore,
+        store: OutboxStore,
         publisher: EventPublisher,
         clock: Clock,
         poll_interval_seconds: float,
         batch_size: int = 500,
         lock_seconds: float = 10.0,
         on_published: Callable[[int], None] = lambda count: None,
+        on_failure: Callable[[str, float], None] = lambda cause, failing_seconds: None,
+        on_recovered: Callable[[float], None] = lambda failed_seconds: None,
     ) -> None:
         self._store = store
         self._publisher = publisher
@@ -43,9 +45,13 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._lock_seconds = lock_seconds
         self._on_published = on_published
+        self._on_failure = on_failure
+        self._on_recovered = on_recovered
         self._wake = asyncio.Event()
         self._direct: deque[OutboxEvent] = deque(maxlen=MAX_DIRECT_EVENTS)
         self._failures = 0
+        self._failing_since: float | None = None  # clock time of the first failure of the current outage
+        self._failing_cause: str | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -62,16 +68,54 @@ class OutboxRelay:
                 now=self._clock.now(), limit=self._batch_size, lock_seconds=self._lock_seconds
             )
             if not events:
+                if self._failing_cause == "store":
+                    self._succeeded(0)  # the store answers again; a broker outage ends only with a publish
                 return 0
             await self._publisher.publish(events)
             await self._store.mark_published([event.event_id for event in events], now=self._clock.now())
         except (PublishError, StoreUnavailableError) as error:
-            self._failures += 1
-            logger.warning("outbox relay failed (%s); backing off", error)
+            self._failed(error)
             return -1
-        self._failures = 0
-        self._on_published(len(events))
+        self._succeeded(len(events))
         return len(events)
+
+    def _failed(self, error: PublishError | StoreUnavailableError) -> None:
+        cause = "broker" if isinstance(error, PublishError) else "store"
+        now = self._clock.monotonic()
+        self._failures += 1
+        self._failing_cause = cause
+        if self._failing_since is None:
+            self._failing_since = now
+            # Said once per outage, loudly: the events are safe in the outbox and the relay keeps retrying.
+            logger.error(
+                "outbox relay cannot %s (%s): events stay in the outbox and are retried every <= %.0f s; none is lost",
+                "publish to the event broker" if cause == "broker" else "read the outbox",
+                error,
+                MAX_BACKOFF_SECONDS,
+            )
+        else:
+            logger.warning(
+                "outbox relay still failing after %.1f s (%d attempts, %s): %s",
+                now - self._failing_since,
+                self._failures,
+                cause,
+                error,
+            )
+        self._on_failure(cause, now - self._failing_since)
+
+    def _succeeded(self, published: int) -> None:
+        if self._failing_since is not None:
+            failed_seconds = self._clock.monotonic() - self._failing_since
+            logger.warning(
+                "outbox relay recovered after %.1f s and %d failed attempts; publishing the backlog",
+                failed_seconds,
+                self._failures,
+            )
+            self._failing_since = None
+            self._failing_cause = None
+            self._on_recovered(failed_seconds)
+        self._failures = 0
+        self._on_published(published)
 
     async def _flush_direct(self) -> None:
         if not self._direct:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
@@ -17,20 +17,24 @@ from llm_provider_service.domain.errors import (
     ProviderErrorKind,
     QueueUnavailableError,
 )
-from llm_provider_service.domain.events import CompletedCall
-from llm_provider_service.domain.models import Comparison, CompletionResponse, Job, JobStatus, TokenUsage
+from llm_provider_service.domain.events import CompletedCall, JobOutcome
+from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, Comparison, CompletionResponse, Job, TokenUsage
+from llm_provider_service.domain.rate_limits import observing_rate_limits
 from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease, LLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy
+from llm_provider_service.service.budget_gate import Admission, BudgetGate
 from llm_provider_service.service.event_factory import EventFactory
 from llm_provider_service.service.leases import LeaseKeeper
 from llm_provider_service.service.limits import ProviderLimits
-from llm_provider_service.service.outcomes import completed_payload, expired_payload, failed_payload
+from llm_provider_service.service.outcomes import Outcomes
 from llm_provider_service.service.signals import CompletionSignals
 
 logger = logging.getLogger(__name__)
 
 PROVIDER_BUSY_DELAY_SECONDS = 0.05
+BUDGET_DEFERRED = "budget_exhausted"
+Sleep = Callable[[float], Awaitable[None]]
 
 
 class Outcome(StrEnum):
@@ -40,7 +44,7 @@ class Outcome(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     RETRY_SCHEDULED = "retry_scheduled"
-    DEFERRED = "deferred"  # circuit open or provider at its concurrency limit; no attempt counted
+    DEFERRED = "deferred"  # circuit open, provider at its concurrency limit or out of budget; no attempt counted
     SKIPPED = "skipped"  # not claimable any more (finished, cancelled, taken over)
     LOST = "lost"  # the lease was lost before the result could be written
 
@@ -61,6 +65,7 @@ class ProcessingReport:
     cost_usd: float = 0.0
     error_kind: str | None = None
     trace_id: str | None = None
+    budget_wait_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,8 @@ class JobProcessor:
         call_timeout_seconds: float,
         random: Callable[[], float],
         on_events_written: Callable[[], None] = lambda: None,
+        budgets: BudgetGate | None = None,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._store = store
         self._queue = queue
@@ -99,12 +106,15 @@ class JobProcessor:
         self._retry = retry_policy
         self._limits = limits
         self._events = events
+        self._outcomes = Outcomes.for_events(events)
         self._signals = signals
         self._clock = clock
         self._lease_seconds = lease_seconds
         self._call_timeout_seconds = call_timeout_seconds
         self._random = random
         self._on_events_written = on_events_written
+        self._budgets = budgets
+        self._sleep = sleep
 
     async def process(self, lease: Lease) -> ProcessingReport:
         job = await self._store.get(lease.job_id)
@@ -127,6 +137,30 @@ class JobProcessor:
             delay = max(PROVIDER_BUSY_DELAY_SECONDS, breaker.retry_after_seconds())
             await self._queue_call(self._queue.release(lease, delay_seconds=delay))
             return ProcessingReport(job.id, Outcome.DEFERRED, job.provider, job.model)
+        admission = await self._admit(job)
+        if admission is not None and admission.deferred:
+            # Out of rate budget: back to the queue until it refills; no attempt, no breaker, no failure.
+            breaker.record_cancelled()
+            await self._queue_call(self._queue.release(lease, delay_seconds=admission.grant.delay_seconds))
+            return ProcessingReport(job.id, Outcome.DEFERRED, job.provider, job.model, error_kind=BUDGET_DEFERRED)
+        if admission is not None and admission.grant.delay_seconds > 0:
+            await self._sleep(admission.grant.delay_seconds)  # a ticket within the horizon: its turn comes soon
+        return await self._begin(job, lease, admission)
+
+    async def _admit(self, job: Job) -> Admission | None:
+        if self._budgets is None:
+            return None
+        request = build_completion_request(
+            job.request, job_id=job.id, model=job.model, attempt=job.attempts + 1, repair=False
+        )
+        return await self._budgets.admit(job.provider, job.model, request, job_id=job.id)
+
+    async def _cancel_admission(self, admission: Admission | None) -> None:
+        if self._budgets is not None and admission is not None:
+            await self._budgets.cancel(admission)
+
+    async def _begin(self, job: Job, lease: Lease, admission: Admission | None) -> ProcessingReport:
+        breaker = self._breakers.get(job.provider)
         now = self._clock.now()
         started = await self._store.begin_attempt(
             job.id,
@@ -137,47 +171,67 @@ class JobProcessor:
         )
         if started is None:
             breaker.record_cancelled()
+            await self._cancel_admission(admission)
             await self._queue_call(self._queue.ack(lease))
             return ProcessingReport(job.id, Outcome.SKIPPED, job.provider, job.model)
         self._on_events_written()
         if now >= started.expires_at:
             breaker.record_cancelled()
-            return await self._finish(started, lease, JobStatus.EXPIRED, expired_payload(started, now=now))
-        return await self._attempt(started, lease)
+            await self._cancel_admission(admission)
+            return await self._finish(started, lease, self._outcomes.expired(started, now=now))
+        return await self._attempt(started, lease, admission)
 
-    async def _attempt(self, job: Job, lease: Lease) -> ProcessingReport:
+    async def _attempt(self, job: Job, lease: Lease, admission: Admission | None) -> ProcessingReport:
         breaker = self._breakers.get(job.provider)
-        try:
-            async with LeaseKeeper(
-                queue=self._queue, store=self._store, clock=self._clock, lease=lease, lease_seconds=self._lease_seconds
-            ) as keeper:
-                answer = await self._call(job)
-        except ProviderError as error:
-            breaker.record_failure(error)
-            return await self._handle_failure(job, keeper.lease, error)
-        except asyncio.CancelledError:
-            breaker.record_cancelled()
-            await self._give_back(job, keeper.lease)
-            raise
+        budget_wait = _budget_wait_seconds(admission)
+        with observing_rate_limits() as seen:
+            try:
+                async with LeaseKeeper(
+                    queue=self._queue,
+                    store=self._store,
+                    clock=self._clock,
+                    lease=lease,
+                    lease_seconds=self._lease_seconds,
+                ) as keeper:
+                    answer = await self._call(job)
+                if keeper.lost:  # the call was stopped: another worker holds the job, and writes its result
+                    breaker.record_cancelled()
+                    await self._cancel_admission(admission)
+                    return ProcessingReport(job.id, Outcome.LOST, job.provider, job.model, job.attempts)
+            except ProviderError as error:
+                await self._settle(admission, None, seen.last)
+                breaker.record_failure(error)
+                report = await self._handle_failure(job, keeper.lease, error)
+                return replace(report, budget_wait_seconds=budget_wait)
+            except asyncio.CancelledError:
+                breaker.record_cancelled()
+                await self._give_back(job, keeper.lease)
+                raise
+        await self._settle(admission, answer.response.usage, seen.last)
         breaker.record_success()
-        return await self._complete(job, keeper.lease, answer)
+        report = await self._complete(job, keeper.lease, answer, budget_wait)
+        return replace(report, budget_wait_seconds=budget_wait)
+
+    async def _settle(self, admission: Admission | None, usage: TokenUsage | None, seen: Any) -> None:
+        if self._budgets is not None and admission is not None:
+            await self._budgets.settle(admission, usage=usage, observation=seen)
 
     async def _call(self, job: Job) -> _Answer:
         provider = self._providers.get(job.provider)
         if provider is None:
-            raise ProviderError(ProviderErrorKind.INVALID_REQUEST, f"provider {job.provider!r} is not configured here")
+            raise ProviderError(
+                ProviderErrorKind.INVALID_REQUEST,
+                f"provider {job.provider!r} is not configured here",
+                provider=job.provider,
+            )
         started = self._clock.monotonic()
+        response = await self._complete_once(provider, job, repair=False)
         try:
-            response = await self._complete_once(provider, job, repair=False)
-            try:
-                comparison = parse_comparison(response)
-            except ProviderError:
-                # One repair attempt for an answer that broke the schema; never a fabricated default.
-                response = await self._complete_once(provider, job, repair=True)
-                comparison = parse_comparison(response)
-        except ProviderError as error:
-            error.provider = error.provider or job.provider
-            raise
+            comparison = parse_comparison(response, provider=job.provider)
+        except ProviderError:
+            # One repair attempt for an answer that broke the schema; never a fabricated default.
+            response = await self._complete_once(provider, job, repair=True)
+            comparison = parse_comparison(response, provider=job.provider)
         return _Answer(comparison, response, self._clock.monotonic() - started)
 
     async def _complete_once(self, provider: LLMProvider, job: Job, *, repair: bool) -> CompletionResponse:
@@ -210,11 +264,13 @@ class JobProcessor:
                 job.id, Outcome.RETRY_SCHEDULED, job.provider, job.model, job.attempts, error_kind=error.kind.value
             )
         now = self._clock.now()
-        report = await self._finish(job, lease, JobStatus.FAILED, failed_payload(job, error, now=now))
+        report = await self._finish(job, lease, self._outcomes.failed(job, error, now=now))
         return replace(report, error_kind=error.kind.value)
 
-    async def _complete(self, job: Job, lease: Lease, answer: _Answer) -> ProcessingReport:
-        model = self._catalog.resolve(job.provider, job.model)
+    async def _complete(
+        self, job: Job, lease: Lease, answer: _Answer, budget_wait_seconds: float | None = None
+    ) -> ProcessingReport:
+        model = self._catalog.lookup(job.provider, job.model)
         usage = answer.response.usage
         call = CompletedCall(
             comparison=answer.comparison,
@@ -223,21 +279,19 @@ class JobProcessor:
             usage=usage,
             cost_usd=round(model.cost_usd(usage), 8),
             response_time_ms=round(answer.call_seconds * 1000),
-            extra_metadata=answer.response.provider_metadata,
+            extra_metadata=_with_budget_wait({}, budget_wait_seconds),
+            cost_known=model.priced,
+            envelope_metadata=_mock_timing(answer.response.provider_metadata),
         )
         now = self._clock.now()
-        report = await self._finish(job, lease, JobStatus.COMPLETED, completed_payload(job, call, now=now))
+        report = await self._finish(job, lease, self._outcomes.completed(job, call, now=now))
         return replace(report, call_seconds=answer.call_seconds, usage=usage, cost_usd=call.cost_usd)
 
-    async def _finish(self, job: Job, lease: Lease, status: JobStatus, payload: dict[str, Any]) -> ProcessingReport:
+    async def _finish(self, job: Job, lease: Lease, outcome: JobOutcome) -> ProcessingReport:
         now = self._clock.now()
+        status = outcome.status
         finished = await self._store.finish(
-            job.id,
-            status=status,
-            owner=lease.token,
-            now=now,
-            result=payload,
-            events=self._events.terminal(job, status=status, payload=payload, now=now),
+            job.id, outcome, owner=lease.token, now=now, events=self._events.terminal(job, outcome, now=now)
         )
         if finished is None:
             logger.warning("job %s was taken over before its %s result was written", job.id, status.value)
@@ -273,3 +327,23 @@ class JobProcessor:
             await operation
         except QueueUnavailableError:
             logger.warning("queue unavailable; the reconciler will repair its state")
+
+
+def _budget_wait_seconds(admission: Admission | None) -> float | None:
+    """Earlier deferrals plus this ticket's wait; None when the job's key has no budget."""
+    if admission is None or not admission.limited:
+        return None
+    return admission.grant.earlier_wait_seconds + admission.grant.delay_seconds
+
+
+def _mock_timing(provider_metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The mock's intrinsic time travels in the envelope's metadata (the toolkit reads it), never in the
+    caller's `request_metadata`; other provider details (response ids) stay out of the callback."""
+    intrinsic_ms = provider_metadata.get(MOCK_INTRINSIC_MS_KEY)
+    return {MOCK_INTRINSIC_MS_KEY: intrinsic_ms} if isinstance(intrinsic_ms, int | float) else {}
+
+
+def _with_budget_wait(metadata: Mapping[str, Any], budget_wait_seconds: float | None) -> Mapping[str, Any]:
+    if budget_wait_seconds is None:
+        return metadata
+    return {**metadata, "budget_wait_ms": round(budget_wait_seconds * 1000)}

@@ -11,9 +11,9 @@ from datetime import timedelta
 
 from llm_provider_service.domain.errors import QueueFullError, QueueUnavailableError, StoreUnavailableError
 from llm_provider_service.domain.models import JobStatus
-from llm_provider_service.ports import Clock, JobQueue, JobStore
+from llm_provider_service.ports import Clock, JobQueue, JobStore, OutboxStore
 from llm_provider_service.service.event_factory import EventFactory
-from llm_provider_service.service.outcomes import expired_payload
+from llm_provider_service.service.outcomes import Outcomes
 from llm_provider_service.service.signals import CompletionSignals
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class Reconciler:
         self,
         *,
         store: JobStore,
+        outbox: OutboxStore,
         queue: JobQueue,
         events: EventFactory,
         signals: CompletionSignals,
@@ -49,8 +50,10 @@ class Reconciler:
         on_events_written: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
+        self._outbox = outbox
         self._queue = queue
         self._events = events
+        self._outcomes = Outcomes.for_events(events)
         self._signals = signals
         self._clock = clock
         self._grace = timedelta(seconds=grace_seconds)
@@ -62,7 +65,7 @@ class Reconciler:
         expired = await self._expire_overdue()
         requeued = await self._requeue_lost()
         # Published events are only kept for inspection; bounded batches keep each pass short.
-        pruned = await self._store.prune_outbox(
+        pruned = await self._outbox.prune_outbox(
             published_before=self._clock.now() - self._outbox_retention, limit=self._batch_size
         )
         if requeued or expired or pruned:
@@ -75,14 +78,9 @@ class Reconciler:
         for job in await self._store.overdue_jobs(now=now, limit=self._batch_size):
             if job.status != JobStatus.QUEUED:
                 continue  # a processing job expires when its worker (or the next one) picks it up
-            payload = expired_payload(job, now=now)
+            outcome = self._outcomes.expired(job, now=now)
             finished = await self._store.finish(
-                job.id,
-                status=JobStatus.EXPIRED,
-                owner=None,
-                now=now,
-                result=payload,
-                events=self._events.terminal(job, status=JobStatus.EXPIRED, payload=payload, now=now),
+                job.id, outcome, owner=None, now=now, events=self._events.terminal(job, outcome, now=now)
             )
             if finished is not None:
                 expired += 1

@@ -10,19 +10,21 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
-from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
+from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo, without_params
 from llm_provider_service.domain.errors import (
     ConflictError,
     NotFoundError,
     QueueFullError,
     QueueUnavailableError,
     UnknownProviderError,
+    UnsupportedParameterError,
 )
 from llm_provider_service.domain.models import ComparisonRequest, Job, JobStatus
 from llm_provider_service.ports import Clock, JobQueue, JobStore, LLMProvider, QueueStats
 from llm_provider_service.service.event_factory import EventFactory
-from llm_provider_service.service.outcomes import cancelled_payload
+from llm_provider_service.service.outcomes import Outcomes
 from llm_provider_service.service.signals import CompletionSignals
 
 logger = logging.getLogger(__name__)
@@ -56,8 +58,11 @@ class JobService:
         events: EventFactory,
         signals: CompletionSignals,
         clock: Clock,
+        unsupported_params: Literal["drop", "reject"] = "drop",
     ) -> None:
         self._store = store
+        self._unsupported_params = unsupported_params
+        self._dropped_logged: set[tuple[str, str]] = set()
         self._queue = queue
         self._providers = providers
         self._catalog = catalog
@@ -65,24 +70,36 @@ class JobService:
         self._ttl = timedelta(seconds=job_ttl_seconds)
         self._worker_slots = max(1, worker_slots)
         self._events = events
+        self._outcomes = Outcomes.for_events(events)
         self._signals = signals
         self._clock = clock
         self._stats: QueueStats | None = None
         self._stats_read_at = -math.inf
 
     def resolve_model(self, request: ComparisonRequest) -> ModelInfo:
-        """The provider and model a request will run on; raises for unknown or unconfigured ones."""
+        """The provider and model a request will run on: any id of a configured provider (the vendor decides)."""
         provider = str(request.overrides.provider or self._default_provider)
         if provider not in self._providers:
             raise UnknownProviderError(f"provider {provider!r} is not configured on this service")
-        model = self._catalog.resolve(provider, request.overrides.model)
-        model.check_overrides(request.overrides)
-        return model
+        return self._catalog.lookup(provider, request.overrides.model)
+
+    def _apply_parameter_policy(self, request: ComparisonRequest, model: ModelInfo) -> ComparisonRequest:
+        """Parameters the model cannot take: refused (`reject`), or removed and named in the callback (`drop`)."""
+        names = model.unsupported(request.overrides)
+        if not names:
+            return request
+        if self._unsupported_params == "reject":
+            raise UnsupportedParameterError(f"{model.provider}/{model.model_id} does not accept {', '.join(names)}")
+        if (model.provider, model.model_id) not in self._dropped_logged and len(self._dropped_logged) < 1024:
+            self._dropped_logged.add((model.provider, model.model_id))
+            logger.warning("%s/%s does not accept %s: dropped", model.provider, model.model_id, ", ".join(names))
+        return without_params(request, names)
 
     async def submit(
         self, request: ComparisonRequest, *, idempotency_key: str | None = None, trace_id: str | None = None
     ) -> Submission:
         model = self.resolve_model(request)
+        request = self._apply_parameter_policy(request, model)
         now = self._clock.now()
         job = Job(
             id=str(uuid.uuid4()),
@@ -149,14 +166,9 @@ class JobService:
         if job.status != JobStatus.QUEUED:
             raise ConflictError(f"job {job_id} is {job.status.value} and can no longer be cancelled")
         now = self._clock.now()
-        payload = cancelled_payload(job, now=now)
+        outcome = self._outcomes.cancelled(job, now=now)
         finished = await self._store.finish(
-            job_id,
-            status=JobStatus.CANCELLED,
-            owner=None,
-            now=now,
-            result=payload,
-            events=self._events.terminal(job, status=JobStatus.CANCELLED, payload=payload, now=now),
+            job_id, outcome, owner=None, now=now, events=self._events.terminal(job, outcome, now=now)
         )
         if finished is None:
             raise ConflictError(f"job {job_id} started before it could be cancelled")

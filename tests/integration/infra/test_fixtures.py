@@ -1,14 +1,25 @@
-"""The shared fixtures give empty, isolated Redis and PostgreSQL databases and a reachable Kafka-protocol broker."""
+"""The shared fixtures give empty, isolated Redis and PostgreSQL databases and a reachable, durable Kafka broker."""
 
 from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 import pytest
 import redis.asyncio as aioredis
 from confluent_kafka.admin import AdminClient
 
+from llm_provider_service.adapters.kafka_events import KafkaEventPublisher, ensure_topics
+from llm_provider_service.domain.models import OutboxEvent
+from llm_provider_service.infra.apache_kafka import ApacheKafkaBroker
+from llm_provider_service.infra.binaries import MissingBinaryError
+from llm_provider_service.infra.kafka_broker import KafkaBroker, TansuBroker
 from llm_provider_service.infra.postgres_server import PostgresServer
 from llm_provider_service.infra.redis_server import RedisServer
+from tests.kafka_consumer import CallbackCollector
+from tests.kafka_settings import TEST_KAFKA_BROKER
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +74,40 @@ async def test_postgres_server_restart_keeps_data(postgres_server: PostgresServe
         assert await connection.fetchval("SELECT id FROM kept") == 7
     finally:
         await connection.close()
+
+
+def test_the_session_broker_is_the_configured_kind(kafka_broker: KafkaBroker) -> None:
+    expected = ApacheKafkaBroker if TEST_KAFKA_BROKER == "kafka" else TansuBroker
+    assert isinstance(kafka_broker, expected)
+
+
+async def test_apache_kafka_keeps_topics_and_offsets_across_a_sigkill(tmp_path: Path) -> None:
+    broker = ApacheKafkaBroker(tmp_path / "kafka")
+    try:
+        broker.start()
+    except MissingBinaryError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        topic = f"test.durable.{uuid.uuid4().hex}"
+        await ensure_topics(broker.url, [topic], partitions=2)
+        async with KafkaEventPublisher(bootstrap_servers=broker.url) as publisher:
+            await publisher.publish(
+                [OutboxEvent(event_id=str(index), topic=topic, key=str(index), value=b"v") for index in range(20)]
+            )
+        group = f"test-durable-{uuid.uuid4().hex}"
+        async with CallbackCollector(broker.url, [topic], group_id=group) as first:
+            await first.wait_for(20, timeout_seconds=30)
+        # Closing the auto-committing consumer committed the group's offsets.
+
+        broker.kill()
+        broker.start()
+
+        async with CallbackCollector(broker.url, [topic]) as fresh:
+            assert len(await fresh.wait_for(20, timeout_seconds=30)) == 20  # the log survived
+        async with CallbackCollector(broker.url, [topic], group_id=group) as resumed:
+            await resumed.wait_assigned(timeout_seconds=30)
+            assert await resumed.wait_quiet(quiet_seconds=1.0, timeout_seconds=10) == []  # and the offsets
+    finally:
+        broker.stop()

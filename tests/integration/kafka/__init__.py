@@ -1,1 +1,1 @@
-"""Integration tests of the Kafka event publisher against a Kafka-protocol broker (Tansu)."""
+"""Integration tests of the Kafka event publisher against the test broker (Apache Kafka, or Tansu)."""

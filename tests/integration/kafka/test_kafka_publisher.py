@@ -1,4 +1,4 @@
-"""KafkaEventPublisher against Tansu: nothing lost or altered, failures reported, recovery after a broker restart."""
+"""KafkaEventPublisher against the test broker: nothing lost or altered, failures reported, recovery after a restart."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from llm_provider_service.adapters.kafka_events import KafkaEventPublisher, ensu
 from llm_provider_service.domain.errors import PublishError
 from llm_provider_service.domain.models import OutboxEvent
 from llm_provider_service.infra.binaries import MissingBinaryError
-from llm_provider_service.infra.kafka_broker import TansuBroker
+from llm_provider_service.infra.kafka_broker import KafkaBroker, make_broker
 from tests.kafka_consumer import CallbackCollector
+from tests.kafka_settings import TEST_KAFKA_BROKER
 
 pytestmark = pytest.mark.integration
 
@@ -36,9 +37,9 @@ def _events(topic: str, count: int) -> list[OutboxEvent]:
 
 
 @pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[TansuBroker]:
+def own_broker(tmp_path: Path) -> Iterator[KafkaBroker]:
     """A broker this test may stop without disturbing the session broker."""
-    broker = TansuBroker(tmp_path / "tansu")
+    broker = make_broker(TEST_KAFKA_BROKER, tmp_path / "broker")
     try:
         broker.start()
     except MissingBinaryError as exc:
@@ -86,7 +87,7 @@ async def test_events_with_one_key_keep_their_order(kafka_bootstrap_servers: str
     assert [event.value for event in received] == [event.value for event in sent]
 
 
-async def test_stopped_broker_fails_the_batch_then_publishing_recovers(own_broker: TansuBroker) -> None:
+async def test_stopped_broker_fails_the_batch_then_publishing_recovers(own_broker: KafkaBroker) -> None:
     topic = f"test.outage.{uuid.uuid4().hex}"
     async with KafkaEventPublisher(
         bootstrap_servers=own_broker.bootstrap_servers, delivery_timeout_seconds=DELIVERY_TIMEOUT_SECONDS
@@ -100,7 +101,7 @@ async def test_stopped_broker_fails_the_batch_then_publishing_recovers(own_broke
         # librdkafka's delivery timeout decides; the asyncio deadline adds at most its grace on top.
         assert time.monotonic() - started < DELIVERY_TIMEOUT_SECONDS + 3
 
-        own_broker.start()  # same port, empty: memory storage
+        own_broker.start()  # same port (Apache Kafka keeps the topic; Tansu starts empty)
         await _publish_until_accepted(publisher, _events(topic, 10))
 
     async with CallbackCollector(own_broker.bootstrap_servers, [topic]) as collector:

@@ -1,12 +1,21 @@
-"""A strict validator for the §8.1 envelope and the §8.2 `LLMComparisonResultV1` payload (hand-written, no deps)."""
+"""A strict validator for the §8.1 envelope and the §8.2 `LLMComparisonResultV1` payload.
+
+Hand-written checks of our own contract, then the original client's own parse (`tests/compat/original_models.py`):
+every pipeline callback must be one the essay-assessment client accepts.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+from pydantic import ValidationError
+
+from tests.compat.original_models import parse_callback
 
 CALLBACK_EVENT_TYPE = "LLMComparisonResultV1"
 ENVELOPE_KEYS = frozenset(
@@ -43,7 +52,7 @@ PAYLOAD_KEYS = frozenset(
         "request_metadata",
     }
 )
-SUCCESS_KEYS = ("winner", "justification", "confidence", "response_time_ms", "token_usage", "cost_estimate")
+SUCCESS_KEYS = ("winner", "justification", "confidence")
 ERROR_DETAIL_KEYS = frozenset(
     {"error_code", "message", "correlation_id", "timestamp", "service", "operation", "details", "retryable"}
 )
@@ -112,6 +121,10 @@ def validate_callback(envelope: Mapping[str, Any], *, key: str | None, headers: 
     c.check(headers.get("event_type") == CALLBACK_EVENT_TYPE, "header event_type")
     c.check(headers.get("correlation_id") == envelope["correlation_id"], "header correlation_id")
     c.check(bool(TRACEPARENT.match(headers.get("traceparent", ""))), "header traceparent is not W3C")
+    try:
+        parse_callback(json.dumps(dict(envelope)))
+    except ValidationError as exc:
+        c.check(False, f"the original client's models refuse it: {exc.errors(include_url=False)}")
     data = envelope["data"]
     if c.keys(data, PAYLOAD_KEYS, "data"):
         _check_payload(c, data, envelope_correlation_id=envelope["correlation_id"])
@@ -138,6 +151,17 @@ def _check_payload(c: _Checker, data: dict[str, Any], *, envelope_correlation_id
     c.check(isinstance(data["request_metadata"], dict), "data.request_metadata: not an object")
     if isinstance(data["request_metadata"], dict):
         c.check(isinstance(data["request_metadata"].get("prompt_sha256"), str), "request_metadata.prompt_sha256")
+    c.integer(data["response_time_ms"], "data.response_time_ms")
+    cost = data["cost_estimate"]
+    c.check(isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0, "data.cost_estimate")
+    usage = data["token_usage"]
+    if c.keys(usage, TOKEN_USAGE_KEYS, "data.token_usage"):
+        for name in TOKEN_USAGE_KEYS:
+            c.integer(usage[name], f"data.token_usage.{name}")
+        c.check(
+            usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"],
+            "token_usage.total_tokens is not the sum",
+        )
     succeeded = data["error_detail"] is None
     if succeeded:
         _check_success(c, data)
@@ -158,18 +182,7 @@ def _check_success(c: _Checker, data: dict[str, Any]) -> None:
         isinstance(confidence, int | float) and not isinstance(confidence, bool) and 1 <= confidence <= 5,
         f"data.confidence {confidence!r} not in 1-5",
     )
-    c.integer(data["response_time_ms"], "data.response_time_ms")
     c.integer(data["attempts"], "data.attempts", minimum=1)
-    cost = data["cost_estimate"]
-    c.check(isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0, "data.cost_estimate")
-    usage = data["token_usage"]
-    if c.keys(usage, TOKEN_USAGE_KEYS, "data.token_usage"):
-        for name in TOKEN_USAGE_KEYS:
-            c.integer(usage[name], f"data.token_usage.{name}")
-        c.check(
-            usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"],
-            "token_usage.total_tokens is not the sum",
-        )
 
 
 def _check_error_detail(c: _Checker, detail: Any) -> None:

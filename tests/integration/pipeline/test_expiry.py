@@ -27,7 +27,8 @@ async def test_jobs_nobody_started_in_time_expire(pipeline: Pipeline, callbacks:
 
     audit = audit_callbacks(events, accepted)
     details = [envelope["data"]["error_detail"] for envelope in audit.by_request.values()]
-    assert collections.Counter(detail["error_code"] for detail in details) == {"expired": JOBS}
+    assert collections.Counter(detail["details"]["kind"] for detail in details) == {"expired": JOBS}
+    assert {detail["error_code"] for detail in details} == {"TIMEOUT"}
     assert all(detail["retryable"] is False for detail in details)
     statuses = await job_statuses(pipeline.postgres_url)
     assert collections.Counter(statuses.values()) == {"expired": JOBS}

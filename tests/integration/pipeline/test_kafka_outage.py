@@ -51,7 +51,7 @@ async def test_outbox_survives_a_broker_outage(pipeline: Pipeline, stoppable: St
             assert backlog >= 2 * DURING_JOBS
             assert await metric_value(api.base_url, "llm_provider_outbox_backlog") >= 2 * DURING_JOBS
         finally:
-            await asyncio.to_thread(broker.start)  # a fresh Tansu: empty, topics gone
+            await asyncio.to_thread(broker.start)  # Apache Kafka keeps its topics; Tansu starts empty
         await ensure_topics(pipeline.kafka_bootstrap_servers, [pipeline.callback_topic], partitions=TOPIC_PARTITIONS)
         await _wait_drained(pipeline.postgres_url, timeout_seconds=45)
         assert await metric_value(api.base_url, "llm_provider_outbox_backlog") == 0

@@ -19,7 +19,7 @@ FAST_BREAKER = {"LLM_PROVIDER_CIRCUIT_RESET_SECONDS": "0.5"}
 
 def _outcomes(by_request: dict[str, dict[str, object]]) -> collections.Counter[str]:
     return collections.Counter(
-        "ok" if envelope["data"]["error_detail"] is None else envelope["data"]["error_detail"]["error_code"]  # type: ignore[index]
+        "ok" if envelope["data"]["error_detail"] is None else envelope["data"]["error_detail"]["details"]["kind"]  # type: ignore[index]
         for envelope in by_request.values()
     )
 
@@ -44,7 +44,8 @@ async def test_scripted_retryable_and_terminal_faults(pipeline: Pipeline, callba
     assert all(audit.by_request[job_id]["data"]["error_detail"] is None for job_id in retried)
     assert {audit.by_request[job_id]["data"]["attempts"] for job_id in retried} == {3}
     failed = audit.by_request[refused]["data"]
-    assert failed["error_detail"]["error_code"] == "authentication"
+    assert failed["error_detail"]["error_code"] == "AUTHENTICATION_ERROR"
+    assert failed["error_detail"]["details"]["kind"] == "authentication"
     assert failed["error_detail"]["retryable"] is False
     assert failed["attempts"] == 1
 

@@ -10,12 +10,13 @@ from llm_provider_service.adapters.sql_migrations import upgrade_database_async
 from llm_provider_service.adapters.sql_store import SqlJobStore
 from tests.unit.store.contract import JobStoreContract
 from tests.unit.store.contract_outbox import OutboxUsageContract
+from tests.unit.store.contract_sql import SqlStoreContract
 from tests.unit.store.contract_transitions import JobTransitionsContract
 
 pytestmark = pytest.mark.integration
 
 
-class TestPostgresStore(JobStoreContract, JobTransitionsContract, OutboxUsageContract):
+class TestPostgresStore(JobStoreContract, JobTransitionsContract, OutboxUsageContract, SqlStoreContract):
     @pytest.fixture
     async def store(self, postgres_url: str) -> AsyncIterator[SqlJobStore]:
         await upgrade_database_async(postgres_url)

@@ -44,7 +44,7 @@ async def test_every_ok_answer_passes_the_strict_comparison_parser() -> None:
 
     for index in range(300):
         response = await provider.complete(_job(index))
-        comparison = parse_comparison(response)
+        comparison = parse_comparison(response, provider="mock")
         winners.add(comparison.winner)
         assert 1 <= comparison.confidence <= 5
         assert len(comparison.justification) <= 500
@@ -117,7 +117,7 @@ async def test_bad_output_is_returned_and_rejected_by_the_strict_parser(scenario
     if scenario == "malformed":
         assert response.structured is None
     with pytest.raises(ProviderError) as caught:
-        parse_comparison(response)
+        parse_comparison(response, provider="mock")
     assert caught.value.kind is ProviderErrorKind.INVALID_RESPONSE
 
 
@@ -130,7 +130,7 @@ async def test_fail_attempts_lets_a_retry_succeed() -> None:
             await provider.complete(_job(mock=control, attempt=attempt))
     response = await provider.complete(_job(mock=control, attempt=3))
 
-    assert parse_comparison(response).winner in {"Essay A", "Essay B"}
+    assert parse_comparison(response, provider="mock").winner in {"Essay A", "Essay B"}
 
 
 async def test_invalid_control_is_an_invalid_request() -> None:

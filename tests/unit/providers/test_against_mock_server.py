@@ -21,7 +21,7 @@ async def test_adapter_parses_the_mock_servers_answers(provider: str) -> None:
         response = await adapter.complete(call)
         chunks = [part async for part in adapter.stream(call)]
         streamed = "".join(part.delta for part in chunks)
-    verdict = parse_comparison(response)
+    verdict = parse_comparison(response, provider=provider)
     assert verdict.winner in {"Essay A", "Essay B"}
     assert response.usage.prompt_tokens > 0
     assert response.usage.completion_tokens > 0

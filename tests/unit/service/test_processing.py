@@ -10,7 +10,7 @@ from tests.unit.service.harness import Harness, comparison
 
 
 def _error(kind: ProviderErrorKind, retry_after: float | None = None) -> ProviderError:
-    return ProviderError(kind, f"scripted {kind.value}", retry_after_seconds=retry_after)
+    return ProviderError(kind, f"scripted {kind.value}", provider="mock", retry_after_seconds=retry_after)
 
 
 async def test_success_writes_result_and_exactly_one_callback() -> None:
@@ -75,8 +75,10 @@ async def test_attempts_exhausted_fails_with_one_callback() -> None:
     callbacks = await harness.callbacks()
     assert len(callbacks) == 1
     detail = callbacks[0]["data"]["error_detail"]
-    assert detail["error_code"] == "server_error"
+    assert detail["error_code"] == "LLM_PROVIDER_API_ERROR"
+    assert detail["details"]["kind"] == "server_error"
     assert detail["retryable"] is True
+    assert detail["details"]["retryable"] is True
     assert callbacks[0]["data"]["attempts"] == 3
     assert harness.store.jobs[job.id].status == JobStatus.FAILED
 
@@ -87,7 +89,8 @@ async def test_terminal_error_fails_after_one_attempt() -> None:
     assert (await harness.process_next()).outcome == Outcome.FAILED
     assert harness.store.jobs[job.id].attempts == 1
     callbacks = await harness.callbacks()
-    assert [c["data"]["error_detail"]["error_code"] for c in callbacks] == ["authentication"]
+    assert [c["data"]["error_detail"]["error_code"] for c in callbacks] == ["AUTHENTICATION_ERROR"]
+    assert callbacks[0]["data"]["error_detail"]["details"]["kind"] == "authentication"
     assert len(callbacks[0]["data"]["request_metadata"]["prompt_sha256"]) == 64
 
 
@@ -113,7 +116,13 @@ async def test_invalid_answer_twice_fails_and_never_invents_a_verdict() -> None:
     data = (await harness.callbacks())[0]["data"]
     assert data["winner"] is None
     assert data["confidence"] is None
-    assert data["error_detail"]["error_code"] == "invalid_response"
+    assert data["error_detail"]["error_code"] == "LLM_INVALID_RESPONSE"
+    # The original's model rejects nulls here: zeros when nothing (billable) came back.
+    assert (data["token_usage"], data["cost_estimate"]) == (
+        {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        0.0,
+    )
+    assert isinstance(data["response_time_ms"], int)
 
 
 async def test_open_circuit_defers_jobs_without_spending_attempts() -> None:
@@ -148,7 +157,8 @@ async def test_job_past_its_ttl_expires_when_claimed() -> None:
     assert (await harness.process_next()).outcome == Outcome.EXPIRED
     assert harness.provider.requests == []
     callbacks = await harness.callbacks()
-    assert [c["data"]["error_detail"]["error_code"] for c in callbacks] == ["expired"]
+    assert [c["data"]["error_detail"]["error_code"] for c in callbacks] == ["TIMEOUT"]
+    assert callbacks[0]["data"]["error_detail"]["details"]["kind"] == "expired"
     assert harness.store.jobs[job.id].status == JobStatus.EXPIRED
 
 

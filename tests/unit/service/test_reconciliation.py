@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+
+import pytest
 
 from llm_provider_service.domain.models import JobStatus, OutboxEvent
 from llm_provider_service.service.outbox import OutboxRelay
@@ -15,6 +18,8 @@ async def test_reconciler_re_enqueues_jobs_the_queue_lost() -> None:
     job = (await harness.jobs.submit(comparison())).job
     await harness.queue.remove(job.id)  # e.g. Redis restarted empty
     harness.clock.advance(1)
+    assert (await harness.reconciler.run_once()).requeued == 0  # within the grace a submit may still be enqueueing
+    harness.clock.advance(2)
     report = await harness.reconciler.run_once()
     assert report.requeued == 1
     assert await harness.queue.contains([job.id]) == {job.id}
@@ -29,7 +34,8 @@ async def test_reconciler_expires_queued_jobs_past_ttl_with_one_callback() -> No
     assert harness.store.jobs[job.id].status == JobStatus.EXPIRED
     assert (await harness.reconciler.run_once()).expired == 0
     callbacks = await harness.callbacks()
-    assert [c["data"]["error_detail"]["error_code"] for c in callbacks] == ["expired"]
+    assert [c["data"]["error_detail"]["error_code"] for c in callbacks] == ["TIMEOUT"]
+    assert callbacks[0]["data"]["error_detail"]["details"]["kind"] == "expired"
 
 
 async def test_outbox_survives_a_broker_outage_and_drains() -> None:
@@ -86,3 +92,38 @@ async def test_direct_events_arriving_during_a_publish_are_not_lost() -> None:
     await relay.relay_once()
     await relay.relay_once()
     assert [event.event_id for event in publisher.events] == [first.event_id, late.event_id]
+
+
+async def test_a_broker_outage_is_reported_once_loudly_then_as_a_duration_and_its_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    harness = Harness()
+    await harness.jobs.submit(comparison())
+    await harness.process_next()
+    failures: list[tuple[str, float]] = []
+    recovered: list[float] = []
+    relay = OutboxRelay(
+        store=harness.store,
+        publisher=harness.publisher,
+        clock=harness.clock,
+        poll_interval_seconds=0.01,
+        lock_seconds=1.0,
+        on_failure=lambda cause, seconds: failures.append((cause, seconds)),
+        on_recovered=recovered.append,
+    )
+    harness.publisher.failing = True
+    with caplog.at_level(logging.WARNING, logger="llm_provider_service.service.outbox"):
+        assert await relay.relay_once() == -1
+        harness.clock.advance(4)
+        assert await relay.relay_once() == -1
+        harness.publisher.failing = False
+        harness.clock.advance(2)
+        assert await relay.relay_once() == 3  # started, completed, callback: all still there
+
+    assert failures == [("broker", 0.0), ("broker", 4.0)]
+    assert recovered == [6.0]
+    levels = [(record.levelno, record.getMessage()) for record in caplog.records]
+    assert levels[0][0] == logging.ERROR
+    assert "none is lost" in levels[0][1]
+    assert "still failing after 4.0 s" in levels[1][1]
+    assert "recovered after 6.0 s" in levels[2][1]

@@ -8,7 +8,6 @@ from llm_provider_service.domain.errors import (
     ConflictError,
     NotFoundError,
     QueueFullError,
-    UnknownModelError,
     UnknownProviderError,
     UnsupportedParameterError,
 )
@@ -43,18 +42,28 @@ async def test_unconfigured_provider_is_refused() -> None:
     assert harness.store.jobs == {}
 
 
-async def test_unknown_model_is_refused() -> None:
+async def test_any_model_id_of_a_configured_provider_is_accepted() -> None:
+    # The vendor decides whether a model exists (its 404 ends the job as model_not_found); the mock takes any id.
     harness = Harness()
-    with pytest.raises(UnknownModelError):
-        await harness.jobs.submit(comparison(overrides=LLMConfigOverrides(model="gpt-17")))
+    submission = await harness.jobs.submit(comparison(overrides=LLMConfigOverrides(model="gpt-17")))
+    assert submission.job.model == "gpt-17"
+
+
+async def test_unsupported_parameter_is_refused_under_the_reject_policy() -> None:
+    harness = Harness(unsupported_params="reject")
+    request = comparison(overrides=LLMConfigOverrides(max_tokens=10_000_000, reasoning_effort=ReasoningEffort.LOW))
+    with pytest.raises(UnsupportedParameterError, match="max_tokens_override"):
+        await harness.jobs.submit(request)
     assert harness.store.jobs == {}
 
 
-async def test_unsupported_parameter_is_refused_not_dropped() -> None:
+async def test_unsupported_parameter_is_dropped_and_named_under_the_default_policy() -> None:
     harness = Harness()
     request = comparison(overrides=LLMConfigOverrides(max_tokens=10_000_000, reasoning_effort=ReasoningEffort.LOW))
-    with pytest.raises(UnsupportedParameterError):
-        await harness.jobs.submit(request)
+    job = (await harness.jobs.submit(request)).job
+    assert job.request.overrides.max_tokens is None
+    assert job.request.overrides.reasoning_effort == ReasoningEffort.LOW
+    assert job.request.dropped_params == ("max_tokens_override",)
 
 
 async def test_queue_full_records_nothing() -> None:
@@ -74,7 +83,9 @@ async def test_cancel_queued_job_sends_one_cancelled_callback() -> None:
     callbacks = await harness.callbacks()
     assert len(callbacks) == 1
     data = callbacks[0]["data"]
-    assert data["error_detail"]["error_code"] == "cancelled"
+    assert data["error_detail"]["error_code"] == "PROCESSING_ERROR"
+    assert data["error_detail"]["details"] == {"kind": "cancelled", "retryable": False}
+    assert data["response_time_ms"] == 0
     assert data["winner"] is None
     assert data["request_metadata"]["batch_id"] == "b-1"
     assert len(data["request_metadata"]["prompt_sha256"]) == 64

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-
-from prometheus_client import CollectorRegistry
+from typing import Any
 
 from llm_provider_service.adapters.memory_queue import InMemoryJobQueue
 from llm_provider_service.domain.errors import QueueUnavailableError
-from llm_provider_service.domain.models import JobStatus
-from llm_provider_service.observability import Metrics
+from llm_provider_service.domain.models import JobStatus, LLMConfigOverrides, ProviderName
 from llm_provider_service.ports import Lease
-from llm_provider_service.service.usage_recorder import UsageRecorder
 from llm_provider_service.worker import Worker
 from tests.fakes import ScriptedProvider
 from tests.unit.service.harness import Harness, comparison
 
 
-def _worker(harness: Harness, concurrency: int) -> Worker:
-    return Worker(
-        queue=harness.queue,
-        store=harness.store,
-        processor=harness.processor,
-        clock=harness.clock,
-        metrics=Metrics(CollectorRegistry()),
-        concurrency=concurrency,
-        lease_seconds=30,
-    )
+def _harness(concurrency: int, provider: ScriptedProvider | None = None, **settings: Any) -> Harness:
+    """A harness whose composed worker runs `concurrency` jobs at once."""
+    overrides = {"worker_concurrency": concurrency, **settings}
+    return Harness(provider=provider or ScriptedProvider(), settings_overrides=overrides)
 
 
 async def _until(predicate: Callable[[], bool], timeout_seconds: float = 5.0) -> None:
@@ -40,9 +31,9 @@ async def _until(predicate: Callable[[], bool], timeout_seconds: float = 5.0) ->
 async def test_concurrency_is_bounded_and_drain_finishes_running_jobs() -> None:
     provider = ScriptedProvider()
     provider.gate = asyncio.Event()
-    harness = Harness(provider=provider)
+    harness = _harness(2, provider)
     ids = [(await harness.jobs.submit(comparison())).job.id for _ in range(5)]
-    worker = _worker(harness, concurrency=2)
+    worker = harness.services.worker
     stop = asyncio.Event()
     async with asyncio.TaskGroup() as group:
         group.create_task(worker.run(stop, grace_seconds=5))
@@ -60,9 +51,9 @@ async def test_concurrency_is_bounded_and_drain_finishes_running_jobs() -> None:
 async def test_jobs_still_running_after_the_grace_period_are_handed_back() -> None:
     provider = ScriptedProvider()
     provider.gate = asyncio.Event()  # never opened: the call hangs
-    harness = Harness(provider=provider)
+    harness = _harness(1, provider)
     job_id = (await harness.jobs.submit(comparison())).job.id
-    worker = _worker(harness, concurrency=1)
+    worker = harness.services.worker
     stop = asyncio.Event()
     async with asyncio.TaskGroup() as group:
         group.create_task(worker.run(stop, grace_seconds=0.05))
@@ -89,7 +80,7 @@ async def test_claims_from_the_store_when_the_queue_is_down() -> None:
         store=harness.store,
         processor=harness.processor,
         clock=harness.clock,
-        metrics=Metrics(CollectorRegistry()),
+        metrics=harness.services.metrics,
         concurrency=4,
         lease_seconds=30,
     )
@@ -102,19 +93,10 @@ async def test_claims_from_the_store_when_the_queue_is_down() -> None:
 
 
 async def test_answered_jobs_are_recorded_as_usage() -> None:
-    harness = Harness()
+    harness = _harness(1)
     job_id = (await harness.jobs.submit(comparison())).job.id
-    recorder = UsageRecorder(harness.store)
-    worker = Worker(
-        queue=harness.queue,
-        store=harness.store,
-        processor=harness.processor,
-        clock=harness.clock,
-        metrics=Metrics(CollectorRegistry()),
-        concurrency=1,
-        lease_seconds=30,
-        usage=recorder,
-    )
+    recorder = harness.services.usage_recorder
+    worker = harness.services.worker
     stop = asyncio.Event()
     async with asyncio.TaskGroup() as group:
         group.create_task(worker.run(stop, grace_seconds=1))
@@ -124,3 +106,23 @@ async def test_answered_jobs_are_recorded_as_usage() -> None:
     [record] = harness.store.usage
     assert (record.source, record.provider, record.prompt_tokens, record.completion_tokens) == ("job", "mock", 120, 30)
     assert record.id.startswith(f"job:{job_id}:")
+
+
+async def test_job_metrics_label_a_model_outside_the_manifest_other() -> None:
+    compatible = ScriptedProvider(name="openai_compatible")
+    harness = Harness(providers={"mock": ScriptedProvider(), "openai_compatible": compatible})
+    overrides = LLMConfigOverrides(provider=ProviderName.OPENAI_COMPATIBLE, model="callers-own-llama-7b")
+    job_id = (await harness.jobs.submit(comparison(overrides=overrides))).job.id
+    stop = asyncio.Event()
+    async with asyncio.TaskGroup() as group:
+        group.create_task(harness.services.worker.run(stop, grace_seconds=1))
+        await _until(lambda: harness.store.jobs[job_id].status == JobStatus.COMPLETED)
+        stop.set()
+    registry = harness.services.metrics.registry
+    models = {
+        sample.labels["model"]
+        for metric in registry.collect()
+        for sample in metric.samples
+        if sample.labels.get("provider") == "openai_compatible" and "model" in sample.labels
+    }
+    assert models == {"other"}  # calls, tokens, cost, processing time and finished jobs alike

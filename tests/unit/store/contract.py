@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from llm_provider_service.adapters.sql_store import SqlJobStore
 from llm_provider_service.domain.models import (
     ComparisonRequest,
     Job,
@@ -21,6 +20,7 @@ from llm_provider_service.domain.models import (
     ProviderName,
     ReasoningEffort,
 )
+from llm_provider_service.ports import Store
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -52,16 +52,16 @@ def event(job_id: str, name: str = "started") -> OutboxEvent:
     )
 
 
-async def start(store: SqlJobStore, job: Job, owner: str = "w1", now: datetime = T0) -> Job:
+async def start(store: Store, job: Job, owner: str = "w1", now: datetime = T0) -> Job:
     started = await store.begin_attempt(job.id, owner=owner, now=now, lease_expires_at=now + LEASE, events=[])
     assert started is not None
     return started
 
 
 class JobStoreContract:
-    """Subclasses provide an async `store` fixture yielding an open, migrated, empty `SqlJobStore`."""
+    """Subclasses provide an async `store` fixture yielding an open, empty store (SQL, or the in-memory fake)."""
 
-    async def test_add_then_get_round_trips_every_field(self, store: SqlJobStore) -> None:
+    async def test_add_then_get_round_trips_every_field(self, store: Store) -> None:
         plus_two = timezone(timedelta(hours=2))
         request = ComparisonRequest(
             user_prompt="Which essay is better? ✓ «ü»",
@@ -107,10 +107,10 @@ class JobStoreContract:
         assert stored.started_at.tzinfo == UTC
         assert list(stored.request.metadata) == ["z", "a", "mock"]
 
-    async def test_get_of_an_unknown_id_is_none(self, store: SqlJobStore) -> None:
+    async def test_get_of_an_unknown_id_is_none(self, store: Store) -> None:
         assert await store.get("nope") is None
 
-    async def test_adding_with_a_used_idempotency_key_returns_the_first_job(self, store: SqlJobStore) -> None:
+    async def test_adding_with_a_used_idempotency_key_returns_the_first_job(self, store: Store) -> None:
         first = await store.add(make_job(key="k"))
 
         again = await store.add(make_job(key="k"))
@@ -118,7 +118,7 @@ class JobStoreContract:
         assert again == first
         assert (await store.status_counts())[JobStatus.QUEUED] == 1
 
-    async def test_concurrent_adds_with_one_key_record_one_job(self, store: SqlJobStore) -> None:
+    async def test_concurrent_adds_with_one_key_record_one_job(self, store: Store) -> None:
         candidates = [make_job(key="race") for _ in range(20)]
 
         results = await asyncio.gather(*(store.add(job) for job in candidates))
@@ -126,19 +126,19 @@ class JobStoreContract:
         assert len({job.id for job in results}) == 1
         assert (await store.status_counts())[JobStatus.QUEUED] == 1
 
-    async def test_adding_the_same_job_twice_is_idempotent(self, store: SqlJobStore) -> None:
+    async def test_adding_the_same_job_twice_is_idempotent(self, store: Store) -> None:
         job = await store.add(make_job())
 
         assert await store.add(job) == job
 
-    async def test_discard_deletes_the_job(self, store: SqlJobStore) -> None:
+    async def test_discard_deletes_the_job(self, store: Store) -> None:
         job = await store.add(make_job())
 
         await store.discard(job.id)
 
         assert await store.get(job.id) is None
 
-    async def test_begin_attempt_leases_a_due_job_and_writes_its_events(self, store: SqlJobStore) -> None:
+    async def test_begin_attempt_leases_a_due_job_and_writes_its_events(self, store: Store) -> None:
         job = await store.add(make_job())
         now = T0 + timedelta(seconds=5)
 
@@ -158,7 +158,7 @@ class JobStoreContract:
         assert await store.get(job.id) == expected
         assert await store.outbox_backlog() == 1
 
-    async def test_begin_attempt_refuses_a_job_not_yet_due(self, store: SqlJobStore) -> None:
+    async def test_begin_attempt_refuses_a_job_not_yet_due(self, store: Store) -> None:
         job = await store.add(make_job(available_at=T0 + timedelta(minutes=1)))
 
         refused = await store.begin_attempt(
@@ -168,7 +168,7 @@ class JobStoreContract:
         assert refused is None
         assert await store.outbox_backlog() == 0
 
-    async def test_begin_attempt_refuses_a_job_under_a_live_lease(self, store: SqlJobStore) -> None:
+    async def test_begin_attempt_refuses_a_job_under_a_live_lease(self, store: Store) -> None:
         job = await store.add(make_job())
         await start(store, job, owner="w1")
 
@@ -183,7 +183,7 @@ class JobStoreContract:
         assert refused is None
         assert await store.outbox_backlog() == 0
 
-    async def test_an_expired_lease_is_claimable_again_and_counts_an_attempt(self, store: SqlJobStore) -> None:
+    async def test_an_expired_lease_is_claimable_again_and_counts_an_attempt(self, store: Store) -> None:
         job = await store.add(make_job())
         await start(store, job, owner="w1")
         later = T0 + LEASE
@@ -195,13 +195,13 @@ class JobStoreContract:
         assert not await store.extend_lease(job.id, owner="w1", lease_expires_at=later + 2 * LEASE)
 
     @pytest.mark.parametrize("status", [s for s in JobStatus if s.is_terminal])
-    async def test_begin_attempt_refuses_terminal_jobs(self, store: SqlJobStore, status: JobStatus) -> None:
+    async def test_begin_attempt_refuses_terminal_jobs(self, store: Store, status: JobStatus) -> None:
         job = await store.add(make_job(status=status))
 
         assert await store.begin_attempt(job.id, owner="w", now=T0, lease_expires_at=T0 + LEASE, events=[]) is None
         assert await store.begin_attempt("missing", owner="w", now=T0, lease_expires_at=T0 + LEASE, events=[]) is None
 
-    async def test_extend_lease_needs_the_current_owner(self, store: SqlJobStore) -> None:
+    async def test_extend_lease_needs_the_current_owner(self, store: Store) -> None:
         job = await store.add(make_job())
         assert not await store.extend_lease(job.id, owner="w1", lease_expires_at=T0 + LEASE)
         await start(store, job, owner="w1")

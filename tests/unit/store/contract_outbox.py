@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from llm_provider_service.adapters.sql_store import SqlJobStore
 from llm_provider_service.domain.models import OutboxEvent
 from llm_provider_service.domain.usage import UsageRecord, UsageSummaryRow
+from llm_provider_service.ports import Store
 from tests.unit.store.contract import LEASE, T0, event, make_job
 
 LOCK_SECONDS = 30.0
 
 
-async def record_events(store: SqlJobStore, count: int) -> list[OutboxEvent]:
+async def record_events(store: Store, count: int) -> list[OutboxEvent]:
     """`count` events, written the way the service writes them (with a state change)."""
     written: list[OutboxEvent] = []
     for _ in range(count):
@@ -40,9 +40,9 @@ def usage(record_id: str, provider: str, model: str, day: int, tokens: int, cost
 
 
 class OutboxUsageContract:
-    """Subclasses provide an async `store` fixture yielding an open, migrated, empty `SqlJobStore`."""
+    """Subclasses provide an async `store` fixture yielding an open, empty store (SQL, or the in-memory fake)."""
 
-    async def test_claim_returns_events_in_order_and_hides_them(self, store: SqlJobStore) -> None:
+    async def test_claim_returns_events_in_order_and_hides_them(self, store: Store) -> None:
         written = await record_events(store, 3)
 
         first = await store.claim_outbox(now=T0, limit=2, lock_seconds=LOCK_SECONDS)
@@ -53,7 +53,7 @@ class OutboxUsageContract:
         assert second == written[2:]
         assert nothing == []
 
-    async def test_an_unpublished_claim_comes_back_after_its_lock(self, store: SqlJobStore) -> None:
+    async def test_an_unpublished_claim_comes_back_after_its_lock(self, store: Store) -> None:
         written = await record_events(store, 1)
         await store.claim_outbox(now=T0, limit=10, lock_seconds=LOCK_SECONDS)
 
@@ -61,7 +61,7 @@ class OutboxUsageContract:
 
         assert again == written
 
-    async def test_published_events_leave_the_backlog(self, store: SqlJobStore) -> None:
+    async def test_published_events_leave_the_backlog(self, store: Store) -> None:
         written = await record_events(store, 3)
         claimed = await store.claim_outbox(now=T0, limit=2, lock_seconds=LOCK_SECONDS)
 
@@ -72,7 +72,7 @@ class OutboxUsageContract:
         later = T0 + timedelta(hours=1)
         assert await store.claim_outbox(now=later, limit=10, lock_seconds=LOCK_SECONDS) == written[2:]
 
-    async def test_pruning_removes_only_old_published_events(self, store: SqlJobStore) -> None:
+    async def test_pruning_removes_only_old_published_events(self, store: Store) -> None:
         written = await record_events(store, 5)
         await store.claim_outbox(now=T0, limit=5, lock_seconds=LOCK_SECONDS)
         await store.mark_published([e.event_id for e in written[:2]], now=T0)
@@ -83,7 +83,7 @@ class OutboxUsageContract:
         assert await store.outbox_backlog() == 2  # unpublished rows are never pruned
         assert await store.prune_outbox(published_before=T0 + timedelta(hours=3), limit=100) == 1
 
-    async def test_concurrent_claimers_never_share_an_event(self, store: SqlJobStore) -> None:
+    async def test_concurrent_claimers_never_share_an_event(self, store: Store) -> None:
         written = await record_events(store, 60)
         seen: list[list[str]] = [[], [], []]
 
@@ -102,7 +102,7 @@ class OutboxUsageContract:
         assert len(everything) == len(set(everything))
         assert set(everything) == {item.event_id for item in written}
 
-    async def test_usage_is_summarised_by_provider_model_and_utc_day(self, store: SqlJobStore) -> None:
+    async def test_usage_is_summarised_by_provider_model_and_utc_day(self, store: Store) -> None:
         await store.record_usage(
             [
                 usage("u1", "openai", "gpt-a", 0, 10, 0.5),
@@ -131,5 +131,5 @@ class OutboxUsageContract:
         assert second_day == [UsageSummaryRow("anthropic", 1, 30, 1, 1.0)]
         assert first_day == [UsageSummaryRow("2026-03-01", 2, 30, 2, 0.75)]
 
-    async def test_an_empty_usage_summary(self, store: SqlJobStore) -> None:
+    async def test_an_empty_usage_summary(self, store: Store) -> None:
         assert await store.usage_summary(start=None, end=None, group_by="day") == []

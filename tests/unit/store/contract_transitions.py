@@ -5,32 +5,28 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import exc
 
-from llm_provider_service.adapters.sql_store import SqlJobStore
-from llm_provider_service.domain.models import JobStatus
+from llm_provider_service.domain.events import JobOutcome
+from llm_provider_service.domain.models import JobStatus, TokenUsage
+from llm_provider_service.ports import Store
 from tests.unit.store.contract import LEASE, T0, event, make_job, start
 
 
 class JobTransitionsContract:
-    """Subclasses provide an async `store` fixture yielding an open, migrated, empty `SqlJobStore`."""
+    """Subclasses provide an async `store` fixture yielding an open, empty store (SQL, or the in-memory fake)."""
 
-    async def test_finish_writes_state_result_and_events_once(self, store: SqlJobStore) -> None:
+    async def test_finish_writes_state_result_and_events_once(self, store: Store) -> None:
         job = await store.add(make_job())
         await start(store, job, owner="w1")
         done = T0 + timedelta(seconds=3)
         result = {"winner": "Essay B", "token_usage": {"prompt_tokens": 10, "completion_tokens": 5}}
+        outcome = JobOutcome(JobStatus.COMPLETED, result, usage=TokenUsage(10, 5), cost_usd=0.25)
 
         finished = await store.finish(
-            job.id,
-            status=JobStatus.COMPLETED,
-            owner="w1",
-            now=done,
-            result=result,
-            events=[event(job.id, "completed"), event(job.id, "callback")],
+            job.id, outcome, owner="w1", now=done, events=[event(job.id, "completed"), event(job.id, "callback")]
         )
         second = await store.finish(
-            job.id, status=JobStatus.FAILED, owner="w1", now=done, result={}, events=[event(job.id, "failed")]
+            job.id, JobOutcome(JobStatus.FAILED, {}), owner="w1", now=done, events=[event(job.id, "failed")]
         )
 
         assert finished is not None
@@ -44,25 +40,24 @@ class JobTransitionsContract:
         assert await store.get(job.id) == finished
         assert await store.outbox_backlog() == 2
 
-    async def test_finish_needs_the_lease_owner(self, store: SqlJobStore) -> None:
+    async def test_finish_needs_the_lease_owner(self, store: Store) -> None:
         job = await store.add(make_job())
         await start(store, job, owner="w1")
 
-        stolen = await store.finish(job.id, status=JobStatus.COMPLETED, owner="w2", now=T0, result={}, events=[])
-        unowned = await store.finish(job.id, status=JobStatus.CANCELLED, owner=None, now=T0, result={}, events=[])
+        stolen = await store.finish(job.id, JobOutcome(JobStatus.COMPLETED, {}), owner="w2", now=T0, events=[])
+        unowned = await store.finish(job.id, JobOutcome(JobStatus.CANCELLED, {}), owner=None, now=T0, events=[])
 
         assert (stolen, unowned) == (None, None)
 
     @pytest.mark.parametrize("status", [JobStatus.CANCELLED, JobStatus.EXPIRED])
-    async def test_a_queued_job_ends_without_an_owner(self, store: SqlJobStore, status: JobStatus) -> None:
+    async def test_a_queued_job_ends_without_an_owner(self, store: Store, status: JobStatus) -> None:
         job = await store.add(make_job())
 
         ended = await store.finish(
             job.id,
-            status=status,
+            JobOutcome(status, {"error_detail": {"error_code": status.value}}),
             owner=None,
             now=T0,
-            result={"error_detail": {"error_code": status.value}},
             events=[event(job.id, status.value)],
         )
 
@@ -71,34 +66,13 @@ class JobTransitionsContract:
         assert await store.begin_attempt(job.id, owner="w", now=T0, lease_expires_at=T0 + LEASE, events=[]) is None
         assert await store.outbox_backlog() == 1
 
-    async def test_finish_is_all_or_nothing(self, store: SqlJobStore) -> None:
-        job = await store.add(make_job())
-        taken = event(job.id)
-        await store.begin_attempt(job.id, owner="w1", now=T0, lease_expires_at=T0 + LEASE, events=[taken])
-
-        # A clashing event id makes the outbox insert fail after the state UPDATE ran.
-        with pytest.raises(exc.IntegrityError):
-            await store.finish(
-                job.id,
-                status=JobStatus.COMPLETED,
-                owner="w1",
-                now=T0,
-                result={"x": 1},
-                events=[event(job.id, "completed"), taken],
-            )
-
-        stored = await store.get(job.id)
-        assert stored is not None
-        assert (stored.status, stored.result) == (JobStatus.PROCESSING, None)
-        assert await store.outbox_backlog() == 1
-
-    async def test_finish_refuses_a_non_terminal_status(self, store: SqlJobStore) -> None:
+    async def test_finish_refuses_a_non_terminal_status(self, store: Store) -> None:
         job = await store.add(make_job())
 
         with pytest.raises(ValueError, match="terminal"):
-            await store.finish(job.id, status=JobStatus.QUEUED, owner=None, now=T0, result={}, events=[])
+            await store.finish(job.id, JobOutcome(JobStatus.QUEUED, {}), owner=None, now=T0, events=[])
 
-    async def test_reschedule_requeues_for_later_and_keeps_the_attempt(self, store: SqlJobStore) -> None:
+    async def test_reschedule_requeues_for_later_and_keeps_the_attempt(self, store: Store) -> None:
         job = await store.add(make_job())
         await start(store, job, owner="w1")
         retry_at = T0 + timedelta(seconds=10)
@@ -118,7 +92,7 @@ class JobTransitionsContract:
         assert await store.begin_attempt(job.id, owner="w3", now=T0, lease_expires_at=T0 + LEASE, events=[]) is None
         assert (await start(store, job, owner="w3", now=retry_at)).attempts == 2
 
-    async def test_release_attempt_requeues_without_counting_it(self, store: SqlJobStore) -> None:
+    async def test_release_attempt_requeues_without_counting_it(self, store: Store) -> None:
         job = await store.add(make_job())
         await start(store, job, owner="w1")
 
@@ -129,7 +103,7 @@ class JobTransitionsContract:
         assert stored is not None
         assert (stored.status, stored.attempts, stored.lease_owner) == (JobStatus.QUEUED, 0, None)
 
-    async def test_due_jobs_lists_due_and_abandoned_jobs_oldest_first(self, store: SqlJobStore) -> None:
+    async def test_due_jobs_lists_due_and_abandoned_jobs_oldest_first(self, store: Store) -> None:
         now = T0 + timedelta(minutes=10)
         due_late = await store.add(make_job(created_at=T0 + timedelta(minutes=2)))
         due_early = await store.add(make_job(created_at=T0 + timedelta(minutes=1)))
@@ -145,7 +119,7 @@ class JobTransitionsContract:
         assert [job.id for job in due] == [abandoned.id, due_early.id, due_late.id]
         assert [job.id for job in await store.due_jobs(now=now, limit=1)] == [abandoned.id]
 
-    async def test_overdue_jobs_lists_active_jobs_past_their_ttl(self, store: SqlJobStore) -> None:
+    async def test_overdue_jobs_lists_active_jobs_past_their_ttl(self, store: Store) -> None:
         now = T0 + timedelta(hours=5)
         queued = await store.add(make_job())
         processing = await store.add(make_job())
@@ -158,7 +132,7 @@ class JobTransitionsContract:
         assert {job.id for job in overdue} == {queued.id, processing.id}
         assert len(await store.overdue_jobs(now=now, limit=1)) == 1
 
-    async def test_status_counts_cover_every_status(self, store: SqlJobStore) -> None:
+    async def test_status_counts_cover_every_status(self, store: Store) -> None:
         await store.add(make_job())
         await store.add(make_job())
         await start(store, await store.add(make_job()))
@@ -167,5 +141,5 @@ class JobTransitionsContract:
 
         assert counts == dict.fromkeys(JobStatus, 0) | {JobStatus.QUEUED: 2, JobStatus.PROCESSING: 1}
 
-    async def test_ping_answers(self, store: SqlJobStore) -> None:
+    async def test_ping_answers(self, store: Store) -> None:
         await store.ping()

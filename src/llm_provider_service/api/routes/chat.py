@@ -16,22 +16,24 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from llm_provider_service.api.context import ApiContext
-from llm_provider_service.api.openai_wire import (
-    DONE,
-    ChunkWriter,
-    completion_body,
-    error_response,
-    parse_chat_request,
-    to_completion_request,
-)
+from llm_provider_service.api.openai_request import parse_chat_request, to_completion_request
+from llm_provider_service.api.openai_wire import DONE, ChunkWriter, completion_body, error_response
 from llm_provider_service.api.problems import correlation_id_of
 from llm_provider_service.api.responses import json_response
-from llm_provider_service.domain.errors import NotFoundError, RequestValidationError, ServiceError
+from llm_provider_service.domain.errors import ModelNotFoundError, NotFoundError, RequestValidationError, ServiceError
 from llm_provider_service.domain.models import CompletionChunk, TokenUsage
-from llm_provider_service.mock.control import FAIL_ATTEMPTS_HEADER, INTRINSIC_HEADER, LATENCY_HEADER, SCENARIO_HEADER
-from llm_provider_service.service.gateway import ChatGateway, ModelNotFoundError
+from llm_provider_service.mock.control import (
+    FAIL_ATTEMPTS_HEADER,
+    INTRINSIC_HEADER,
+    LATENCY_HEADER,
+    SCENARIO_HEADER,
+    TOOL_CALL_HEADER,
+)
+from llm_provider_service.service.gateway import ChatGateway
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+# Parameters the vendor cannot honour, left out under LLM_PROVIDER_UNSUPPORTED_PARAMS=drop.
+DROPPED_HEADER = "x-llm-provider-dropped-params"
 
 
 def _gateway(request: Request) -> ChatGateway:
@@ -46,6 +48,7 @@ _CONTROL_FIELDS: dict[bytes, tuple[str, Callable[[str], Any]]] = {
     SCENARIO_HEADER.encode(): ("scenario", lambda raw: raw.strip().lower()),
     LATENCY_HEADER.encode(): ("latency_ms", float),
     FAIL_ATTEMPTS_HEADER.encode(): ("fail_attempts", int),
+    TOOL_CALL_HEADER.encode(): ("tool_call", lambda raw: raw.strip()),
 }
 
 
@@ -73,46 +76,58 @@ def _mock_control(request: Request) -> dict[str, Any]:
 async def chat_completions(request: Request) -> Response:
     try:
         gateway = _gateway(request)
-        chat = parse_chat_request(await request.body())
+        chat, raw = parse_chat_request(await request.body())
         route = gateway.route(chat.model)
         completion_id = f"chatcmpl-{gateway.new_id()}"
         call = to_completion_request(
-            chat, model_id=route.info.model_id, request_key=completion_id, mock=_mock_control(request)
+            chat,
+            raw if route.speaks_openai else None,
+            model_id=route.info.model_id,
+            request_key=completion_id,
+            mock=_mock_control(request),
         )
-        gateway.check(route, call, stream=chat.stream)
+        call, dropped = gateway.admit(route, call, chat.present(), stream=chat.stream)
+        headers = {DROPPED_HEADER: ", ".join(dropped)} if dropped else {}
         created = int(time.time())
         if chat.stream:
             chunks = await gateway.open_stream(route, call)
             writer = ChunkWriter(completion_id, created, route.name, include_usage=chat.include_usage)
-            return StreamingResponse(_sse(writer, chunks), media_type="text/event-stream", headers=_SSE_HEADERS)
+            headers.update(_SSE_HEADERS)
+            return StreamingResponse(_sse(writer, chunks, call.n), media_type="text/event-stream", headers=headers)
         response = await gateway.complete(route, call)
     except ServiceError as exc:
         return error_response(exc, correlation_id=correlation_id_of(request))
-    headers = None
     intrinsic_ms = response.provider_metadata.get("mock_intrinsic_ms")
     if isinstance(intrinsic_ms, int | float):
-        headers = {INTRINSIC_HEADER: f"{intrinsic_ms:.3f}"}
+        headers[INTRINSIC_HEADER] = f"{intrinsic_ms:.3f}"
     body = completion_body(completion_id, created, f"{route.provider_name}/{response.model}", response)
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(body, media_type="application/json", headers=headers or None)
 
 
-async def _sse(writer: ChunkWriter, chunks: AsyncGenerator[CompletionChunk, None]) -> AsyncIterator[bytes]:
+async def _sse(
+    writer: ChunkWriter, chunks: AsyncGenerator[CompletionChunk, None], choices: int
+) -> AsyncIterator[bytes]:
     usage: TokenUsage | None = None
-    finish: str | None = None
+    finish: dict[int, str | None] = dict.fromkeys(range(choices))
     try:
-        yield writer.first()
+        for index in range(choices):
+            yield writer.first(index)
         async for chunk in chunks:
             if chunk.delta:
-                yield writer.content(chunk.delta)
+                yield writer.content(chunk.delta, chunk.index)
+            if chunk.tool_calls:
+                yield writer.tool_calls(chunk.tool_calls, chunk.index)
             usage = chunk.usage or usage
-            finish = chunk.finish_reason or finish
+            if chunk.finish_reason:
+                finish[chunk.index] = chunk.finish_reason
     except ServiceError as exc:
         # The 200 is already sent: report the failure in the stream, as OpenAI does.
         yield writer.error(exc)
         return
     finally:
         await chunks.aclose()
-    yield writer.finish(finish)
+    for index, reason in finish.items():
+        yield writer.finish(reason, index)
     tail = writer.usage(usage or TokenUsage())
     if tail is not None:
         yield tail

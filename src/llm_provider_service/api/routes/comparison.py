@@ -16,6 +16,9 @@ from llm_provider_service.domain.models import Job
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY_CHARS = 255
+# Keys derived from correlation ids live in their own namespace, apart from keys clients send.
+CORRELATION_KEY_PREFIX = "correlation_id:"
+WAIT_MINUTE_SECONDS = 60
 
 
 def _context(request: Request) -> ApiContext:
@@ -48,6 +51,8 @@ def _accepted(job: Job, request: Request, *, estimated_wait_seconds: float, repl
         if replayed
         else "comparison job accepted",
         "estimated_wait_seconds": estimated_wait_seconds,
+        # The original client logs this one: whole minutes, to the nearest.
+        "estimated_wait_minutes": round(estimated_wait_seconds / WAIT_MINUTE_SECONDS),
         "status_url": status_url,
     }
     headers = {"Location": status_url}
@@ -58,7 +63,7 @@ def _accepted(job: Job, request: Request, *, estimated_wait_seconds: float, repl
 
 async def submit_comparison(request: Request) -> Response:
     context = _context(request)
-    context.keys.require_client(request)
+    context.keys.require_submitter(request)
     wait_seconds = _wait_seconds(request, context)
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS:
@@ -66,7 +71,9 @@ async def submit_comparison(request: Request) -> Response:
             f"Idempotency-Key must have 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters",
             [{"loc": ["header", "Idempotency-Key"], "msg": "bad length", "type": "value_error"}],
         )
-    comparison = parse_comparison_request(await request.body())
+    comparison, sent_correlation_id = parse_comparison_request(await request.body())
+    if key is None and context.idempotency_from == "correlation_id" and sent_correlation_id is not None:
+        key = CORRELATION_KEY_PREFIX + sent_correlation_id
     trace_id = trace_id_of(request.headers.get("traceparent")) or request.scope["state"].get("trace_id")
     submission = await context.jobs.submit(comparison, idempotency_key=key, trace_id=trace_id)
     if submission.created:

@@ -159,7 +159,7 @@ async def metrics(request: Request) -> Response:
         context.metrics.queue_depth.labels("delayed").set(stats.delayed)
         context.metrics.queue_depth.labels("leased").set(stats.leased)
     with contextlib.suppress(ServiceError):  # the gauge keeps its last value; /readyz reports the store
-        context.metrics.outbox_backlog.set(await context.store.outbox_backlog())
+        context.metrics.outbox_backlog.set(await context.outbox.outbox_backlog())
     return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

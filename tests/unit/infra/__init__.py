@@ -1,0 +1,1 @@
+"""Unit tests of the infrastructure launchers that need no server."""

@@ -1,0 +1,16 @@
+"""The fake store passes the same contract as the SQL store, so unit tests over it mean what they say."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes import InMemoryJobStore
+from tests.unit.store.contract import JobStoreContract
+from tests.unit.store.contract_outbox import OutboxUsageContract
+from tests.unit.store.contract_transitions import JobTransitionsContract
+
+
+class TestInMemoryStore(JobStoreContract, JobTransitionsContract, OutboxUsageContract):
+    @pytest.fixture
+    def store(self) -> InMemoryJobStore:
+        return InMemoryJobStore()
