@@ -37,8 +37,8 @@ from tests.performance.service import Infrastructure, ServiceProcess
 
 pytestmark = pytest.mark.performance
 
-# 50/s saturated the slowest host of this kind (accept p99 219 ms there); 30/s leaves it headroom.
-RATE_PER_SECOND = 30.0
+# 50/s saturated the slowest host of this kind (accept p99 219 ms there); 20/s leaves it headroom.
+RATE_PER_SECOND = 20.0
 SECONDS = 20.0
 WARMUP_SECONDS = 4.0
 MIX = {"quick": 6.0, "detailed": 2.0, "batch": 2.0}
@@ -141,8 +141,11 @@ def test_service_rss_does_not_grow(soak: Soak, gate: Gate) -> None:
 
 
 def test_open_fds_and_redis_memory_stay_flat(soak: Soak, gate: Gate) -> None:
+    # The fewest fds of the last quarter against the fewest of the second: a leak raises the floor of the series,
+    # while connections of requests in flight (many, when the host stalls) come and go.
     fds = soak.result.resources["series"]["open_fds"]["values"]
-    gate.below("open_fds_growth_after_warmup", max(fds) - fds[len(fds) // 4], 20.0)
+    quarter = max(1, len(fds) // 4)
+    gate.below("open_fds_growth_after_warmup", min(fds[-quarter:]) - min(fds[quarter : 2 * quarter]), 20.0)
     slope, _ = slope_per_minute(soak, "redis_used_memory_mib")
     gate.below("redis_memory_slope_mib_per_minute", slope, 5.0)
 
