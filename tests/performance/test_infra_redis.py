@@ -8,6 +8,7 @@ host (docs/testing.md lists the measured values), scaled by the host's same-run 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -56,16 +57,26 @@ async def _enqueue_one(queue: RedisJobQueue, job_id: str) -> int:
 
 
 async def test_pipelined_batch_enqueue_beats_one_by_one(queue: RedisJobQueue, gate: Gate, host: HostSpeed) -> None:
-    single = await rate(lambda i: _enqueue_one(queue, f"s-{i}"), rounds=1500, max_seconds=2.0)
-
     async def batch(round_index: int) -> int:
         items = [(job_id, (round_index + n) % 11) for n, job_id in enumerate(ids(f"b{round_index}", 500))]
         await queue.enqueue_many(items)
         return len(items)
 
-    piped = await rate(batch, rounds=20, max_seconds=3.0)
+    async def singles_at(turn: int) -> float:
+        return await rate(lambda i: _enqueue_one(queue, f"s{turn}-{i}"), rounds=300, max_seconds=0.6)
+
+    async def batches_at(turn: int) -> float:
+        return await rate(lambda i: batch(4 * turn + i), rounds=4, max_seconds=0.6)
+
+    singles: list[float] = []
+    batches: list[float] = []
+    for turn in range(5):  # interleaved, so a burst of foreign load hits both alike; medians compared
+        singles.append(await singles_at(turn))
+        batches.append(await batches_at(turn))
+    single, piped = statistics.median(singles), statistics.median(batches)
     gate.above("pipelined_enqueue_per_second", piped, 6000, host=host)
-    gate.above("pipelined_over_single_ratio", piped / single, 1.4)
+    # 3-6x on the calibration host; pinned to one core, where client and Redis share it, about 1.1-2.
+    gate.ratio_above("pipelined_enqueue_per_second", piped, "one_by_one_per_second", single, 1.1)
 
 
 async def test_batch_enqueue_with_priorities_claims_in_priority_order(
