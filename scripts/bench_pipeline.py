@@ -14,15 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; only this script uses it directly
-import httpx
 
 from llm_provider_service.adapters.sql_migrations import upgrade_database
 from llm_provider_service.infra import postgres_admin
@@ -32,28 +29,12 @@ from llm_provider_service.infra.kafka_broker import (
     make_broker,
     parse_broker_kind,
 )
-from llm_provider_service.infra.local_server import free_port, make_base_dir
+from llm_provider_service.infra.local_server import make_base_dir
 from llm_provider_service.infra.postgres_server import PostgresServer
 from llm_provider_service.infra.redis_server import RedisServer
+from llm_provider_service.infra.service_server import ServiceServer, service_environment
 
 CLI = str(Path(sys.executable).with_name("llm-provider"))
-
-
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603 - our own CLI
-
-
-def _wait_ready(url: str, timeout_seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready")
 
 
 def _apply_postgres_settings(server_url: str, settings: list[str]) -> None:
@@ -86,7 +67,7 @@ def main() -> int:
     base = make_base_dir("llm-provider-bench-")
     postgres = PostgresServer(base / "postgres", fast=False)
     servers = [RedisServer(base / "redis"), postgres, make_broker(args.kafka, base / args.kafka)]
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[ServiceServer] = []
     try:
         for server in servers:
             server.start()
@@ -95,21 +76,18 @@ def main() -> int:
         postgres_admin.create_database(postgres_server.url, "bench")
         database_url = postgres_admin.asyncpg_url(postgres_admin.with_database(postgres_server.url, "bench"))
         upgrade_database(database_url)
-        env = {name: value for name, value in os.environ.items() if not name.startswith("LLM_PROVIDER_")}
-        env |= {
+        settings = {
             "LLM_PROVIDER_REDIS_URL": redis_server.url,
             "LLM_PROVIDER_DATABASE_URL": database_url,
             "LLM_PROVIDER_KAFKA_BOOTSTRAP_SERVERS": broker.url,
             "LLM_PROVIDER_MOCK_PERFORMANCE_MODE": "true",
-            "LLM_PROVIDER_DATA_DIR": str(base / "data"),
             "LLM_PROVIDER_LOG_LEVEL": "WARNING",
         }
-        port = free_port()
-        api_url = f"http://127.0.0.1:{port}"
-        processes.append(_start([CLI, "serve", "--no-worker", "--port", str(port)], env, base / "api.log"))
-        processes.append(_start([CLI, "worker"], env, base / "worker.log"))
-        _wait_ready(api_url)
-        time.sleep(1.0)  # the worker connects
+        for command in (("serve", "--no-worker"), ("worker",)):
+            processes.append(ServiceServer(base / "data", *command, settings=settings))
+            processes[-1].start()  # returns once it answers (/readyz, or the worker's metrics port)
+        api_url = processes[0].url
+        env = service_environment(base / "data", settings)
         summary: dict[str, object] = {}
         for rate in [float(value) for value in args.rates.split(",")]:
             out = args.out / f"rate-{rate:g}"
@@ -123,9 +101,8 @@ def main() -> int:
         postgres_settings = " ".join(args.postgres_setting) or "defaults (fsync=on, synchronous_commit=on)"
         sys.stdout.write(json.dumps({"postgres": postgres_settings, "logs": str(base), **summary}) + "\n")
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=30)
+        for process in reversed(processes):
+            process.stop(timeout_seconds=30)
         for server in reversed(servers):
             server.stop()
         if not args.keep:

@@ -16,6 +16,7 @@ from llm_provider_service.domain.models import CompletionChunk, CompletionReques
 from llm_provider_service.mock import MockEngine, MockProfile
 from llm_provider_service.ports import StreamingLLMProvider
 from llm_provider_service.providers.mock import MockProvider
+from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.service.gateway import ChatGateway
 from llm_provider_service.service.usage_recorder import UsageRecorder
 from tests.api.conftest import MAX_BODY_BYTES
@@ -92,6 +93,8 @@ def build_chat_api(
     aliases: dict[str, str] | None = None,
     gateway_enabled: bool = True,
     unsupported_params: Literal["drop", "reject"] = "drop",
+    budget_policy: BudgetPolicy | None = None,
+    budget_wait_seconds: float = 5.0,
 ) -> ChatApi:
     sleep = RecordingSleep()
     scripted = ScriptedStreamingProvider("openai_compatible")
@@ -107,6 +110,7 @@ def build_chat_api(
         "api_keys": api_keys or [],
         "model_aliases": aliases or {},
         "retry_base_delay_seconds": 0.5,
+        "gateway_budget_wait_seconds": budget_wait_seconds,
     }
     harness = Harness(
         providers=providers,
@@ -114,6 +118,7 @@ def build_chat_api(
         unsupported_params=unsupported_params,
         sleep=sleep,
         random=lambda: 0.0,
+        budget_policy=budget_policy,
     )
     services = harness.services
     context = services.api if gateway_enabled else dataclasses.replace(services.api, gateway=None)

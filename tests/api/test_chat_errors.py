@@ -177,4 +177,6 @@ async def test_without_a_gateway_the_routes_are_404() -> None:
 
 async def test_a_bad_mock_header_is_a_validation_error(chat_api: ChatApi) -> None:
     assert_error(await chat_api.chat(headers={"x-mock-latency-ms": "soon"}), 400, "validation_error")
-    assert_error(await chat_api.chat(headers={"x-mock-scenario": "explode"}), 400, "invalid_request")
+    # Validated at the edge, like a bad number: no provider call is made for a bad instruction.
+    assert_error(await chat_api.chat(headers={"x-mock-scenario": "explode"}), 400, "validation_error")
+    assert chat_api.scripted.requests == []

@@ -90,3 +90,10 @@ async def test_correlation_ids_are_not_keys_by_default(api: Api) -> None:
     first = await api.client.post("/api/v1/comparison", json=body)
     again = await api.client.post("/api/v1/comparison", json=body)
     assert again.json()["queue_id"] != first.json()["queue_id"]
+
+
+async def test_an_empty_system_prompt_override_means_the_default(api: Api) -> None:
+    overrides = {"provider_override": "mock", "system_prompt_override": ""}
+    response = await api.client.post("/api/v1/comparison", json=client_body(llm_config_overrides=overrides))
+    assert response.status_code == 202, response.text
+    assert api.harness.store.jobs[response.json()["queue_id"]].request.overrides.system_prompt is None

@@ -41,6 +41,12 @@ def _service_env(mock_vendor: MockServerProcess, **extra: str) -> dict[str, str]
     return {
         "LLM_PROVIDER_OPENAI_BASE_URL": f"{mock_vendor.base_url}/v1",
         "LLM_PROVIDER_OPENAI_API_KEY": "sk-compat-test",
+        "LLM_PROVIDER_ANTHROPIC_BASE_URL": mock_vendor.base_url,
+        "LLM_PROVIDER_ANTHROPIC_API_KEY": "sk-ant-compat-test",
+        "LLM_PROVIDER_GEMINI_BASE_URL": mock_vendor.base_url,
+        "LLM_PROVIDER_GEMINI_API_KEY": "gemini-compat-test",
+        "LLM_PROVIDER_OPENROUTER_BASE_URL": f"{mock_vendor.base_url}/v1",
+        "LLM_PROVIDER_OPENROUTER_API_KEY": "sk-or-compat-test",
         "LLM_PROVIDER_API_KEYS": CLIENT_KEY,
         "LLM_PROVIDER_MAX_ATTEMPTS": "1",
         **extra,
@@ -86,6 +92,9 @@ def test_the_clients_requests_are_queued_and_every_callback_parses(
         "dated snapshot": client_request(model="gpt-4.1-2025-04-14", temperature=0.3),
         "unpriced model id": client_request(model="gpt-9-preview"),
         "mock provider": client_request(provider="mock", model="claude-3-haiku"),
+        "anthropic": client_request(provider="anthropic", model="claude-sonnet-4-5-20250929"),
+        "google": client_request(provider="google", model="gemini-2.5-flash"),
+        "openrouter": client_request(provider="openrouter", model="anthropic/claude-haiku-4-5-20251001"),
         "vendor refuses (401)": client_request(metadata=request_metadata(mock={"scenario": "unauthorized"})),
         "vendor overloaded": client_request(metadata=request_metadata(mock={"scenario": "overloaded"})),
         "vendor rate limit": client_request(metadata=request_metadata(mock={"scenario": "rate_limited"})),
@@ -111,6 +120,9 @@ def test_the_clients_requests_are_queued_and_every_callback_parses(
     assert "dropped_params" not in by_name["dated snapshot"].request_metadata
     assert by_name["unpriced model id"].request_metadata["cost_known"] is False
     assert by_name["unpriced model id"].cost_estimate == 0
+    for provider in ("anthropic", "google", "openrouter"):
+        assert (by_name[provider].provider.value, by_name[provider].error_detail) == (provider, None), provider
+        assert by_name[provider].cost_estimate > 0, provider
     assert by_name["mock provider"].provider.value == "mock"
     for name, body in bodies.items():
         metadata = by_name[name].request_metadata

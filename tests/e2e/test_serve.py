@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -77,7 +76,7 @@ def test_queued_jobs_survive_a_restart_and_cancel_sends_a_callback(tmp_path: Pat
         response = client.delete(f"/api/v1/requests/{cancelled}")
         assert response.json()["status"] == "cancelled"
         assert client.get(f"/api/v1/requests/{queued[0]}").json()["status"] == "queued"
-        assert api_only.stop(signal.SIGTERM) == 0
+        assert api_only.stop() == 0
 
     with ServiceProcess(tmp_path) as service, httpx.Client(base_url=service.base_url, timeout=10) as client:
         statuses = {_wait_terminal(client, queue_id)["status"] for queue_id in queued}

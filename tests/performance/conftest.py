@@ -85,7 +85,8 @@ def start_service(perf_infra: Infrastructure, tmp_path: Path) -> Iterator[Callab
         )
         process = ServiceProcess(infra, tmp_path / f"svc-{len(started)}", *(args or ("serve",)))
         started.append(process)
-        return process.start()
+        process.start()
+        return process
 
     yield start
     for process in reversed(started):

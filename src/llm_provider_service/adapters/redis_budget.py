@@ -66,6 +66,8 @@ local min_defer, wait_ttl = tonumber(ARGV[8]), tonumber(ARGV[9])
 local any_configured = false
 for i = 1, 4 do if tonumber(ARGV[8 + 2 * i]) > 0 then any_configured = true end end
 if not any_configured and redis.call('EXISTS', H) == 0 then return {1, '0', '0', 0} end
+-- A paused bucket does not refill for the pause: its tickets start when the pause ends.
+local start = math.max(now, num('paused_until') or 0)
 local wait, step, limited = 0.0, 0.0, {}
 for i, d in ipairs(DIMS) do
   local configured, amount = tonumber(ARGV[8 + 2 * i]), tonumber(ARGV[9 + 2 * i])
@@ -75,8 +77,8 @@ for i, d in ipairs(DIMS) do
   if limit then
     local cap, refill = bucket(limit)
     local level, ts = num(d .. ':level'), num(d .. ':ts')
-    if level == nil then level, ts = cap, now end
-    level = math.min(cap, level + math.max(now - ts, 0) * refill)
+    if level == nil then level, ts = cap, start end
+    level = math.min(cap, level + math.max(start - ts, 0) * refill)
     local needed = math.min(amount, cap)
     if level < needed then wait = math.max(wait, (needed - level) / refill) end
     step = math.max(step, amount / refill)
@@ -85,10 +87,12 @@ for i, d in ipairs(DIMS) do
 end
 if #limited == 0 then return {1, '0', '0', 0} end
 redis.call('SADD', INDEX, ARGV[10 + 8])
-wait = math.max(wait, (num('paused_until') or 0) - now)
-if wait <= horizon then
+wait = wait + (start - now)
+local returning = job ~= '' and redis.call('EXISTS', WAIT) == 1
+local line_busy = job ~= '' and (num('overflow_at') or 0) > now + horizon / 2
+if wait <= horizon and (returning or not line_busy) then
   for _, entry in ipairs(limited) do
-    redis.call('HSET', H, entry[1] .. ':level', fmt(entry[2] - entry[3]), entry[1] .. ':ts', fmt(now))
+    redis.call('HSET', H, entry[1] .. ':level', fmt(entry[2] - entry[3]), entry[1] .. ':ts', fmt(start))
   end
   local earlier = '0'
   if job ~= '' then
@@ -97,9 +101,14 @@ if wait <= horizon then
   end
   return {1, fmt(math.max(wait, 0)), earlier, 1}
 end
-local slot = math.max(num('overflow_at') or 0, now + wait - horizon / 2)
-local defer = math.min(math.max(slot - now, min_defer), max_defer)
-redis.call('HSET', H, 'overflow_at', fmt(math.min(slot + step, now + max_defer)))
+local defer
+if returning or job == '' then
+  defer = math.min(math.max(wait - horizon / 2, min_defer), max_defer)
+else
+  local slot = math.max(num('overflow_at') or 0, now + wait - horizon / 2)
+  defer = math.min(math.max(slot - now, min_defer), max_defer)
+  redis.call('HSET', H, 'overflow_at', fmt(math.min(slot + step, now + max_defer)))
+end
 if job ~= '' then
   redis.call('INCRBYFLOAT', WAIT, fmt(defer))
   redis.call('EXPIRE', WAIT, wait_ttl)
@@ -125,18 +134,32 @@ if learn then
       local cap = bucket(effective(num('configured:' .. d), limit))
       local level = num(d .. ':level')
       if level == nil then
-        redis.call('HSET', H, d .. ':level', fmt(math.min(cap, remaining or 0)), d .. ':ts', fmt(now))
+        local first = 0
+        if remaining then
+          local left = math.min(remaining, limit)
+          first = math.min(cap, left) - (limit - left)
+        end
+        redis.call('HSET', H, d .. ':level', fmt(first), d .. ':ts', fmt(now))
       else
         redis.call('HSET', H, d .. ':level', fmt(math.min(level, cap)))
       end
     end
-    if remaining == 0 and reset and reset > 0 then paused = math.max(paused, now + reset) end
+    if remaining == 0 then
+      local level = num(d .. ':level')
+      if level ~= nil then
+        local ts = math.max(num(d .. ':ts') or now, paused)
+        redis.call('HSET', H, d .. ':level', fmt(math.min(level, 0)), d .. ':ts', fmt(ts))
+      end
+    end
   end
   if status == 429 then
     paused = math.max(paused, now + (retry_after or default_pause))
     for _, d in ipairs(DIMS) do
       local level = num(d .. ':level')
-      if level ~= nil then redis.call('HSET', H, d .. ':level', fmt(math.min(level, 0))) end
+      if level ~= nil then
+        local ts = math.max(num(d .. ':ts') or now, paused)
+        redis.call('HSET', H, d .. ':level', fmt(math.min(level, 0)), d .. ':ts', fmt(ts))
+      end
     end
   end
   redis.call('HSET', H, 'paused_until', fmt(paused))
@@ -149,7 +172,8 @@ if has_refund then
     if limit and level ~= nil then
       local cap, refill = bucket(limit)
       level = math.min(cap, level + math.max(now - (ts or now), 0) * refill)
-      redis.call('HSET', H, d .. ':level', fmt(math.min(cap, level + arg(i, 1))), d .. ':ts', fmt(now))
+      local moved = math.max(ts or now, now)
+      redis.call('HSET', H, d .. ':level', fmt(math.min(cap, level + arg(i, 1))), d .. ':ts', fmt(moved))
     end
   end
 end

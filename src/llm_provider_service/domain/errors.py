@@ -25,7 +25,8 @@
 
 Errors carry meaning, never transport: the HTTP status and problem+json body of each code live in one
 table, `api/problems.py`. Adapters translate library and vendor exceptions into these at their boundary
-(`raise ... from exc`).
+(`raise ... from exc`). Outside the tree, on purpose, are errors that never cross the service's boundary: the
+development tooling's (`infra/`: binaries, launcher, local servers) and the mock server's own request parsing.
 """
 
 from __future__ import annotations

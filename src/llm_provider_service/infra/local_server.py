@@ -142,12 +142,14 @@ class LocalServer(ABC):
             raise
         logger.info("%s started on port %d (pid %d)", self.name, self.port, self._process.pid)
 
-    def stop(self, *, timeout_seconds: float = 15.0) -> None:
-        """Ask the server to shut down with its graceful signal; kill it if it does not exit in time."""
+    def stop(self, *, timeout_seconds: float = 15.0) -> int:
+        """Ask the server to shut down with its graceful signal; kill it if it does not exit in time.
+
+        Returns its exit code (0 when it was not running)."""
         process = self._process
         if process is None or process.poll() is not None:
             self._process = None
-            return
+            return process.returncode if process is not None else 0
         process.send_signal(self.stop_signal)
         try:
             process.wait(timeout=timeout_seconds)
@@ -156,6 +158,7 @@ class LocalServer(ABC):
             process.kill()
             process.wait()
         self._process = None
+        return process.returncode
 
     def kill(self) -> None:
         """SIGKILL, for crash tests: no graceful shutdown."""

@@ -40,10 +40,30 @@ class MockControl:
 
 
 NO_CONTROL = MockControl()
+CONTROL_KEYS = frozenset({"scenario", "latency_ms", "fail_attempts", "tool_call"})
+
+
+def control_of_metadata(metadata: Mapping[str, Any]) -> MockControl:
+    """A job's `metadata.mock`, validated when the job is submitted (a typo is a 400 then, not a failed job later)."""
+    values = metadata.get("mock")
+    if values is None:
+        return NO_CONTROL
+    if not isinstance(values, Mapping):
+        raise RequestValidationError(
+            "metadata.mock must be an object", [{"loc": ["metadata", "mock"], "msg": "must be an object"}]
+        )
+    return parse_control(values)
 
 
 def parse_control(values: Mapping[str, Any]) -> MockControl:
-    """Validate `{"scenario": ..., "latency_ms": ..., "fail_attempts": N}`; raises `RequestValidationError`."""
+    """Validate `{"scenario": ..., "latency_ms": ..., "fail_attempts": N, "tool_call": ...}`; raises
+    `RequestValidationError` for a bad value or an unknown key."""
+    unknown = sorted(set(values) - CONTROL_KEYS)
+    if unknown:
+        raise RequestValidationError(
+            f"unknown mock instruction {unknown[0]!r}; known: {', '.join(sorted(CONTROL_KEYS))}",
+            [{"loc": ["mock", name], "msg": "unknown mock instruction"} for name in unknown],
+        )
     scenario = values.get("scenario")
     if scenario is not None and scenario not in SCENARIOS:
         raise RequestValidationError(

@@ -17,6 +17,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+# Arrival and refusal times kept for a load test's proof (bounded memory on a long run).
+MAX_RECORDED = 100_000
+
+
+def most_in_any_window(times: list[float], window_seconds: float) -> int:
+    """The largest number of these (sorted) times that fall within one window of the given length."""
+    most = start = 0
+    for end, moment in enumerate(times):
+        while times[start] <= moment - window_seconds:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
 
 @dataclass(frozen=True, slots=True)
 class RateLimitDecision:
@@ -68,6 +81,7 @@ class RateLimitStats:
     requests: int = 0
     refused: int = 0
     refused_at: list[float] = field(default_factory=list)
+    arrived_at: list[float] = field(default_factory=list)  # the first MAX_RECORDED arrivals
     max_requests_in_window: int = 0
     max_tokens_in_window: int = 0
     first_request_at: float | None = None
@@ -76,7 +90,8 @@ class RateLimitStats:
         return {
             "requests": self.requests,
             "rate_limited": self.refused,
-            "rate_limited_at": list(self.refused_at[-10_000:]),
+            "rate_limited_at": list(self.refused_at[:MAX_RECORDED]),
+            "arrived_at": list(self.arrived_at),
             "max_requests_in_window": self.max_requests_in_window,
             "max_tokens_in_window": self.max_tokens_in_window,
             "first_request_at": self.first_request_at,
@@ -124,7 +139,8 @@ class MockRateLimiter:
                 self._admitted_tokens += tokens
             else:
                 self.stats.refused += 1
-                self.stats.refused_at.append(now)
+                if len(self.stats.refused_at) < MAX_RECORDED:
+                    self.stats.refused_at.append(now)
             oldest = self._admitted[0][0] if self._admitted else now
             reset = max(oldest + self.window_seconds - now, 0.0)
             return RateLimitDecision(
@@ -147,6 +163,8 @@ class MockRateLimiter:
     def _count_arrival(self, now: float, tokens: int) -> None:
         stats = self.stats
         stats.requests += 1
+        if len(stats.arrived_at) < MAX_RECORDED:
+            stats.arrived_at.append(now)
         if stats.first_request_at is None:
             stats.first_request_at = now
         self._arrived.append((now, tokens))

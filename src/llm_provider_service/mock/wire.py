@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from llm_provider_service.domain.errors import RequestValidationError
+from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY
 from llm_provider_service.mock.control import (
     ATTEMPT_HEADER,
     INTRINSIC_HEADER,
@@ -41,7 +42,7 @@ class MockServerState:
 
 
 STATE_KEY = web.AppKey("mock_server_state", MockServerState)
-_INTRINSIC_KEY = web.RequestKey("mock_intrinsic_ms", float)
+_INTRINSIC_KEY = web.RequestKey(MOCK_INTRINSIC_MS_KEY, float)
 _RATE_LIMIT_KEY = web.RequestKey("mock_rate_limit", RateLimitDecision)
 
 

@@ -17,10 +17,9 @@ import aiohttp
 import orjson
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
-from llm_provider_service.domain.models import CompletionRequest
 from llm_provider_service.domain.rate_limits import observing, report_rate_limits
 from llm_provider_service.providers.errors import error_from_response
-from llm_provider_service.providers.mock_forwarding import intrinsic_ms, mock_headers
+from llm_provider_service.providers.mock_forwarding import MockCarrier, intrinsic_ms, mock_headers
 from llm_provider_service.providers.rate_limit_headers import parse_rate_limit_headers
 from llm_provider_service.providers.sse import ServerSentEvent, iter_sse
 
@@ -58,8 +57,9 @@ class VendorAnswer:
 class VendorTransport:
     """JSON over HTTP to one vendor, with transport failures translated into the shared taxonomy.
 
-    `forward_mock_identity` (set when the base URL is not the vendor's default) sends the request key
-    and attempt even without mock instructions, so the mock server stays deterministic per job.
+    `forward_mock_identity` (set when the base URL is not the vendor's default: a proxy or the mock server) sends
+    the `x-mock-*` headers: the request key and attempt, so the mock server stays deterministic per job, and the
+    call's mock instructions. Without it nothing mock-related leaves the process.
     """
 
     def __init__(
@@ -78,11 +78,10 @@ class VendorTransport:
         self._headers = {"content-type": "application/json", "accept": "application/json", **headers}
         self._sse_headers = {**self._headers, "accept": "text/event-stream"}
 
-    def _headers_for(self, base: dict[str, str], call: CompletionRequest | None) -> dict[str, str]:
-        if call is None or not (call.mock or self.forward_mock_identity):
-            return base  # the common case allocates nothing
-        extra = mock_headers(call, provider=self.provider, forward_identity=self.forward_mock_identity)
-        return {**base, **extra} if extra else base
+    def _headers_for(self, base: dict[str, str], call: MockCarrier | None) -> dict[str, str]:
+        if call is None or not self.forward_mock_identity:
+            return base  # a vendor's own URL: nothing to add, nothing allocated
+        return {**base, **mock_headers(call, provider=self.provider)}
 
     def _stream_timeout(self) -> aiohttp.ClientTimeout:
         # A long answer may stream for minutes: bound the silence between chunks, not the whole stream.
@@ -90,7 +89,7 @@ class VendorTransport:
         return aiohttp.ClientTimeout(total=None, connect=base.connect, sock_read=base.total)
 
     async def post_json(
-        self, path: str, payload: Mapping[str, Any], *, call: CompletionRequest | None = None
+        self, path: str, payload: Mapping[str, Any], *, call: MockCarrier | None = None
     ) -> VendorAnswer:
         """POST `payload` (with `call`'s mock headers); the decoded 2xx answer, else a `ProviderError`."""
         headers = self._headers_for(self._headers, call)
@@ -114,7 +113,7 @@ class VendorTransport:
         return VendorAnswer(self._decode(body), intrinsic)
 
     async def post_sse(
-        self, path: str, payload: Mapping[str, Any], *, call: CompletionRequest | None = None
+        self, path: str, payload: Mapping[str, Any], *, call: MockCarrier | None = None
     ) -> AsyncIterator[ServerSentEvent]:
         """POST `payload` and yield the server-sent events of a 2xx answer, else raise a `ProviderError`."""
         headers = self._headers_for(self._sse_headers, call)

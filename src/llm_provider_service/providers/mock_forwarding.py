@@ -1,16 +1,16 @@
 """Mock control through the real adapters: the `x-mock-*` headers they forward, the intrinsic time they read.
 
-A job's `metadata.mock` (or the gateway's `x-mock-*` headers) must work when an adapter talks to
-`llm-provider mock-server` through `LLM_PROVIDER_<VENDOR>_BASE_URL`, so the vendor transport forwards:
+A job's `metadata.mock` (or the gateway's `x-mock-*` headers, both validated at the HTTP edge) must work when an
+adapter talks to `llm-provider mock-server` through `LLM_PROVIDER_<VENDOR>_BASE_URL`. Only a transport whose base URL
+was overridden (`forward_identity`; a real vendor's default URL never is) sends anything, namely:
 
-- `x-mock-scenario`, `x-mock-latency-ms`, `x-mock-fail-attempts`, `x-mock-tool-call`: only when the request carries mock
-  instructions (validated first, so a bad value is an `invalid_request`, never a malformed header);
-- `x-mock-request-key` and `x-mock-attempt` (determinism per job and attempt): together with mock
-  instructions, or when the transport's base URL was overridden (`forward_identity`, which a real
-  vendor's default URL never has). So a real vendor reached by its default URL never sees a job id.
+- `x-mock-scenario`, `x-mock-latency-ms`, `x-mock-fail-attempts`, `x-mock-tool-call` when the request carries mock
+  instructions;
+- `x-mock-request-key` and `x-mock-attempt` (determinism per job and attempt) always.
 
-The mock server's `x-mock-intrinsic-ms` answer header is read back into
-`CompletionResponse.provider_metadata["mock_intrinsic_ms"]`, where the callback and the gateway find it.
+So a real vendor reached by its default URL never sees a job id nor a mock instruction. The mock server's
+`x-mock-intrinsic-ms` answer header is read back into `CompletionResponse.provider_metadata` under
+`MOCK_INTRINSIC_MS_KEY`, where the callback and the gateway find it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 
+from llm_provider_service.domain.embeddings import EmbeddingRequest
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
 from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, CompletionRequest, CompletionResponse
 from llm_provider_service.mock.control import (
@@ -32,11 +33,12 @@ from llm_provider_service.mock.control import (
     parse_control,
 )
 
-INTRINSIC_METADATA_KEY = MOCK_INTRINSIC_MS_KEY
+# A vendor call carrying a request key, an attempt and mock instructions.
+MockCarrier = CompletionRequest | EmbeddingRequest
 
 
-def mock_headers(call: CompletionRequest, *, provider: str, forward_identity: bool) -> dict[str, str]:
-    """The `x-mock-*` headers for `call` (empty for a plain call to a vendor's default URL)."""
+def mock_headers(call: MockCarrier, *, provider: str) -> dict[str, str]:
+    """The `x-mock-*` headers for `call`, sent by a transport whose base URL was overridden."""
     headers: dict[str, str] = {}
     if call.mock:
         try:
@@ -51,10 +53,9 @@ def mock_headers(call: CompletionRequest, *, provider: str, forward_identity: bo
             headers[FAIL_ATTEMPTS_HEADER] = str(control.fail_attempts)
         if control.tool_call is not None:
             headers[TOOL_CALL_HEADER] = control.tool_call
-    if headers or forward_identity:
-        if call.request_key:
-            headers[REQUEST_KEY_HEADER] = call.request_key
-        headers[ATTEMPT_HEADER] = str(call.attempt)
+    if call.request_key:
+        headers[REQUEST_KEY_HEADER] = call.request_key
+    headers[ATTEMPT_HEADER] = str(call.attempt)
     return headers
 
 
@@ -74,4 +75,4 @@ def with_intrinsic_ms(response: CompletionResponse, milliseconds: float | None) 
     """`response` with the mock's intrinsic time in its metadata, when the upstream reported one."""
     if milliseconds is None:
         return response
-    return replace(response, provider_metadata={**response.provider_metadata, INTRINSIC_METADATA_KEY: milliseconds})
+    return replace(response, provider_metadata={**response.provider_metadata, MOCK_INTRINSIC_MS_KEY: milliseconds})

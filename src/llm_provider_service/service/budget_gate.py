@@ -21,6 +21,7 @@ from llm_provider_service.service.budgets import BudgetPolicy, actual_demand, bu
 logger = logging.getLogger(__name__)
 
 UNLIMITED_RECHECK_SECONDS = 1.0
+_NO_DEMAND = Demand(0.0)
 RELEARN_SECONDS = 1.0
 
 
@@ -69,11 +70,11 @@ class BudgetGate:
         horizon_seconds: float | None = None,
     ) -> Admission:
         key = budget_key(provider, model)
-        demand = estimate_demand(request)
         configured = self._policy.configured_for(provider, model)
         now = self._clock()
         if not configured and self._unlimited_until.get(key, 0.0) > now:
-            return Admission(key, demand, UNLIMITED)
+            return Admission(key, _NO_DEMAND, UNLIMITED)  # the common case: nothing known, nothing counted
+        demand = estimate_demand(request)
         horizon = self._policy.horizon_seconds if horizon_seconds is None else horizon_seconds
         try:
             grant = await self._budget.reserve(

@@ -11,9 +11,13 @@ bucket going into debt meanwhile); otherwise nothing is taken and the job is tol
 times are spread one demand's refill time apart (the key's `overflow_at`), so a backlog of thousands comes back at
 the rate the budget refills instead of all at once, and never later than `max_defer_seconds`.
 
-Limits come from settings and are learned from the vendors' headers (the lower one wins); a 429, or a header
-saying nothing remains, pauses the key until the vendor's reset or `retry-after`. `RedisRateBudget` implements the
-same rules in Lua; one contract suite runs against both.
+While jobs wait in that line, a newcomer joins its end rather than taking the tickets promised to the returning
+ones (so a new job waits behind earlier deferred ones, whatever its priority, for at most `max_defer_seconds`).
+
+Limits come from settings and are learned from the vendors' headers (the lower one wins); a header saying
+nothing remains empties the bucket, and a 429 also pauses the key for its `retry-after` (no refill meanwhile).
+A limit learned mid-window owes what the vendor already counted. `RedisRateBudget` implements the same rules in
+Lua; one contract suite runs against both.
 """
 
 from __future__ import annotations
@@ -101,6 +105,15 @@ def effective_limit(configured: int | None, learned: int | None) -> int | None:
     return min(known) if known else None
 
 
+def _first_level(capacity: float, limit: int, remaining: int | None) -> float:
+    """A bucket learned mid-window: what the vendor already counted (`limit - remaining`) may all still be in
+    its window for a whole window, so it is owed first. Costs at most one window of throughput."""
+    if remaining is None:
+        return 0.0
+    remaining = min(remaining, limit)
+    return min(capacity, float(remaining)) - float(limit - remaining)
+
+
 @dataclass(slots=True)
 class _Bucket:
     learned: int | None = None
@@ -140,18 +153,29 @@ class BudgetBook:
                 return UNLIMITED
             state = self._keys[key] = _Key()
         state.configured = dict(configured)
-        wait, step, levels = self._wait_for(state, demand, now)
+        # A paused bucket does not refill for the pause: its tickets start when the pause ends.
+        start = max(now, state.paused_until)
+        wait, step, levels = self._wait_for(state, demand, start)
         if not levels:
             return UNLIMITED
-        wait = max(wait, state.paused_until - now)
-        if wait <= horizon_seconds:
+        wait += start - now
+        returning = job_id is not None and job_id in self._waits
+        # While others wait in line (beyond half the horizon), a newcomer queues behind them instead of
+        # taking the tickets the returning jobs were promised.
+        # Sync calls (no job id) never join the line: they wait in place, bounded, or are refused.
+        line_busy = job_id is not None and state.overflow_at > now + horizon_seconds / 2
+        if wait <= horizon_seconds and (returning or not line_busy):
             for dimension, (bucket, level) in levels.items():
-                bucket.level, bucket.updated_at = level - demand.amount(dimension), now
+                bucket.level, bucket.updated_at = level - demand.amount(dimension), start
             earlier = self._waits.pop(job_id, (0.0, 0.0))[0] if job_id else 0.0
             return Grant(True, max(wait, 0.0), earlier)
-        slot = max(state.overflow_at, now + wait - horizon_seconds / 2)
-        defer = min(max(slot - now, MIN_DEFER_SECONDS), self._policy.max_defer_seconds)
-        state.overflow_at = min(slot + step, now + self._policy.max_defer_seconds)
+        if returning or job_id is None:
+            # Back at its slot but still no room (a pause): come back when there is, keeping its place.
+            defer = min(max(wait - horizon_seconds / 2, MIN_DEFER_SECONDS), self._policy.max_defer_seconds)
+        else:
+            slot = max(state.overflow_at, now + wait - horizon_seconds / 2)
+            defer = min(max(slot - now, MIN_DEFER_SECONDS), self._policy.max_defer_seconds)
+            state.overflow_at = min(slot + step, now + self._policy.max_defer_seconds)
         if job_id:
             seconds = self._waits.get(job_id, (0.0, 0.0))[0]
             self._waits[job_id] = (seconds + defer, now + WAIT_RECORD_TTL_SECONDS)
@@ -195,7 +219,9 @@ class BudgetBook:
                 continue
             capacity, refill = self._policy.bucket(limit)
             level = min(capacity, bucket.level + max(now - bucket.updated_at, 0.0) * refill)
-            bucket.level, bucket.updated_at = min(capacity, level + refund.amount(dimension)), now
+            # Never move the refill clock back: a paused bucket stays unrefilled until its pause ends.
+            bucket.level = min(capacity, level + refund.amount(dimension))
+            bucket.updated_at = max(bucket.updated_at, now)
 
     def _learn(self, state: _Key, observation: RateLimitObservation, now: float) -> None:
         for dimension, reading in observation.readings.items():
@@ -205,19 +231,20 @@ class BudgetBook:
                 limit = effective_limit(state.configured.get(dimension), bucket.learned) or reading.limit
                 capacity, _ = self._policy.bucket(limit)
                 if bucket.level is None:
-                    # First sight: start from what the vendor says is left, never from a full bucket.
-                    remaining = reading.remaining if reading.remaining is not None else 0
-                    bucket.level, bucket.updated_at = min(capacity, float(remaining)), now
+                    bucket.level, bucket.updated_at = _first_level(capacity, limit, reading.remaining), now
                 else:
                     bucket.level = min(bucket.level, capacity)
-            if reading.remaining == 0 and reading.reset_seconds:
-                state.paused_until = max(state.paused_until, now + reading.reset_seconds)
+            if reading.remaining == 0 and bucket.level is not None:
+                # The vendor counts us at its limit: nothing left until our own refill says so.
+                bucket.level = min(bucket.level, 0.0)
         if observation.rate_limited:
             pause = observation.retry_after_seconds or DEFAULT_PAUSE_SECONDS
             state.paused_until = max(state.paused_until, now + pause)
             for bucket in state.buckets.values():
                 if bucket.level is not None:
+                    # Empty, and no refill while paused: tickets already promised are still owed after it.
                     bucket.level = min(bucket.level, 0.0)
+                    bucket.updated_at = max(bucket.updated_at, state.paused_until)
 
     def states(self, *, now: float) -> list[BudgetState]:
         result = []

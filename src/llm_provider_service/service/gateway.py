@@ -15,21 +15,26 @@ import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
+from llm_provider_service.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from llm_provider_service.domain.errors import (
+    BudgetExhaustedError,
     ModelNotFoundError,
     ProviderError,
     ProviderErrorKind,
     ProviderUnavailableError,
     UnknownModelError,
+    UnsupportedParameterError,
 )
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
+from llm_provider_service.domain.rate_limits import observing_rate_limits
 from llm_provider_service.domain.usage import UsageRecord
-from llm_provider_service.ports import Clock, StreamingLLMProvider
+from llm_provider_service.ports import Clock, EmbeddingProvider, StreamingLLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy, call_with_retries
+from llm_provider_service.service.budget_gate import Admission, BudgetGate
 from llm_provider_service.service.chat_parameters import OPENAI_PROTOCOL, UnsupportedParamsPolicy, admit
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.usage_recorder import UsageRecorder
@@ -92,6 +97,8 @@ class ChatGateway:
         random: Callable[[], float],
         on_call: Callable[[UsageRecord], None] = lambda record: None,
         unsupported_params: UnsupportedParamsPolicy = "drop",
+        budgets: BudgetGate | None = None,
+        budget_wait_seconds: float = 5.0,
     ) -> None:
         self._providers = providers
         self._catalog = catalog
@@ -106,6 +113,8 @@ class ChatGateway:
         self._random = random
         self._on_call = on_call
         self._unsupported_params: UnsupportedParamsPolicy = unsupported_params
+        self._budgets = budgets
+        self._budget_wait_seconds = budget_wait_seconds
         self._routes: dict[str, Route] = {}
         self._adhoc_routes: dict[str, Route] = {}
         self._listing: list[ListedModel] = []
@@ -165,30 +174,84 @@ class ChatGateway:
 
     async def complete(self, route: Route, request: CompletionRequest) -> CompletionResponse:
         """One answer, retried within the budget; `ProviderError` / `ProviderUnavailableError` otherwise."""
+
+        def call(attempt: int) -> Awaitable[CompletionResponse]:
+            return route.provider.complete(replace(request, attempt=attempt) if attempt != request.attempt else request)
+
+        return await self._sync(route, call, lambda answer: answer.usage, request)
+
+    async def embed(self, route: Route, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Vectors for the inputs, with the same budget and accounting; 400 if the vendor has no embeddings."""
+        provider = route.provider
+        if not isinstance(provider, EmbeddingProvider):
+            raise UnsupportedParameterError(f"{route.name} has no embeddings API", param="model")
+
+        def call(attempt: int) -> Awaitable[EmbeddingResponse]:
+            return provider.embed(replace(request, attempt=attempt) if attempt != request.attempt else request)
+
+        # Embeddings are not metered by the rate budgets (their estimator reads chat messages).
+        return await self._sync(route, call, lambda answer: answer.usage, None)
+
+    async def _sync(
+        self,
+        route: Route,
+        call: Callable[[int], Awaitable[T]],
+        usage_of: Callable[[T], TokenUsage],
+        budget_request: CompletionRequest | None,
+    ) -> T:
+        """One call under the limits, rate budget (completions only), breaker and retry budget; accounted."""
         self._acquire(route)
         started = self._clock.monotonic()
         try:
-            response = await self._with_retries(lambda attempt: self._attempt(route, request, attempt))
-        except ProviderError as error:
-            self._observe(route, error.kind.value, TokenUsage(), started)
-            raise
+            admission = await self._admit(route, budget_request) if budget_request is not None else None
+            with observing_rate_limits() as seen:
+                try:
+                    answer = await self._with_retries(lambda attempt: self._attempt(route, call, attempt))
+                except ProviderError as error:
+                    await self._settle(admission, None, seen.last)
+                    self._observe(route, error.kind.value, TokenUsage(), started)
+                    raise
+            await self._settle(admission, usage_of(answer), seen.last)
         finally:
             self._limits.release(route.provider_name)
-        self._record(route, response.usage, started)
-        return response
+        self._record(route, usage_of(answer), started)
+        return answer
 
-    async def _attempt(self, route: Route, request: CompletionRequest, attempt: int) -> CompletionResponse:
+    async def _admit(self, route: Route, request: CompletionRequest) -> Admission | None:
+        """Wait (bounded) for rate budget; past the bound a typed 429 that is not a provider failure."""
+        if self._budgets is None:
+            return None
+        admission = await self._budgets.admit(
+            route.provider_name,
+            route.info.model_id,
+            request,
+            job_id=None,
+            horizon_seconds=self._budget_wait_seconds,
+        )
+        if admission.deferred:
+            raise BudgetExhaustedError(
+                f"rate budget of {admission.key} is exhausted; try again later",
+                max(_MIN_RETRY_AFTER_SECONDS, admission.grant.delay_seconds),
+            )
+        if admission.grant.delay_seconds > 0:
+            await self._sleep(admission.grant.delay_seconds)
+        return admission
+
+    async def _settle(self, admission: Admission | None, usage: TokenUsage | None, seen: Any) -> None:
+        if self._budgets is not None and admission is not None:
+            await self._budgets.settle(admission, usage=usage, observation=seen)
+
+    async def _attempt(self, route: Route, call: Callable[[int], Awaitable[T]], attempt: int) -> T:
         breaker = self._allow(route)
-        call = replace(request, attempt=attempt) if attempt != request.attempt else request
         try:
             async with asyncio.timeout(self._call_timeout_seconds):
-                response = await route.provider.complete(call)
+                response = await call(attempt)
         except TimeoutError as exc:
             error = _timeout(route)
             breaker.record_failure(error)
             raise error from exc
         except ProviderError as error:
-            breaker.record_failure(error)
+            self._record_failure(breaker, error)
             raise
         except BaseException:
             breaker.record_cancelled()
@@ -206,7 +269,11 @@ class ChatGateway:
         self._acquire(route)
         started = self._clock.monotonic()
         try:
-            source, first = await self._with_retries(lambda attempt: self._start(route, request, attempt))
+            admission = await self._admit(route, request)
+            with observing_rate_limits() as seen:
+                source, first = await self._with_retries(lambda attempt: self._start(route, request, attempt))
+            # Streams settle their learning at the start; the usage refund is not worth holding the stream for.
+            await self._settle(admission, None, seen.last)
         except ProviderError as error:
             self._limits.release(route.provider_name)
             self._observe(route, error.kind.value, TokenUsage(), started)
@@ -232,7 +299,7 @@ class ChatGateway:
             raise error from exc
         except ProviderError as error:
             await _close(source)
-            breaker.record_failure(error)
+            self._record_failure(breaker, error)
             raise
         except BaseException:
             await _close(source)
@@ -277,6 +344,12 @@ class ChatGateway:
             raise ProviderUnavailableError(
                 f"provider {route.provider_name} is at its concurrency limit", _MIN_RETRY_AFTER_SECONDS
             )
+
+    def _record_failure(self, breaker: CircuitBreaker, error: ProviderError) -> None:
+        if self._budgets is not None and error.kind is ProviderErrorKind.RATE_LIMITED:
+            breaker.record_cancelled()  # the rate budget pauses instead: a rate limit is not an outage
+        else:
+            breaker.record_failure(error)
 
     def _allow(self, route: Route) -> CircuitBreaker:
         breaker = self._breakers.get(route.provider_name)

@@ -37,12 +37,11 @@ class Pipeline:
             redis_url=self.redis_url,
             postgres_url=self.postgres_url,
             kafka_bootstrap_servers=self.kafka_bootstrap_servers,
-            data_dir=self.directory / "data",
             extra={"LLM_PROVIDER_TOPIC_CIRCUIT_STATE_CHANGED": self.circuit_topic, **(extra or {})},
         )
 
     def processes(self, extra: Mapping[str, str] | None = None) -> ProcessGroup:
-        return ProcessGroup(self.env(extra), self.directory / "logs")
+        return ProcessGroup(self.env(extra), self.directory / "data")
 
     def collector(self, *topics: str) -> CallbackCollector:
         return CallbackCollector(self.kafka_bootstrap_servers, list(topics) or [self.callback_topic])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from typing import Protocol
 
@@ -115,20 +116,29 @@ class BudgetContract:
         again = await budget.reserve(KEY, demand=ONE, configured=RPM, job_id="job", now=later + 60, horizon_seconds=0.0)
         assert again.earlier_wait_seconds == 0.0
 
-    async def test_a_learned_limit_starts_from_what_the_vendor_says_remains(
+    async def test_a_learned_limit_starts_with_a_burst_when_the_vendor_has_counted_nothing(
         self, budget_factory: BudgetFactory
     ) -> None:
         budget = budget_factory(POLICY)
-        seen = observation(requests=DimensionReading(limit=600, remaining=2, reset_seconds=0.1))
+        seen = observation(requests=DimensionReading(limit=600, remaining=600, reset_seconds=0.1))
         await budget.record(KEY, refund=None, observation=seen, now=START)
         grants = [
             await budget.reserve(KEY, demand=ONE, configured={}, job_id=None, now=START, horizon_seconds=0.0)
-            for _ in range(3)
+            for _ in range(31)
         ]
-        assert [grant.granted for grant in grants] == [True, True, False]
+        assert [grant.granted for grant in grants] == [True] * 30 + [False]
         [state] = await budget.states(now=START)
         assert state.key == KEY
         assert state.limits == {Dimension.REQUESTS: 600}
+
+    async def test_what_the_vendor_counted_before_we_learned_is_owed_first(self, budget_factory: BudgetFactory) -> None:
+        budget = budget_factory(BudgetPolicy(horizon_seconds=0.0, max_defer_seconds=120.0))
+        # 20 a minute, 10 already used: capacity 1, so 1 - 10 = -9 to refill at (19.6 - 1) / 60 per second.
+        seen = observation(requests=DimensionReading(limit=20, remaining=10))
+        await budget.record(KEY, refund=None, observation=seen, now=START)
+        refused = await budget.reserve(KEY, demand=ONE, configured={}, job_id=None, now=START, horizon_seconds=0.0)
+        assert not refused.granted
+        assert refused.delay_seconds == pytest.approx(10 / (18.6 / 60), rel=0.01)
 
     async def test_the_lower_of_configured_and_learned_wins(self, budget_factory: BudgetFactory) -> None:
         budget = budget_factory(POLICY)
@@ -144,19 +154,66 @@ class BudgetContract:
         await budget.record(KEY, refund=None, observation=observation(429, retry_after=5.0), now=START)
         refused = await budget.reserve(KEY, demand=ONE, configured=RPM, job_id=None, now=START + 1, horizon_seconds=0.0)
         assert not refused.granted
-        assert refused.delay_seconds == pytest.approx(4.0, abs=0.05)
+        assert refused.delay_seconds == pytest.approx(4.0 + 60 / 55.8, abs=0.05)
         [state] = await budget.states(now=START + 1)
         assert state.paused_for_seconds == pytest.approx(4.0, abs=0.05)
-        after = await budget.reserve(KEY, demand=ONE, configured=RPM, job_id=None, now=START + 6, horizon_seconds=0.0)
+        # Emptied, and no refill while paused: one refill time (60 / 55.8 s) after the pause ends.
+        after = await budget.reserve(KEY, demand=ONE, configured=RPM, job_id=None, now=START + 6.1, horizon_seconds=0.0)
         assert after.granted
 
-    async def test_nothing_remaining_pauses_until_the_reset(self, budget_factory: BudgetFactory) -> None:
+    async def test_tickets_after_a_pause_are_spread_not_bunched_at_its_end(self, budget_factory: BudgetFactory) -> None:
         budget = budget_factory(POLICY)
+        await budget.reserve(KEY, demand=ONE, configured=RPM, job_id=None, now=START, horizon_seconds=0.0)
+        await budget.record(KEY, refund=None, observation=observation(429, retry_after=1.0), now=START)
+        grants = [
+            await budget.reserve(KEY, demand=ONE, configured=RPM, job_id=None, now=START, horizon_seconds=10.0)
+            for _ in range(4)
+        ]
+        assert all(grant.granted for grant in grants)
+        delays = [grant.delay_seconds for grant in grants]
+        assert delays[0] > 1.0  # the bucket was emptied by the 429 and does not refill while paused
+        spacing = 60 / 55.8
+        assert [later - earlier for earlier, later in itertools.pairwise(delays)] == [
+            pytest.approx(spacing, rel=0.01)
+        ] * 3
+
+    async def test_a_refund_during_a_pause_does_not_refill_it(self, budget_factory: BudgetFactory) -> None:
+        budget = budget_factory(POLICY)
+        await budget.reserve(KEY, demand=ONE, configured=RPM, job_id=None, now=START, horizon_seconds=0.0)
+        await budget.record(KEY, refund=None, observation=observation(429, retry_after=5.0), now=START)
+        await budget.record(KEY, refund=Demand(0.0), observation=None, now=START + 1)
+        grant = await budget.reserve(KEY, demand=ONE, configured=RPM, job_id=None, now=START + 2, horizon_seconds=10)
+        assert grant.delay_seconds == pytest.approx(3.0 + 60 / 55.8, rel=0.01)
+
+    async def test_nothing_remaining_empties_the_bucket(self, budget_factory: BudgetFactory) -> None:
+        budget = budget_factory(POLICY)
+        await budget.reserve(KEY, demand=ONE, configured=RPM, job_id=None, now=START, horizon_seconds=0.0)
         seen = observation(requests=DimensionReading(limit=60, remaining=0, reset_seconds=3.0))
         await budget.record(KEY, refund=None, observation=seen, now=START)
         refused = await budget.reserve(KEY, demand=ONE, configured={}, job_id=None, now=START, horizon_seconds=0.0)
         assert not refused.granted
-        assert refused.delay_seconds >= 2.9
+        assert refused.delay_seconds > 0
+
+    async def test_newcomers_queue_behind_jobs_waiting_in_line(self, budget_factory: BudgetFactory) -> None:
+        budget = budget_factory(POLICY)
+        horizon = 2.0
+        for _ in range(3):
+            await budget.reserve(KEY, demand=ONE, configured=RPM, job_id=None, now=START, horizon_seconds=0.0)
+        deferred = [
+            await budget.reserve(KEY, demand=ONE, configured=RPM, job_id=f"old{i}", now=START, horizon_seconds=0.0)
+            for i in range(10)
+        ]
+        assert not any(grant.granted for grant in deferred)
+        first_back = START + deferred[0].delay_seconds
+        returning = await budget.reserve(
+            KEY, demand=ONE, configured=RPM, job_id="old0", now=first_back, horizon_seconds=horizon
+        )
+        newcomer = await budget.reserve(
+            KEY, demand=ONE, configured=RPM, job_id="new", now=first_back, horizon_seconds=horizon
+        )
+        assert returning.granted
+        assert not newcomer.granted
+        assert newcomer.delay_seconds > deferred[-1].delay_seconds - deferred[0].delay_seconds
 
     async def test_tokens_are_settled_from_the_real_usage(self, budget_factory: BudgetFactory) -> None:
         budget = budget_factory(POLICY)

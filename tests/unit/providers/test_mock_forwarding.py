@@ -116,6 +116,11 @@ async def test_a_plain_call_to_a_vendors_default_url_sends_no_mock_headers() -> 
     assert await sent_headers(chat_request("gpt-5-mini", request_key="job-1"), forward_identity=False) == {}
 
 
+async def test_a_vendors_default_url_never_gets_mock_instructions() -> None:
+    call = chat_request("gpt-5-mini", request_key="job-1", mock={"scenario": "ok", "latency_ms": 12.5})
+    assert await sent_headers(call, forward_identity=False) == {}
+
+
 async def test_mock_instructions_are_sent_with_the_job_key_and_attempt() -> None:
     call = chat_request(
         "gpt-5-mini",
@@ -123,7 +128,7 @@ async def test_mock_instructions_are_sent_with_the_job_key_and_attempt() -> None
         attempt=3,
         mock={"scenario": "ok", "latency_ms": 12.5, "fail_attempts": 2},
     )
-    assert await sent_headers(call, forward_identity=False) == {
+    assert await sent_headers(call, forward_identity=True) == {
         "x-mock-scenario": "ok",
         "x-mock-latency-ms": "12.5",
         "x-mock-fail-attempts": "2",

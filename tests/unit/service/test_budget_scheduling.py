@@ -83,14 +83,14 @@ async def test_jobs_without_any_known_limit_are_not_throttled_and_get_no_budget_
 
 
 async def test_limits_learned_from_the_vendor_hold_back_the_next_jobs() -> None:
-    # The vendor says: 20 per minute, 1 left, then (on a second call) nothing left for 5 s.
-    learned = RateLimitObservation(200, {Dimension.REQUESTS: DimensionReading(limit=20, remaining=1)})
+    # The vendor says: 20 per minute, all 20 left: a burst of one (5 % of 20, at least one), then the refill rate.
+    learned = RateLimitObservation(200, {Dimension.REQUESTS: DimensionReading(limit=20, remaining=20)})
     provider = ReportingProvider([learned], [])
     harness = Harness(provider=provider, budget_policy=BudgetPolicy(horizon_seconds=0.0))
     for index in range(3):
         await harness.jobs.submit(comparison(correlation_id=f"7b0c1c4e-0000-4000-8000-00000000000{index}"))
     assert (await harness.process_next()).outcome == Outcome.COMPLETED  # unknown limit: goes, and learns
-    assert (await harness.process_next()).outcome == Outcome.COMPLETED  # the one that remained
+    assert (await harness.process_next()).outcome == Outcome.COMPLETED  # the burst of one
     third = await harness.process_next()
     assert third.outcome == Outcome.DEFERRED
     assert len(provider.requests) == 2

@@ -113,3 +113,14 @@ async def test_wait_returns_once_the_job_is_terminal() -> None:
     await harness.process_next()
     finished = await harness.jobs.wait(job.id, 1.0)
     assert finished.status == JobStatus.COMPLETED
+
+
+async def test_a_dropped_parameter_is_logged_once_per_model(caplog: pytest.LogCaptureFixture) -> None:
+    harness = Harness()
+    request = comparison(overrides=LLMConfigOverrides(max_tokens=10_000_000))
+    with caplog.at_level("WARNING", logger="llm_provider_service.service.submission"):
+        for _ in range(3):
+            await harness.jobs.submit(request)
+    dropped = [record for record in caplog.records if "dropped" in record.getMessage()]
+    assert len(dropped) == 1
+    assert "max_tokens_override" in dropped[0].getMessage()

@@ -13,6 +13,7 @@ from llm_provider_service.api.schemas import job_view, parse_comparison_request
 from llm_provider_service.api.tracecontext import trace_id_of
 from llm_provider_service.domain.errors import RequestValidationError
 from llm_provider_service.domain.models import Job
+from llm_provider_service.mock.control import control_of_metadata
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_IDEMPOTENCY_KEY_CHARS = 255
@@ -72,6 +73,7 @@ async def submit_comparison(request: Request) -> Response:
             [{"loc": ["header", "Idempotency-Key"], "msg": "bad length", "type": "value_error"}],
         )
     comparison, sent_correlation_id = parse_comparison_request(await request.body())
+    control_of_metadata(comparison.metadata)  # validated now: a typo is a 400, not a job that fails later
     if key is None and context.idempotency_from == "correlation_id" and sent_correlation_id is not None:
         key = CORRELATION_KEY_PREFIX + sent_correlation_id
     trace_id = trace_id_of(request.headers.get("traceparent")) or request.scope["state"].get("trace_id")
@@ -109,8 +111,14 @@ async def cancel_request(request: Request) -> Response:
     return json_response(job_view(job))
 
 
+async def request_resource(request: Request) -> Response:
+    # One route per path, so that a 405 there lists every method the path has in `Allow` (fuzzing found it did not).
+    if request.method == "DELETE":
+        return await cancel_request(request)
+    return await get_request(request)
+
+
 routes = [
     Route("/api/v1/comparison", submit_comparison, methods=["POST"]),
-    Route("/api/v1/requests/{queue_id}", get_request, methods=["GET"], name="get_request"),
-    Route("/api/v1/requests/{queue_id}", cancel_request, methods=["DELETE"]),
+    Route("/api/v1/requests/{queue_id}", request_resource, methods=["GET", "DELETE"], name="get_request"),
 ]
