@@ -185,6 +185,7 @@ def compose(
         version=__version__,
         gateway=gateway,
         idempotency_from=t.idempotency_from,
+        budgets=budgets,
     )
     return Services(
         t, api, jobs, processor, worker, relay, reconciler, gateway, breakers, metrics, queue, store, clock,
