@@ -2,7 +2,7 @@
 
 Hosts of one machine kind differ ~2.2x in speed, and co-tenants slow any host further, in bursts. Two same-run
 measurements say how much, and an absolute bound written for the calibration host is scaled by the larger of them:
-- `slowdown`: the Python floor (`llm_loadtest.floor`, a bare aiohttp JSON pass-through in its own process) driven
+- `slowdown`: the Python floor (`llm_loadtest.infra.floor`, a bare aiohttp JSON pass-through in its own process) driven
   closed-loop just before the test, against its rate on the calibration host (`REFERENCE_FLOOR_RPS`): the host's
   steady speed (about 2.2 when the tier is pinned to one core).
 - `contention`: how long runnable tasks waited for a CPU per unit of CPU they got, over every task on the host, from
@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llm_loadtest.floor import FloorSpeed, measure
+from llm_loadtest.infra.floor import FloorSpeed, measure
 
 # The floor (c=16, 0.5 s) on the calibration host, quiet: 2 vCPU Intel Xeon, 2026-12-01, 3,100-7,500 req/s over
 # eight runs beside other work, ~2,700 pinned to one core. A busier moment only makes the slowdown (the bounds) larger.
@@ -139,7 +139,7 @@ class HostSpeed:
 
 
 class FloorServer:
-    """`python -m llm_loadtest.floor` as a subprocess on a free loopback port; stopped by its PID."""
+    """`python -m llm_loadtest.infra.floor` as a subprocess on a free loopback port; stopped by its PID."""
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[str] | None = None
@@ -147,7 +147,7 @@ class FloorServer:
 
     def __enter__(self) -> FloorServer:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "llm_loadtest.floor"], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-m", "llm_loadtest.infra.floor"], stdout=subprocess.PIPE, text=True
         )
         assert self._process.stdout is not None
         line = self._process.stdout.readline()  # the server prints its port once it listens

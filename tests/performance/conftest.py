@@ -52,7 +52,7 @@ def gate(request: pytest.FixtureRequest, record_property: Callable[[str, object]
 
 @pytest.fixture(scope="session")
 def floor() -> Iterator[FloorServer]:
-    """The Python floor (`llm_loadtest.floor`) in its own process: the same-run measure of this host's speed."""
+    """The Python floor (`llm_loadtest.infra.floor`) in its own process: the same-run measure of this host's speed."""
     with FloorServer() as server:
         yield server
 

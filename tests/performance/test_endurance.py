@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from llm_loadtest.histograms import merged, percentile_ms
-from llm_loadtest.leak import theil_sen
-from llm_loadtest.resources import ResourceTargets
-from llm_loadtest.result import RunResult
-from llm_loadtest.scenarios import Scenario
-from llm_loadtest.schedule import poisson, with_warmup
+from llm_loadtest.load.resources import ResourceTargets
+from llm_loadtest.load.schedule import poisson, with_warmup
+from llm_loadtest.metrics.leak import theil_sen
+from llm_loadtest.metrics.result import RunResult
+from llm_loadtest.load.scenarios import Scenario
+from llm_loadtest.metrics.histograms import merged, percentile_ms
 from tests.performance.baseline import (
     LATENCY_EXPONENT,
     FloorServer,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from llm_loadtest.schedule import constant, poisson, spike, with_warmup
+from llm_loadtest.load.schedule import constant, poisson, spike, with_warmup
 from tests.performance.baseline import HostSpeed
 from tests.performance.measure import Gate
 from tests.performance.runs import open_scenario, run, value

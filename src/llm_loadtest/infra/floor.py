@@ -2,7 +2,7 @@
 
 Nothing a Python HTTP service does per request can cost less, so it is the same-run baseline of TOOLKIT.md §3: the
 gateway benchmark compares the gateway with it, and the performance tier measures it before each gate to learn how
-fast this host is right now (`python -m llm_loadtest.floor [--upstream URL]` prints `port N` once listening).
+fast this host is right now (`python -m llm_loadtest.infra.floor [--upstream URL]` prints `port N` once listening).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ async def measure(url: str, *, concurrency: int = 16, seconds: float = 0.5, sing
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m llm_loadtest.floor", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m llm_loadtest.infra.floor", description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--upstream", help="forward each body to this URL (pass-through floor of a gateway)")
     args = parser.parse_args()

@@ -11,8 +11,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llm_loadtest.runner import Stage
-from llm_loadtest.schedule import Segment, constant, poisson, spike, with_warmup
+from llm_loadtest.load.runner import Stage
+from llm_loadtest.load.schedule import Segment, constant, poisson, spike, with_warmup
 
 LoadModel = Literal["open", "closed"]
 BUILT_IN = ("load", "stress", "endurance", "spike", "sweep")
