@@ -149,6 +149,7 @@ def compose(
             name: RouteSpec(tuple(spec.targets), spec.strategy, tuple(spec.weights))
             for name, spec in t.model_routes.items()
         },
+        deployment_vendors={name: spec.vendor for name, spec in t.deployments.items()},
     )
     worker = Worker(
         queue=queue,

@@ -17,7 +17,7 @@ from llm_provider_service.ports import EventPublisher, JobQueue, RateBudget, Sto
 from llm_provider_service.providers.http_client import open_http_session
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.providers.mock import MockProvider
-from llm_provider_service.providers.registry import build_provider_registry
+from llm_provider_service.providers.registry import build_deployments, build_provider_registry
 from llm_provider_service.service.budget_gate import BudgetGate
 from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.tracing import Tracing
@@ -70,7 +70,12 @@ async def open_providers(settings: Settings, stack: AsyncExitStack) -> Mapping[s
     )
     mock = MockProvider(MockEngine(mock_profile(settings)))
     catalog = default_catalog()
-    return build_provider_registry(session=session, catalog=catalog, mock=mock, endpoints=settings.vendors).providers
+    providers = dict(
+        build_provider_registry(session=session, catalog=catalog, mock=mock, endpoints=settings.vendors).providers
+    )
+    deployments = {name: (spec.vendor, spec) for name, spec in settings.deployments.items()}
+    providers.update(build_deployments(session=session, catalog=catalog, deployments=deployments))
+    return providers
 
 
 async def open_queue(settings: Settings, stack: AsyncExitStack) -> JobQueue:
