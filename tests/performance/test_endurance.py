@@ -18,11 +18,11 @@ import pytest
 import uvloop
 
 from llm_loadtest.load.resources import ResourceTargets
+from llm_loadtest.load.scenarios import Scenario
 from llm_loadtest.load.schedule import poisson, with_warmup
+from llm_loadtest.metrics.histograms import merged, percentile_ms
 from llm_loadtest.metrics.leak import theil_sen
 from llm_loadtest.metrics.result import RunResult
-from llm_loadtest.load.scenarios import Scenario
-from llm_loadtest.metrics.histograms import merged, percentile_ms
 from tests.performance.baseline import (
     LATENCY_EXPONENT,
     FloorServer,
