@@ -22,7 +22,7 @@ QUEUED_SQL = sa.literal_column(f"'{QUEUED}'", sa.String)
 PROCESSING_SQL = sa.literal_column(f"'{PROCESSING}'", sa.String)
 
 
-def claimable(now: datetime) -> sa.ColumnElement[bool]:
+def claimable(now: datetime | sa.BindParameter[datetime]) -> sa.ColumnElement[bool]:
     """A queued job that is due, or a processing job whose lease ran out (its worker is gone)."""
     return sa.or_(
         sa.and_(jobs.c.status == QUEUED_SQL, jobs.c.available_at <= now),
