@@ -26,7 +26,7 @@ from llm_provider_service.ports import Clock, EventPublisher, JobQueue, RateBudg
 from llm_provider_service.providers.http_client import open_http_session
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.providers.mock import MockProvider
-from llm_provider_service.providers.registry import build_provider_registry
+from llm_provider_service.providers.registry import build_deployments, build_provider_registry
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry, CircuitState
 from llm_provider_service.resilience.retry import RetryPolicy
 from llm_provider_service.service.budget_gate import BudgetGate
@@ -160,6 +160,7 @@ def compose(
             name: RouteSpec(tuple(spec.targets), spec.strategy, tuple(spec.weights))
             for name, spec in t.model_routes.items()
         },
+        deployment_vendors={name: spec.vendor for name, spec in t.deployments.items()},
     )
     worker = Worker(
         queue=queue,
@@ -248,7 +249,12 @@ async def _open_providers(settings: Settings, stack: AsyncExitStack) -> Mapping[
     )
     mock = MockProvider(MockEngine(mock_profile(settings)))
     catalog = default_catalog()
-    return build_provider_registry(session=session, catalog=catalog, mock=mock, endpoints=settings.vendors).providers
+    providers = dict(
+        build_provider_registry(session=session, catalog=catalog, mock=mock, endpoints=settings.vendors).providers
+    )
+    deployments = {name: (spec.vendor, spec) for name, spec in settings.deployments.items()}
+    providers.update(build_deployments(session=session, catalog=catalog, deployments=deployments))
+    return providers
 
 
 async def _open_queue(settings: Settings, stack: AsyncExitStack) -> JobQueue:
