@@ -66,7 +66,7 @@ class SqliteWriter:
 
     async def write(self, write: Callable[[sa.Connection], T]) -> T:
         """Queue `write`; its result once the transaction it ran in has committed."""
-        if self._closed:
+        if self._closed or self._task is None or self._task.done():
             raise StoreUnavailableError("the store is closed", retry_after_seconds=1)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((write, future))

@@ -125,3 +125,13 @@ async def test_concurrent_submissions_under_one_idempotency_key_share_a_transact
         assert [job.id for job in recorded[5:]] == [job.id for job in jobs[5:]]
         for job in jobs[5:]:
             assert await store.get(job.id) is not None
+
+
+async def test_the_writer_connection_has_the_store_pragmas(writer: SqliteWriter) -> None:
+    pragmas = ("journal_mode", "busy_timeout", "synchronous")
+
+    def read(conn: sa.Connection) -> list[object]:
+        return [conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in pragmas]
+
+    # WAL, a busy handler instead of failing, synchronous=NORMAL (1): as durable as the async engine's connections.
+    assert await writer.write(read) == ["wal", 5000, 1]
