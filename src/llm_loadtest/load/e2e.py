@@ -28,6 +28,7 @@ class Job:
     accepted_ns: int
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
+    answered_ns: int | None = None  # when its first callback (or polled result) arrived
 
 
 def token_total(payload: Mapping[str, Any]) -> int | None:
@@ -104,6 +105,7 @@ class JobTracker:
         job.event_ids.append(event_id)
         if len(job.callbacks) == 1:
             self.answered += 1
+            job.answered_ns = received_ns
             self._record_split(job, data, ACCEPT_TO_CALLBACK, received_ns)
 
     def polled(self, queue_id: str, result: Mapping[str, Any], received_ns: int) -> None:
@@ -113,7 +115,16 @@ class JobTracker:
             return
         job.callbacks.append(dict(result))
         self.answered += 1
+        job.answered_ns = received_ns
         self._record_split(job, result, ACCEPT_TO_RESULT_POLLED, received_ns)
+
+    def completed_by(self, deadline_ns: int) -> int:
+        """Jobs accepted outside the warm-up whose answer had arrived by `deadline_ns`."""
+        return sum(
+            1
+            for job in self.jobs.values()
+            if job.phase != "warmup" and job.answered_ns is not None and job.answered_ns <= deadline_ns
+        )
 
     def duplicate_events(self) -> int:
         return sum(count - 1 for count in self.seen_event_ids.values() if count > 1)

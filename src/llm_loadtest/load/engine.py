@@ -146,6 +146,7 @@ class _Run:
     monitor: LoopLagMonitor
     sampler: ResourceSampler | None
     bound_seconds: float
+    load_end_ns: int = 0
 
     @classmethod
     def create(cls, options: RunOptions) -> _Run:
@@ -208,6 +209,7 @@ async def _drive(
             group.create_task(run.sampler.run(max_seconds=run.bound_seconds))
         try:
             await _load(options, send, run.collector, progress)
+            run.load_end_ns = time.monotonic_ns()
             # Generator health covers the load only; the drain below is idle waiting.
             run.monitor.stop()
             if consumer is not None or options.poll_results:
@@ -237,6 +239,8 @@ async def execute(options: RunOptions, *, send: SendFn | None = None, progress: 
             consumer = await stack.enter_async_context(CallbackConsumer(options.kafka, run.tracker.callback))
         await _drive(run, http, consumer, send or http.send, progress)
         elapsed = time.monotonic() - begin
+        if run.tracker.jobs and (consumer is not None or options.poll_results):
+            scalars["completion"] = _completion(run)
         if run.tracker.jobs and options.audit and (consumer is not None or options.poll_results):
             audit = await audit_jobs(run.tracker, http.get_json, via="kafka" if consumer is not None else "polling")
             e2e = {"audit": audit.as_dict()}
@@ -260,6 +264,24 @@ async def execute(options: RunOptions, *, send: SendFn | None = None, progress: 
     _derive_scalars(result, run.sampler)
     result.thresholds = evaluate_all(parse_all(options.thresholds or options.scenario.thresholds), result)
     return result
+
+
+# A job accepted in the last moments of the load cannot have been answered when it ends; a second covers that.
+COMPLETION_GRACE_SECONDS = 1.0
+
+
+def _completion(run: _Run) -> dict[str, float]:
+    """Jobs answered per second while the load ran (warm-up excluded) against the offered rate.
+
+    A saturated service still accepts (its queue grows) but answers late or never: `completed` falls below
+    `offered` although every accept succeeded, and the default `completion: completed>=0.9*offered` gate fails.
+    """
+    scenario = run.options.scenario
+    seconds = sum(segment.duration_seconds for segment in scenario.segments if segment.phase != "warmup")
+    deadline_ns = run.load_end_ns + round(COMPLETION_GRACE_SECONDS * 1e9)
+    completed = run.tracker.completed_by(deadline_ns) / seconds if seconds > 0 else 0.0
+    offered = planned_rate(scenario.segments) if scenario.model == "open" else 0.0
+    return {"completed": round(completed, 3), "offered": round(offered, 3)}
 
 
 def _warmup_seconds(scenario: Scenario) -> float:

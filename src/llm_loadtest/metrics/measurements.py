@@ -9,7 +9,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from llm_loadtest.metrics.histograms import decode, encode, merged, new_histogram, record_ns
+from llm_loadtest.metrics.histograms import decode, encode, merged, new_histogram, record_ns, summarize
 from llm_loadtest.metrics.outcomes import Outcome
 
 Tags = tuple[tuple[str, str], ...]
@@ -134,8 +134,14 @@ class Measurements:
         return {
             "scenario": self.scenario,
             "window_seconds": self.window_seconds,
+            # The computed percentiles ride along with each encoded histogram, so `jq` needs no HDR decoder.
             "histograms": [
-                {"metric": metric, "tags": dict(tags), "encoded": encode(histogram)}
+                {
+                    "metric": metric,
+                    "tags": dict(tags),
+                    "summary": summarize(histogram).as_dict(),
+                    "encoded": encode(histogram),
+                }
                 for metric, tags, histogram in self.entries()
             ],
             "counts": [

@@ -34,7 +34,7 @@ from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.ports import Clock, EmbeddingProvider, StreamingLLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy, call_with_retries
-from llm_provider_service.service.budget_gate import Admission, BudgetGate
+from llm_provider_service.service.budget_gate import Admission, BudgetGate, record_provider_failure
 from llm_provider_service.service.chat_parameters import OPENAI_PROTOCOL, UnsupportedParamsPolicy, admit
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.routing import RouteGroup, RouteSpec
@@ -289,7 +289,7 @@ class ChatGateway:
             breaker.record_failure(error)
             raise error from exc
         except ProviderError as error:
-            self._record_failure(breaker, error)
+            record_provider_failure(breaker, error, budgets_on=self._budgets is not None)
             raise
         except BaseException:
             breaker.record_cancelled()
@@ -337,7 +337,7 @@ class ChatGateway:
             raise error from exc
         except ProviderError as error:
             await _close(source)
-            self._record_failure(breaker, error)
+            record_provider_failure(breaker, error, budgets_on=self._budgets is not None)
             raise
         except BaseException:
             await _close(source)
@@ -382,12 +382,6 @@ class ChatGateway:
             raise ProviderUnavailableError(
                 f"provider {route.provider_name} is at its concurrency limit", _MIN_RETRY_AFTER_SECONDS
             )
-
-    def _record_failure(self, breaker: CircuitBreaker, error: ProviderError) -> None:
-        if self._budgets is not None and error.kind is ProviderErrorKind.RATE_LIMITED:
-            breaker.record_cancelled()  # the rate budget pauses instead: a rate limit is not an outage
-        else:
-            breaker.record_failure(error)
 
     def _allow(self, route: Route) -> CircuitBreaker:
         breaker = self._breakers.get(route.provider_name)
