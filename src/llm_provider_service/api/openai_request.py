@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llm_provider_service.domain.chat import ImagePart, ToolCall, ToolChoice, ToolSpec
 from llm_provider_service.domain.errors import RequestValidationError, UnsupportedParameterError
+from llm_provider_service.domain.mock_control import MockControl
 from llm_provider_service.domain.models import (
     NO_OPTIONS,
     ChatMessage,
@@ -194,7 +195,7 @@ def parse_chat_request(body: bytes) -> tuple[ChatRequestIn, dict[str, Any]]:
 
 
 def to_completion_request(
-    chat: ChatRequestIn, raw: dict[str, Any] | None, *, model_id: str, request_key: str, mock: dict[str, Any]
+    chat: ChatRequestIn, raw: dict[str, Any] | None, *, model_id: str, request_key: str, mock: MockControl
 ) -> CompletionRequest:
     """The vendor-neutral call for a validated chat request; `raw` (the body) is kept for pass-through."""
     system, messages = _messages(chat.messages, verbatim=raw is not None)
