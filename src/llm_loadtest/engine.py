@@ -14,6 +14,7 @@ from typing import Any
 
 from llm_loadtest.e2e import JobTracker
 from llm_loadtest.fingerprint import fingerprint
+from llm_loadtest.gates import COMPLETED, async_workloads, completion, with_defaults
 from llm_loadtest.health import HealthLimits, LoopLagMonitor, assess
 from llm_loadtest.http_client import HttpSettings, HttpTarget
 from llm_loadtest.kafka_callbacks import CallbackConsumer, KafkaSettings
@@ -52,6 +53,8 @@ class RunOptions:
     chat_model: str = "mock/mock-comparison-v1"
     mock: dict[str, Any] = field(default_factory=dict)
     audit: bool = True
+    # False: only `thresholds` gate (the scenario's defaults and the completion gate are dropped).
+    default_gates: bool = True
 
 
 class Collector:
@@ -221,9 +224,19 @@ async def _drive(
                 run.sampler.stop()
 
 
+def effective_thresholds(options: RunOptions) -> tuple[str, ...]:
+    scenario = options.scenario
+    if not options.default_gates:
+        return options.thresholds
+    tracked = options.kafka is not None or options.poll_results
+    return with_defaults(scenario.thresholds, options.thresholds, completion_gate=scenario.gate_completion and tracked,
+                         mix=scenario.mix)  # fmt: skip
+
+
 async def execute(options: RunOptions, *, send: SendFn | None = None, progress: Progress | None = None) -> RunResult:
     """Run the scenario; `send` replaces the HTTP client (tests drive scripted servers or fakes this way)."""
-    check_thresholds(options.scenario, options.thresholds or options.scenario.thresholds)
+    thresholds = effective_thresholds(options)
+    check_thresholds(options.scenario, thresholds)
     run = _Run.create(options)
     started_at = datetime.now(UTC).isoformat()
     payloads = PayloadFactory(seed=options.seed, mock=options.mock, run_id=run.run_id)
@@ -258,7 +271,17 @@ async def execute(options: RunOptions, *, send: SendFn | None = None, progress: 
         scalars=scalars,
     )
     _derive_scalars(result, run.sampler)
-    result.thresholds = evaluate_all(parse_all(options.thresholds or options.scenario.thresholds), result)
+    done = completion(
+        run.tracker,
+        run.measurements,
+        workloads=async_workloads(options.scenario.mix),
+        gated_seconds=result.phase_seconds(None),
+    )
+    if done is not None and (options.kafka is not None or options.poll_results):
+        result.e2e["completion"] = done.as_dict()
+        result.scalars[COMPLETED] = done.scalars()
+    result.settings["effective_thresholds"] = list(thresholds)
+    result.thresholds = evaluate_all(parse_all(thresholds), result)
     return result
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from llm_loadtest.histograms import decode, encode, merged, new_histogram, record_ns
+from llm_loadtest.histograms import decode, encode, merged, new_histogram, record_ns, summarize
 from llm_loadtest.outcomes import Outcome
 
 Tags = tuple[tuple[str, str], ...]
@@ -130,12 +130,32 @@ class Measurements:
             mine.counts.update(window.counts)
             mine.latency.add(window.latency)
 
+    def percentiles(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """metric -> phase -> outcome -> summary (ms), merged over endpoints: the numbers `jq` users want."""
+        table: dict[str, dict[str, dict[str, Any]]] = {}
+        keys = sorted(
+            {
+                (metric, dict(tags).get("phase", "*"), dict(tags).get("outcome", "*"))
+                for metric, tags, _ in self.entries()
+            }
+        )
+        for metric, phase, outcome in keys:
+            wanted = {key: value for key, value in (("phase", phase), ("outcome", outcome)) if value != "*"}
+            summary = summarize(self.select(metric, wanted, include_ungated=True)).as_dict()
+            table.setdefault(metric, {}).setdefault(phase, {})[outcome] = summary
+        return table
+
     def to_json(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario,
             "window_seconds": self.window_seconds,
             "histograms": [
-                {"metric": metric, "tags": dict(tags), "encoded": encode(histogram)}
+                {
+                    "metric": metric,
+                    "tags": dict(tags),
+                    "summary": summarize(histogram).as_dict(),
+                    "encoded": encode(histogram),
+                }
                 for metric, tags, histogram in self.entries()
             ],
             "counts": [
