@@ -34,6 +34,7 @@ from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.service.clock import SystemClock
 from llm_provider_service.service.event_factory import EventFactory, LifecycleTopics
 from llm_provider_service.service.gateway import GATEWAY_MAX_ATTEMPTS, GATEWAY_MAX_RETRY_WAIT_SECONDS, ChatGateway
+from llm_provider_service.service.job_context import JobContext
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.outbox import OutboxRelay
 from llm_provider_service.service.processing import JobProcessor
@@ -90,7 +91,6 @@ def compose(
             t.topic_request_started, t.topic_request_completed, t.topic_request_failed, t.topic_circuit_state_changed
         ),
     )
-    signals = CompletionSignals()
     relay = OutboxRelay(
         store=store,
         publisher=publisher,
@@ -113,12 +113,9 @@ def compose(
         on_state_change=on_circuit_change,
     )
     limits = ProviderLimits(t.provider_concurrency)
+    context = JobContext(store, queue, events, CompletionSignals(), clock, on_events_written=relay.wake)
     jobs = JobService(
-        store=store,
-        queue=queue,
-        events=events,
-        signals=signals,
-        clock=clock,
+        context,
         providers=providers,
         catalog=catalog,
         default_provider=t.default_provider.value,
@@ -127,11 +124,7 @@ def compose(
         unsupported_params=t.unsupported_params,
     )
     processor = JobProcessor(
-        store=store,
-        queue=queue,
-        events=events,
-        signals=signals,
-        clock=clock,
+        context,
         providers=providers,
         catalog=catalog,
         breakers=breakers,
@@ -140,20 +133,10 @@ def compose(
         lease_seconds=t.lease_seconds,
         call_timeout_seconds=t.provider_timeout_seconds,
         random=random,
-        on_events_written=relay.wake,
         budgets=budgets,
         sleep=sleep,
     )
-    reconciler = Reconciler(
-        store=store,
-        outbox=store,
-        queue=queue,
-        events=events,
-        signals=signals,
-        clock=clock,
-        outbox_retention_seconds=t.outbox_retention_seconds,
-        on_events_written=relay.wake,
-    )
+    reconciler = Reconciler(context, outbox=store, outbox_retention_seconds=t.outbox_retention_seconds)
     usage_recorder = UsageRecorder(store)
     gateway = ChatGateway(
         providers=providers,
@@ -202,6 +185,7 @@ def compose(
         version=__version__,
         gateway=gateway,
         idempotency_from=t.idempotency_from,
+        budgets=budgets,
     )
     return Services(
         t, api, jobs, processor, worker, relay, reconciler, gateway, breakers, metrics, queue, store, clock,

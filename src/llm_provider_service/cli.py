@@ -150,6 +150,21 @@ def infra_up(
         typer.echo(line)
 
 
+@app.command("openapi")
+def openapi(
+    out: Annotated[Path | None, typer.Option(help="Write here (e.g. docs/openapi.json) instead of stdout.")] = None,
+) -> None:
+    """Print the OpenAPI 3.1 document (`GET /openapi.json` serves the same, with the configured wait bound)."""
+    from llm_provider_service import __version__
+    from llm_provider_service.api.openapi import build_document
+
+    text = json.dumps(build_document(version=__version__), indent=2, sort_keys=True) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+
+
 @infra_app.command("fetch")
 def infra_fetch() -> None:
     """Fetch Apache Kafka's jars into the per-machine cache (once; later calls only print where they are)."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from llm_provider_service.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
     CompletionChunk,
@@ -48,6 +49,13 @@ class StreamingLLMProvider(LLMProvider, Protocol):
     """
 
     def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]: ...
+
+
+@runtime_checkable
+class EmbeddingProvider(Protocol):
+    """A provider with an embeddings API (OpenAI-protocol vendors, Gemini, the mock); not Anthropic."""
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse: ...
 
 
 @dataclass(frozen=True, slots=True)

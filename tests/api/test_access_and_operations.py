@@ -11,6 +11,8 @@ import pytest
 from llm_provider_service.api.app import create_app
 from llm_provider_service.domain.errors import StoreUnavailableError
 from llm_provider_service.domain.models import Job
+from llm_provider_service.domain.rate_limits import Demand, Dimension
+from llm_provider_service.service.budgets import BudgetPolicy
 from tests.api.conftest import MAX_BODY_BYTES, Api, ApiFactory, build_context
 from tests.fakes import InMemoryJobStore
 from tests.unit.service.harness import Harness
@@ -81,6 +83,7 @@ async def test_providers_show_circuit_state(api: Api) -> None:
         "in_flight": 0,
         "concurrency_limit": None,
         "default_model": "mock-comparison-v1",
+        "rate_budgets": [],
     }
     openai = next(p for p in providers if p["name"] == "openai")
     assert openai["enabled"] is False
@@ -168,3 +171,26 @@ async def test_providers_tell_configured_apart_from_enabled(make_api: ApiFactory
     assert (providers["openai_compatible"]["configured"], providers["openai_compatible"]["enabled"]) == (True, False)
     assert (providers["openai"]["configured"], providers["openai"]["enabled"]) == (False, False)
     assert (providers["mock"]["configured"], providers["mock"]["enabled"]) == (True, True)
+
+
+async def test_providers_show_their_rate_budgets(make_api: ApiFactory) -> None:
+    policy = BudgetPolicy(configured={"mock": {Dimension.REQUESTS: 20, Dimension.TOKENS: 10_000}})
+    harness = Harness(budget_policy=policy)
+    assert harness.budgets is not None
+    await harness.budgets.budget.reserve(
+        "mock/mock-comparison-v1",
+        demand=Demand(1.0, tokens=100.0),
+        configured=policy.configured_for("mock", "mock-comparison-v1"),
+        job_id=None,
+        now=harness.clock.epoch(),
+        horizon_seconds=0.0,
+    )
+    api: Api = await make_api(harness)
+    providers = {p["name"]: p for p in (await api.client.get("/api/v1/providers")).json()["providers"]}
+    [budget] = providers["mock"]["rate_budgets"]
+    assert budget["model"] == "mock-comparison-v1"
+    assert budget["window_seconds"] == 60.0
+    assert budget["limits"] == {"requests": 20, "tokens": 10_000}
+    assert set(budget["available"]) == {"requests", "tokens"}
+    assert budget["paused_for_seconds"] == 0.0
+    assert providers["openai"]["rate_budgets"] == []

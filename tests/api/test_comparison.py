@@ -147,3 +147,15 @@ async def test_malformed_traceparent_is_ignored(api: Api) -> None:
     trace_id = api.harness.store.jobs[queue_id].trace_id
     assert trace_id is not None
     assert len(trace_id) == 32
+
+
+async def test_unknown_fields_are_ignored_as_the_original_does(api: Api) -> None:
+    # The original's pydantic models ignore fields they do not know; a newer client adding one must not get a 400.
+    overrides = BODY["llm_config_overrides"]
+    assert isinstance(overrides, dict)
+    body = {**BODY, "surprise": True, "llm_config_overrides": {**overrides, "future_hint": "x"}}
+    response = await api.client.post("/api/v1/comparison", json=body)
+    assert response.status_code == 202
+    job = api.harness.store.jobs[response.json()["queue_id"]]
+    assert job.request.metadata == BODY["metadata"]
+    assert job.request.overrides.temperature == 0.2

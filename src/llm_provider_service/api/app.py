@@ -11,8 +11,9 @@ from starlette.routing import BaseRoute
 
 from llm_provider_service.api.context import ApiContext
 from llm_provider_service.api.middleware import EdgeMiddleware
+from llm_provider_service.api.openapi import build_document, openapi_route
 from llm_provider_service.api.problems import EXCEPTION_HANDLERS
-from llm_provider_service.api.routes import chat, comparison, operations
+from llm_provider_service.api.routes import chat, comparison, embeddings, operations
 from llm_provider_service.tracing import Tracing
 
 
@@ -25,8 +26,16 @@ def create_app(
     max_in_flight: int = 0,
 ) -> Starlette:
     handlers: Any = EXCEPTION_HANDLERS
+    document = build_document(version=context.version, max_wait_seconds=context.max_wait_seconds)
     app = Starlette(
-        routes=[*chat.routes, *comparison.routes, *operations.routes, *extra_routes],
+        routes=[
+            *chat.routes,
+            *embeddings.routes,
+            *comparison.routes,
+            *operations.routes,
+            openapi_route(document),
+            *extra_routes,
+        ],
         middleware=[
             Middleware(
                 EdgeMiddleware,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
+import orjson
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llm_provider_service.domain.errors import RequestValidationError, UnknownProviderError
@@ -19,11 +21,16 @@ from llm_provider_service.domain.models import (
     ReasoningEffort,
 )
 
+_log = structlog.get_logger(__name__)
+
 TOPIC_PATTERN = r"^[A-Za-z0-9._-]{1,249}$"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+class _Lenient(BaseModel):
+    """Known fields strictly typed; unknown fields accepted and ignored, as the original's models do (pydantic's
+    default): a newer client that adds a field must not be refused by this drop-in."""
+
+    model_config = ConfigDict(strict=True, extra="allow", frozen=True)
 
 
 class PromptBlockIn(BaseModel):
@@ -37,7 +44,7 @@ class PromptBlockIn(BaseModel):
     ttl: Literal["5m", "1h"] = "5m"
 
 
-class LLMConfigOverridesIn(_Strict):
+class LLMConfigOverridesIn(_Lenient):
     provider_override: str | None = Field(None, min_length=1, max_length=64)
     model_override: str | None = Field(None, min_length=1, max_length=200)
     temperature_override: float | None = Field(None, ge=0, le=2)
@@ -47,7 +54,7 @@ class LLMConfigOverridesIn(_Strict):
     output_verbosity: OutputVerbosity | None = None
 
 
-class ComparisonRequestIn(_Strict):
+class ComparisonRequestIn(_Lenient):
     """The original client's `LLMComparisonRequest`, a superset: every field it allows as None may be null."""
 
     user_prompt: str = Field(min_length=1)
@@ -64,6 +71,17 @@ class ComparisonRequestIn(_Strict):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("user_prompt must not be blank")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _storable(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        # The job row and the callback carry metadata as JSON: integers beyond 64 bits cannot be stored (fuzzing
+        # found a 500 here), so they are the client's error.
+        try:
+            orjson.dumps(value)
+        except TypeError as exc:
+            raise ValueError(f"metadata cannot be stored as JSON: {exc}") from None
         return value
 
     @field_validator("callback_topic")
@@ -118,6 +136,13 @@ def parse_comparison_request(body: bytes) -> tuple[ComparisonRequest, str | None
             {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]} for error in exc.errors()
         ]
         raise RequestValidationError("the request body is invalid", errors) from exc
+    overrides = parsed.llm_config_overrides
+    ignored = sorted(parsed.model_extra or ()) + [
+        f"llm_config_overrides.{name}" for name in sorted((overrides.model_extra if overrides else None) or ())
+    ]
+    if ignored:
+        # Names only: values may hold essay text.
+        _log.info("comparison_request_fields_ignored", fields=ignored)
     return parsed.to_domain(), str(parsed.correlation_id) if parsed.correlation_id is not None else None
 
 

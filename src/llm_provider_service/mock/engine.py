@@ -139,8 +139,9 @@ class MockEngine:
         number = int.from_bytes(hashlib.sha256(material).digest()[:8], "big") >> 11
         return number / _UNIT
 
-    def respond(self, call: MockCall) -> MockResult:
-        """Decide everything about one call. Counts the call towards bursts."""
+    def respond(self, call: MockCall, *, rate_limited: bool = True) -> MockResult:
+        """Decide everything about one call. Counts the call towards bursts and (unless `rate_limited` is
+        False, as for batch items, which vendors count apart) towards the rate limit."""
         prompt_digest = hashlib.sha256(call.prompt.encode()).hexdigest()
         key = call.key or prompt_digest
         outcome = self.outcome(key, call.attempt, call.control)
@@ -155,7 +156,7 @@ class MockEngine:
         completion_tokens = token_count(text) + sum(token_count(other) for other in more)
         retry_after = RATE_LIMIT_RETRY_AFTER_SECONDS if outcome == FaultKind.RATE_LIMITED else None
         decision = None
-        if self.rate_limiter.enabled:
+        if rate_limited and self.rate_limiter.enabled:
             decision = self.rate_limiter.admit(prompt_tokens + completion_tokens)
             if not decision.admitted:
                 outcome, latency_ms, retry_after = FaultKind.RATE_LIMITED.value, 0.0, decision.retry_after_seconds

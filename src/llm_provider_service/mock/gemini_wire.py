@@ -105,7 +105,9 @@ def _tool(request: web.Request, body: Mapping[str, Any], *, after_tool_result: b
         for declaration in tool.get("functionDeclarations") or tool.get("function_declarations") or []
         if isinstance(declaration, dict)
     ]
-    tools = {str(item.get("name")): item.get("parametersJsonSchema") or item.get("parameters") for item in declarations}
+    # The API takes both spellings of the JSON schema (google-genai sends the snake_case one).
+    keys = ("parametersJsonSchema", "parameters_json_schema", "parameters")
+    tools = {str(item.get("name")): next((item[key] for key in keys if item.get(key)), None) for item in declarations}
     config = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
     if config.get("mode") == "NONE":
         return None

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from llm_provider_service.domain.chat import AnswerChoice, ToolCallDelta
+from llm_provider_service.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
 from llm_provider_service.domain.models import (
     CompletionChunk,
@@ -21,6 +22,7 @@ from llm_provider_service.domain.models import (
     ReasoningEffort,
     TokenUsage,
 )
+from llm_provider_service.providers.embeddings import gemini_embedding_payload, parse_gemini_embeddings
 from llm_provider_service.providers.errors import stream_error
 from llm_provider_service.providers.gemini_contents import (
     function_calls,
@@ -112,6 +114,11 @@ class GeminiProvider:
         payload = self.build_payload(request)
         answer = await self._transport.post_json(self._path(request.model, "generateContent"), payload, call=request)
         return with_intrinsic_ms(self.parse_response(request, answer.body), answer.mock_intrinsic_ms)
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        path = self._path(request.model, "batchEmbedContents")
+        answer = await self._transport.post_json(path, gemini_embedding_payload(request, self.name), call=request)
+        return parse_gemini_embeddings(self.name, request, answer.body)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
         path = self._path(request.model, "streamGenerateContent") + "?alt=sse"

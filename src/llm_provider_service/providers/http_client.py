@@ -17,10 +17,9 @@ import aiohttp
 import orjson
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
-from llm_provider_service.domain.models import CompletionRequest
 from llm_provider_service.domain.rate_limits import observing, report_rate_limits
 from llm_provider_service.providers.errors import error_from_response
-from llm_provider_service.providers.mock_forwarding import intrinsic_ms, mock_headers
+from llm_provider_service.providers.mock_forwarding import MockCarrier, intrinsic_ms, mock_headers
 from llm_provider_service.providers.rate_limit_headers import parse_rate_limit_headers
 from llm_provider_service.providers.sse import ServerSentEvent, iter_sse
 
@@ -79,7 +78,7 @@ class VendorTransport:
         self._headers = {"content-type": "application/json", "accept": "application/json", **headers}
         self._sse_headers = {**self._headers, "accept": "text/event-stream"}
 
-    def _headers_for(self, base: dict[str, str], call: CompletionRequest | None) -> dict[str, str]:
+    def _headers_for(self, base: dict[str, str], call: MockCarrier | None) -> dict[str, str]:
         if call is None or not self.forward_mock_identity:
             return base  # a vendor's own URL: nothing to add, nothing allocated
         return {**base, **mock_headers(call, provider=self.provider)}
@@ -90,7 +89,7 @@ class VendorTransport:
         return aiohttp.ClientTimeout(total=None, connect=base.connect, sock_read=base.total)
 
     async def post_json(
-        self, path: str, payload: Mapping[str, Any], *, call: CompletionRequest | None = None
+        self, path: str, payload: Mapping[str, Any], *, call: MockCarrier | None = None
     ) -> VendorAnswer:
         """POST `payload` (with `call`'s mock headers); the decoded 2xx answer, else a `ProviderError`."""
         headers = self._headers_for(self._headers, call)
@@ -114,7 +113,7 @@ class VendorTransport:
         return VendorAnswer(self._decode(body), intrinsic)
 
     async def post_sse(
-        self, path: str, payload: Mapping[str, Any], *, call: CompletionRequest | None = None
+        self, path: str, payload: Mapping[str, Any], *, call: MockCarrier | None = None
     ) -> AsyncIterator[ServerSentEvent]:
         """POST `payload` and yield the server-sent events of a 2xx answer, else raise a `ProviderError`."""
         headers = self._headers_for(self._sse_headers, call)

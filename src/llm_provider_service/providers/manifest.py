@@ -72,6 +72,10 @@ MODELS: tuple[ModelInfo, ...] = (
         "google", "gemini-2.5-flash", 0.30, 2.50, 1_048_576, 65_536, supports_reasoning_effort=True, is_default=True
     ),
     ModelInfo("google", "gemini-2.5-pro", 1.25, 10.0, 1_048_576, 65_536, supports_reasoning_effort=True),
+    # Embedding models (`POST /v1/embeddings`): input tokens only; no chat capabilities.
+    ModelInfo("openai", "text-embedding-3-small", 0.02, 0.0, 8_191, 0, supports_structured_output=False),
+    ModelInfo("openai", "text-embedding-3-large", 0.13, 0.0, 8_191, 0, supports_structured_output=False),
+    ModelInfo("google", "gemini-embedding-001", 0.15, 0.0, 2_048, 0, supports_structured_output=False),
     _claude("openrouter", "anthropic/claude-sonnet-4.5", 3.0, 15.0, is_default=True),
     _claude("openrouter", "anthropic/claude-haiku-4.5", 1.0, 5.0),
     _claude("openrouter", "anthropic/claude-haiku-4-5-20251001", 1.0, 5.0),

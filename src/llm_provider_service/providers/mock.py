@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import orjson
 
 from llm_provider_service.domain.chat import AnswerChoice, ImagePart, ToolCall, ToolCallDelta
+from llm_provider_service.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
 from llm_provider_service.domain.models import (
     MOCK_INTRINSIC_MS_KEY,
@@ -25,7 +26,8 @@ from llm_provider_service.domain.rate_limits import (
     report_rate_limits,
 )
 from llm_provider_service.mock.control import parse_control
-from llm_provider_service.mock.engine import MockCall, MockEngine, MockResult
+from llm_provider_service.mock.embeddings import mock_embedding
+from llm_provider_service.mock.engine import MockCall, MockEngine, MockResult, token_count
 from llm_provider_service.mock.profile import FaultKind
 from llm_provider_service.mock.rate_limit import RateLimitDecision
 from llm_provider_service.mock.tool_calls import (
@@ -153,6 +155,25 @@ class MockProvider:
         arguments = orjson.dumps(call_arguments(plan, result.structured)).decode()
         digest = hashlib.sha256(f"{request.request_key}\x00{plan.name}".encode()).hexdigest()[:24]
         return result, ToolCall(f"call_{digest}", plan.name, arguments)
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Deterministic vectors (`mock/embeddings.py`), with the same faults and latency as a completion."""
+        try:
+            control = parse_control(request.mock)
+        except RequestValidationError as exc:
+            raise ProviderError(ProviderErrorKind.INVALID_REQUEST, str(exc), provider=self._name) from exc
+        prompt = "\n".join(request.inputs)
+        result = self._engine.respond(
+            MockCall(prompt=prompt, key=request.request_key, attempt=request.attempt, control=control)
+        )
+        await self._wait_ms(result.latency_ms)
+        self._raise_fault(result)
+        seed = self._engine.profile.seed
+        vectors = tuple(mock_embedding(seed, text, request.dimensions) for text in request.inputs)
+        tokens = sum(max(token_count(text), 1) for text in request.inputs)
+        return EmbeddingResponse(
+            vectors, TokenUsage(tokens, 0), request.model, {"mock_intrinsic_ms": result.latency_ms}
+        )
 
     def _raise_fault(self, result: MockResult) -> None:
         fault = result.fault

@@ -19,6 +19,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import replace
 
+from llm_provider_service.domain.embeddings import EmbeddingRequest
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
 from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, CompletionRequest, CompletionResponse
 from llm_provider_service.mock.control import (
@@ -32,8 +33,11 @@ from llm_provider_service.mock.control import (
     parse_control,
 )
 
+# A vendor call carrying a request key, an attempt and mock instructions.
+MockCarrier = CompletionRequest | EmbeddingRequest
 
-def mock_headers(call: CompletionRequest, *, provider: str) -> dict[str, str]:
+
+def mock_headers(call: MockCarrier, *, provider: str) -> dict[str, str]:
     """The `x-mock-*` headers for `call`, sent by a transport whose base URL was overridden."""
     headers: dict[str, str] = {}
     if call.mock:

@@ -13,6 +13,7 @@ from typing import Any
 
 from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
 from llm_provider_service.domain.chat import AnswerChoice, ToolCall, ToolCallDelta
+from llm_provider_service.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, UnknownModelError
 from llm_provider_service.domain.models import (
     CompletionChunk,
@@ -24,6 +25,7 @@ from llm_provider_service.domain.models import (
     TextBlock,
     TokenUsage,
 )
+from llm_provider_service.providers.embeddings import openai_embedding_payload, parse_openai_embeddings
 from llm_provider_service.providers.errors import stream_error
 from llm_provider_service.providers.http_client import VendorTransport
 from llm_provider_service.providers.mock_forwarding import with_intrinsic_ms
@@ -103,6 +105,10 @@ class OpenAIChatProvider:
         payload = self.build_payload(request, stream=False)
         answer = await self._transport.post_json("/chat/completions", payload, call=request)
         return with_intrinsic_ms(self.parse_response(request, answer.body), answer.mock_intrinsic_ms)
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        answer = await self._transport.post_json("/embeddings", openai_embedding_payload(request), call=request)
+        return parse_openai_embeddings(self.name, request, answer.body)
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
         events = self._transport.post_sse("/chat/completions", self.build_payload(request, stream=True), call=request)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from llm_provider_service.domain.catalog import ModelCatalog, ModelInfo
+from llm_provider_service.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from llm_provider_service.domain.errors import (
     BudgetExhaustedError,
     ModelNotFoundError,
@@ -25,11 +26,12 @@ from llm_provider_service.domain.errors import (
     ProviderErrorKind,
     ProviderUnavailableError,
     UnknownModelError,
+    UnsupportedParameterError,
 )
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
 from llm_provider_service.domain.rate_limits import observing_rate_limits
 from llm_provider_service.domain.usage import UsageRecord
-from llm_provider_service.ports import Clock, StreamingLLMProvider
+from llm_provider_service.ports import Clock, EmbeddingProvider, StreamingLLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy, call_with_retries
 from llm_provider_service.service.budget_gate import Admission, BudgetGate
@@ -172,22 +174,48 @@ class ChatGateway:
 
     async def complete(self, route: Route, request: CompletionRequest) -> CompletionResponse:
         """One answer, retried within the budget; `ProviderError` / `ProviderUnavailableError` otherwise."""
+
+        def call(attempt: int) -> Awaitable[CompletionResponse]:
+            return route.provider.complete(replace(request, attempt=attempt) if attempt != request.attempt else request)
+
+        return await self._sync(route, call, lambda answer: answer.usage, request)
+
+    async def embed(self, route: Route, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Vectors for the inputs, with the same budget and accounting; 400 if the vendor has no embeddings."""
+        provider = route.provider
+        if not isinstance(provider, EmbeddingProvider):
+            raise UnsupportedParameterError(f"{route.name} has no embeddings API", param="model")
+
+        def call(attempt: int) -> Awaitable[EmbeddingResponse]:
+            return provider.embed(replace(request, attempt=attempt) if attempt != request.attempt else request)
+
+        # Embeddings are not metered by the rate budgets (their estimator reads chat messages).
+        return await self._sync(route, call, lambda answer: answer.usage, None)
+
+    async def _sync(
+        self,
+        route: Route,
+        call: Callable[[int], Awaitable[T]],
+        usage_of: Callable[[T], TokenUsage],
+        budget_request: CompletionRequest | None,
+    ) -> T:
+        """One call under the limits, rate budget (completions only), breaker and retry budget; accounted."""
         self._acquire(route)
         started = self._clock.monotonic()
         try:
-            admission = await self._admit(route, request)
+            admission = await self._admit(route, budget_request) if budget_request is not None else None
             with observing_rate_limits() as seen:
                 try:
-                    response = await self._with_retries(lambda attempt: self._attempt(route, request, attempt))
+                    answer = await self._with_retries(lambda attempt: self._attempt(route, call, attempt))
                 except ProviderError as error:
                     await self._settle(admission, None, seen.last)
                     self._observe(route, error.kind.value, TokenUsage(), started)
                     raise
-            await self._settle(admission, response.usage, seen.last)
+            await self._settle(admission, usage_of(answer), seen.last)
         finally:
             self._limits.release(route.provider_name)
-        self._record(route, response.usage, started)
-        return response
+        self._record(route, usage_of(answer), started)
+        return answer
 
     async def _admit(self, route: Route, request: CompletionRequest) -> Admission | None:
         """Wait (bounded) for rate budget; past the bound a typed 429 that is not a provider failure."""
@@ -213,12 +241,11 @@ class ChatGateway:
         if self._budgets is not None and admission is not None:
             await self._budgets.settle(admission, usage=usage, observation=seen)
 
-    async def _attempt(self, route: Route, request: CompletionRequest, attempt: int) -> CompletionResponse:
+    async def _attempt(self, route: Route, call: Callable[[int], Awaitable[T]], attempt: int) -> T:
         breaker = self._allow(route)
-        call = replace(request, attempt=attempt) if attempt != request.attempt else request
         try:
             async with asyncio.timeout(self._call_timeout_seconds):
-                response = await route.provider.complete(call)
+                response = await call(attempt)
         except TimeoutError as exc:
             error = _timeout(route)
             breaker.record_failure(error)

@@ -20,15 +20,13 @@ from llm_provider_service.domain.errors import (
 from llm_provider_service.domain.events import CompletedCall, JobOutcome
 from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, Comparison, CompletionResponse, Job, TokenUsage
 from llm_provider_service.domain.rate_limits import observing_rate_limits
-from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease, LLMProvider
+from llm_provider_service.ports import Lease, LLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy
 from llm_provider_service.service.budget_gate import Admission, BudgetGate
-from llm_provider_service.service.event_factory import EventFactory
+from llm_provider_service.service.job_context import JobContext
 from llm_provider_service.service.leases import LeaseKeeper
 from llm_provider_service.service.limits import ProviderLimits
-from llm_provider_service.service.outcomes import Outcomes
-from llm_provider_service.service.signals import CompletionSignals
 
 logger = logging.getLogger(__name__)
 
@@ -80,39 +78,34 @@ class JobProcessor:
 
     def __init__(
         self,
+        context: JobContext,
         *,
-        store: JobStore,
-        queue: JobQueue,
         providers: Mapping[str, LLMProvider],
         catalog: ModelCatalog,
         breakers: CircuitBreakerRegistry,
         retry_policy: RetryPolicy,
         limits: ProviderLimits,
-        events: EventFactory,
-        signals: CompletionSignals,
-        clock: Clock,
         lease_seconds: float,
         call_timeout_seconds: float,
         random: Callable[[], float],
-        on_events_written: Callable[[], None] = lambda: None,
         budgets: BudgetGate | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self._store = store
-        self._queue = queue
+        self._store = context.store
+        self._queue = context.queue
         self._providers = providers
         self._catalog = catalog
         self._breakers = breakers
         self._retry = retry_policy
         self._limits = limits
-        self._events = events
-        self._outcomes = Outcomes.for_events(events)
-        self._signals = signals
-        self._clock = clock
+        self._events = context.events
+        self._outcomes = context.outcomes
+        self._signals = context.signals
+        self._clock = context.clock
         self._lease_seconds = lease_seconds
         self._call_timeout_seconds = call_timeout_seconds
         self._random = random
-        self._on_events_written = on_events_written
+        self._on_events_written = context.on_events_written
         self._budgets = budgets
         self._sleep = sleep
 

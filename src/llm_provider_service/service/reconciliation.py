@@ -5,16 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from llm_provider_service.domain.errors import QueueFullError, QueueUnavailableError, StoreUnavailableError
 from llm_provider_service.domain.models import JobStatus
-from llm_provider_service.ports import Clock, JobQueue, JobStore, OutboxStore
-from llm_provider_service.service.event_factory import EventFactory
-from llm_provider_service.service.outcomes import Outcomes
-from llm_provider_service.service.signals import CompletionSignals
+from llm_provider_service.ports import OutboxStore
+from llm_provider_service.service.job_context import JobContext
 
 logger = logging.getLogger(__name__)
 
@@ -37,29 +34,24 @@ class Reconciler:
 
     def __init__(
         self,
+        context: JobContext,
         *,
-        store: JobStore,
         outbox: OutboxStore,
-        queue: JobQueue,
-        events: EventFactory,
-        signals: CompletionSignals,
-        clock: Clock,
         grace_seconds: float = 2.0,
         batch_size: int = 500,
         outbox_retention_seconds: float = 86400.0,
-        on_events_written: Callable[[], None] = lambda: None,
     ) -> None:
-        self._store = store
+        self._store = context.store
         self._outbox = outbox
-        self._queue = queue
-        self._events = events
-        self._outcomes = Outcomes.for_events(events)
-        self._signals = signals
-        self._clock = clock
+        self._queue = context.queue
+        self._events = context.events
+        self._outcomes = context.outcomes
+        self._signals = context.signals
+        self._clock = context.clock
         self._grace = timedelta(seconds=grace_seconds)
         self._batch_size = batch_size
         self._outbox_retention = timedelta(seconds=outbox_retention_seconds)
-        self._on_events_written = on_events_written
+        self._on_events_written = context.on_events_written
 
     async def run_once(self) -> ReconcileReport:
         expired = await self._expire_overdue()

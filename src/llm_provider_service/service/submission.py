@@ -22,10 +22,8 @@ from llm_provider_service.domain.errors import (
     UnsupportedParameterError,
 )
 from llm_provider_service.domain.models import ComparisonRequest, Job, JobStatus
-from llm_provider_service.ports import Clock, JobQueue, JobStore, LLMProvider, QueueStats
-from llm_provider_service.service.event_factory import EventFactory
-from llm_provider_service.service.outcomes import Outcomes
-from llm_provider_service.service.signals import CompletionSignals
+from llm_provider_service.ports import LLMProvider, QueueStats
+from llm_provider_service.service.job_context import JobContext
 
 logger = logging.getLogger(__name__)
 
@@ -47,32 +45,28 @@ class JobService:
 
     def __init__(
         self,
+        context: JobContext,
         *,
-        store: JobStore,
-        queue: JobQueue,
         providers: Mapping[str, LLMProvider],
         catalog: ModelCatalog,
         default_provider: str,
         job_ttl_seconds: float,
         worker_slots: int,
-        events: EventFactory,
-        signals: CompletionSignals,
-        clock: Clock,
         unsupported_params: Literal["drop", "reject"] = "drop",
     ) -> None:
-        self._store = store
+        self._store = context.store
         self._unsupported_params = unsupported_params
         self._dropped_logged: set[tuple[str, str]] = set()
-        self._queue = queue
+        self._queue = context.queue
         self._providers = providers
         self._catalog = catalog
         self._default_provider = default_provider
         self._ttl = timedelta(seconds=job_ttl_seconds)
         self._worker_slots = max(1, worker_slots)
-        self._events = events
-        self._outcomes = Outcomes.for_events(events)
-        self._signals = signals
-        self._clock = clock
+        self._events = context.events
+        self._outcomes = context.outcomes
+        self._signals = context.signals
+        self._clock = context.clock
         self._stats: QueueStats | None = None
         self._stats_read_at = -math.inf
 

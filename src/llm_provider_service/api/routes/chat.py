@@ -37,7 +37,7 @@ _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 DROPPED_HEADER = "x-llm-provider-dropped-params"
 
 
-def _gateway(request: Request) -> ChatGateway:
+def gateway_of(request: Request) -> ChatGateway:
     context: ApiContext = request.app.state.context
     context.keys.require_client(request)
     if context.gateway is None:
@@ -53,7 +53,7 @@ _CONTROL_FIELDS: dict[bytes, tuple[str, Callable[[str], Any]]] = {
 }
 
 
-def _mock_control(request: Request) -> dict[str, Any]:
+def mock_control(request: Request) -> dict[str, Any]:
     """Per-request mock instructions from `x-mock-*` headers (forwarded to the mock server by the adapters).
 
     One pass over the raw header list: most requests carry none, and this runs on every request.
@@ -78,7 +78,7 @@ def _mock_control(request: Request) -> dict[str, Any]:
 
 async def chat_completions(request: Request) -> Response:
     try:
-        gateway = _gateway(request)
+        gateway = gateway_of(request)
         chat, raw = parse_chat_request(await request.body())
         route = gateway.route(chat.model)
         completion_id = f"chatcmpl-{gateway.new_id()}"
@@ -87,7 +87,7 @@ async def chat_completions(request: Request) -> Response:
             raw if route.speaks_openai else None,
             model_id=route.info.model_id,
             request_key=completion_id,
-            mock=_mock_control(request),
+            mock=mock_control(request),
         )
         call, dropped = gateway.admit(route, call, chat.present(), stream=chat.stream)
         headers = {DROPPED_HEADER: ", ".join(dropped)} if dropped else {}
@@ -143,7 +143,7 @@ def _model_view(model_id: str, owned_by: str) -> dict[str, Any]:
 
 async def list_models(request: Request) -> Response:
     try:
-        gateway = _gateway(request)
+        gateway = gateway_of(request)
     except ServiceError as exc:
         return error_response(exc, correlation_id=correlation_id_of(request))
     data = [_model_view(model.id, model.owned_by) for model in gateway.models()]
@@ -152,7 +152,7 @@ async def list_models(request: Request) -> Response:
 
 async def retrieve_model(request: Request) -> Response:
     try:
-        gateway = _gateway(request)
+        gateway = gateway_of(request)
         model_id = str(request.path_params["model_id"])
         listed = {model.id: model for model in gateway.models()}
         if model_id not in listed:

@@ -111,8 +111,14 @@ async def cancel_request(request: Request) -> Response:
     return json_response(job_view(job))
 
 
+async def request_resource(request: Request) -> Response:
+    # One route per path, so that a 405 there lists every method the path has in `Allow` (fuzzing found it did not).
+    if request.method == "DELETE":
+        return await cancel_request(request)
+    return await get_request(request)
+
+
 routes = [
     Route("/api/v1/comparison", submit_comparison, methods=["POST"]),
-    Route("/api/v1/requests/{queue_id}", get_request, methods=["GET"], name="get_request"),
-    Route("/api/v1/requests/{queue_id}", cancel_request, methods=["DELETE"]),
+    Route("/api/v1/requests/{queue_id}", request_resource, methods=["GET", "DELETE"], name="get_request"),
 ]

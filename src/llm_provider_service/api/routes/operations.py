@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +26,34 @@ def _context(request: Request) -> ApiContext:
     return context
 
 
+async def _budget_states(context: ApiContext) -> dict[str, list[dict[str, Any]]] | None:
+    """Each provider's rate budgets (limit per window, what is available now, pause); None if unreadable."""
+    if context.budgets is None:
+        return {}
+    try:
+        states = await context.budgets.budget.states(now=time.time())
+    except ServiceError:
+        return None
+    window = context.budgets.policy.window_seconds
+    by_provider: dict[str, list[dict[str, Any]]] = {}
+    for state in states:
+        provider, _, model = state.key.partition("/")
+        by_provider.setdefault(provider, []).append(
+            {
+                "model": model,
+                "window_seconds": window,
+                "limits": {dimension.value: limit for dimension, limit in state.limits.items()},
+                "available": {dimension.value: round(value, 3) for dimension, value in state.available.items()},
+                "paused_for_seconds": round(state.paused_for_seconds, 3),
+            }
+        )
+    return by_provider
+
+
 async def list_providers(request: Request) -> Response:
     context = _context(request)
     context.keys.require_admin(request)
+    budgets = await _budget_states(context)
     providers = []
     for name in ProviderName:
         enabled = name.value in context.providers
@@ -43,6 +69,7 @@ async def list_providers(request: Request) -> Response:
                 "in_flight": context.limits.in_flight(name.value),
                 "concurrency_limit": context.limits.limit(name.value),
                 "default_model": default_model,
+                "rate_budgets": budgets.get(name.value, []) if budgets is not None else None,
             }
         )
     return json_response({"providers": providers})
