@@ -5,7 +5,7 @@ Starts private Redis, PostgreSQL (durable defaults) and Apache Kafka (`--kafka t
 the toolkit's endurance scenario (Poisson arrivals, quick/detailed/batch mix) against the API, consuming callbacks
 from Kafka. The toolkit samples the API process's RSS and fds, Redis `used_memory` and the outbox backlog; this
 script samples the worker process's RSS and fds beside it. Every series gets a Theil-Sen slope with its 95 %
-confidence interval (`llm_loadtest.leak`), and the toolkit reports late/early p99. Not part of CI: it takes
+confidence interval (`llm_loadtest.metrics.leak`), and the toolkit reports late/early p99. Not part of CI: it takes
 warm-up + duration + at most the drain. Usage:
 
     .venv/bin/python scripts/soak.py --rate 100 --duration 600 --out perf-results/soak
@@ -25,7 +25,7 @@ from typing import Any
 
 import psutil
 
-from llm_loadtest.leak import judge
+from llm_loadtest.metrics.leak import judge
 from llm_provider_service.adapters.sql_migrations import upgrade_database
 from llm_provider_service.infra import postgres_admin
 from llm_provider_service.infra.kafka_broker import (

@@ -11,22 +11,22 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from llm_loadtest import console as console_report
-from llm_loadtest.compare import compare as compare_results
 from llm_loadtest.demo import demo
-from llm_loadtest.engine import RunOptions, effective_thresholds
-from llm_loadtest.gates import DEFAULT_LATENCY_P99_MS
-from llm_loadtest.health import HealthLimits
-from llm_loadtest.infra_cli import infra
-from llm_loadtest.kafka_callbacks import CallbackConsumerError, KafkaSettings
-from llm_loadtest.outputs import write_all
-from llm_loadtest.presentation import finish, make_console, run_with_progress
-from llm_loadtest.resources import ResourceTargets
-from llm_loadtest.result import ExitCode, ResultFormatError, load
-from llm_loadtest.runner import OpenLoopSettings
-from llm_loadtest.scenarios import Knobs, ScenarioError, check_thresholds, parse_mix, resolve
-from llm_loadtest.targets import TargetError, check
-from llm_loadtest.thresholds import ThresholdSyntaxError, evaluate_all, parse_all
+from llm_loadtest.infra.cli import infra
+from llm_loadtest.load.engine import RunOptions, effective_thresholds
+from llm_loadtest.load.gates import DEFAULT_LATENCY_P99_MS
+from llm_loadtest.load.kafka_callbacks import CallbackConsumerError, KafkaSettings
+from llm_loadtest.load.resources import ResourceTargets
+from llm_loadtest.load.runner import OpenLoopSettings
+from llm_loadtest.load.scenarios import Knobs, ScenarioError, check_thresholds, parse_mix, resolve
+from llm_loadtest.load.targets import TargetError, check
+from llm_loadtest.metrics.health import HealthLimits
+from llm_loadtest.metrics.result import ExitCode, ResultFormatError, load
+from llm_loadtest.metrics.thresholds import ThresholdSyntaxError, evaluate_all, parse_all
+from llm_loadtest.reports import console as console_report
+from llm_loadtest.reports.compare import compare as compare_results
+from llm_loadtest.reports.outputs import write_all
+from llm_loadtest.reports.presentation import finish, make_console, run_with_progress
 
 app = typer.Typer(
     name="perf",

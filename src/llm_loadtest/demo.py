@@ -16,14 +16,14 @@ from typing import Annotated
 import aiohttp
 import typer
 
-from llm_loadtest import loop
-from llm_loadtest.engine import RunOptions
-from llm_loadtest.gates import DEFAULT_LATENCY_P99_MS
-from llm_loadtest.presentation import finish, make_console, run_with_progress
-from llm_loadtest.resources import ResourceTargets
-from llm_loadtest.result import ExitCode
-from llm_loadtest.scenarios import Knobs, built_in
-from llm_loadtest.targets import TargetError, check
+from llm_loadtest.load import loop
+from llm_loadtest.load.engine import RunOptions
+from llm_loadtest.load.gates import DEFAULT_LATENCY_P99_MS
+from llm_loadtest.load.resources import ResourceTargets
+from llm_loadtest.load.scenarios import Knobs, built_in
+from llm_loadtest.load.targets import TargetError, check
+from llm_loadtest.metrics.result import ExitCode
+from llm_loadtest.reports.presentation import finish, make_console, run_with_progress
 
 _console = make_console()
 STOP_GRACE_SECONDS = 10.0

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from llm_loadtest.histograms import Summary, new_histogram, record_ns, summarize
+from llm_loadtest.metrics.histograms import Summary, new_histogram, record_ns, summarize
 
 LOG_ENV = "LLM_PROVIDER_PERF_LOG"
 

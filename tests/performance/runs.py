@@ -1,4 +1,4 @@
-"""Drives a running service with the toolkit (`llm_loadtest.engine.execute`) and a status-recording HTTP client.
+"""Drives a running service with the toolkit (`llm_loadtest.load.engine.execute`) and a status-recording HTTP client.
 
 The toolkit supplies open/closed-loop schedules, HDR recording, Kafka callback tracking and the reconciliation
 audit; the tests only choose scenarios and gate the numbers.
@@ -16,16 +16,16 @@ from typing import Any, Self
 import aiohttp
 import orjson
 
-from llm_loadtest.engine import RunOptions, execute
-from llm_loadtest.health import HealthLimits
-from llm_loadtest.kafka_callbacks import KafkaSettings
-from llm_loadtest.outcomes import Outcome, Response, outcome_for_status
-from llm_loadtest.payloads import PayloadFactory, endpoint_of
-from llm_loadtest.resources import ResourceTargets
-from llm_loadtest.result import RunResult
-from llm_loadtest.runner import OpenLoopSettings, Stage
-from llm_loadtest.scenarios import Scenario
-from llm_loadtest.schedule import Segment
+from llm_loadtest.load.engine import RunOptions, execute
+from llm_loadtest.load.kafka_callbacks import KafkaSettings
+from llm_loadtest.load.payloads import PayloadFactory, endpoint_of
+from llm_loadtest.load.resources import ResourceTargets
+from llm_loadtest.load.runner import OpenLoopSettings, Stage
+from llm_loadtest.load.scenarios import Scenario
+from llm_loadtest.load.schedule import Segment
+from llm_loadtest.metrics.health import HealthLimits
+from llm_loadtest.metrics.outcomes import Outcome, Response, outcome_for_status
+from llm_loadtest.metrics.result import RunResult
 from tests.kafka_settings import TEST_KAFKA_SESSION_TIMEOUT_MS
 
 # The generator shares two cores with the service, Redis, PostgreSQL and Kafka; the default 20 ms loop-lag limit

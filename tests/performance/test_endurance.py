@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from llm_loadtest.leak import theil_sen
-from llm_loadtest.resources import ResourceTargets
-from llm_loadtest.result import RunResult
-from llm_loadtest.schedule import poisson, with_warmup
+from llm_loadtest.load.resources import ResourceTargets
+from llm_loadtest.load.schedule import poisson, with_warmup
+from llm_loadtest.metrics.leak import theil_sen
+from llm_loadtest.metrics.result import RunResult
 from tests.performance.measure import Gate
 from tests.performance.runs import open_scenario, run, value
 from tests.performance.service import Infrastructure, ServiceProcess

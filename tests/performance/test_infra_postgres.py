@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_loadtest.infra_common import run_tool
+from llm_loadtest.infra.common import run_tool
 from llm_provider_service.adapters.sql_migrations import upgrade_database_async
 from llm_provider_service.adapters.sql_store import SqlJobStore
 from llm_provider_service.domain.events import JobOutcome

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from llm_loadtest.infra_redis import redis_benchmark
+from llm_loadtest.infra.redis_bench import redis_benchmark
 from llm_provider_service.adapters.redis_queue import RedisJobQueue
 from llm_provider_service.ports import Lease
 from tests.performance.measure import Gate, latencies, rate, summary_of

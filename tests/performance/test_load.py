@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from llm_loadtest.schedule import constant, poisson, spike, with_warmup
+from llm_loadtest.load.schedule import constant, poisson, spike, with_warmup
 from tests.performance.measure import Gate
 from tests.performance.runs import open_scenario, run, value
 from tests.performance.service import ServiceProcess

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from llm_loadtest.result import RunResult
-from llm_loadtest.schedule import constant, with_warmup
+from llm_loadtest.load.schedule import constant, with_warmup
+from llm_loadtest.metrics.result import RunResult
 from llm_provider_service.adapters.kafka_events import ensure_topics
 from llm_provider_service.adapters.sql_store import SqlJobStore
 from tests.kafka_consumer import CallbackCollector, ReceivedEvent

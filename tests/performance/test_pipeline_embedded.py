@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from llm_loadtest.schedule import constant, with_warmup
+from llm_loadtest.load.schedule import constant, with_warmup
 from tests.performance.measure import Gate
 from tests.performance.runs import open_scenario, run, value
 from tests.performance.service import Infrastructure, ServiceProcess

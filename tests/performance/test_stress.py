@@ -10,11 +10,11 @@ from collections.abc import Callable
 
 import pytest
 
-from llm_loadtest.e2e import JobTracker
-from llm_loadtest.engine import Collector
-from llm_loadtest.measurements import Measurements
-from llm_loadtest.recorder import RequestRecorder
-from llm_loadtest.runner import run_closed_loop
+from llm_loadtest.load.e2e import JobTracker
+from llm_loadtest.load.engine import Collector
+from llm_loadtest.load.recorder import RequestRecorder
+from llm_loadtest.load.runner import run_closed_loop
+from llm_loadtest.metrics.measurements import Measurements
 from tests.performance.measure import Gate
 from tests.performance.runs import RecordingClient, closed_scenario
 from tests.performance.service import ServiceProcess

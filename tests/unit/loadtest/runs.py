@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from llm_loadtest.engine import RunOptions
-from llm_loadtest.health import HealthLimits
-from llm_loadtest.runner import OpenLoopSettings, Stage
-from llm_loadtest.scenarios import Scenario
-from llm_loadtest.schedule import constant
+from llm_loadtest.load.engine import RunOptions
+from llm_loadtest.load.runner import OpenLoopSettings, Stage
+from llm_loadtest.load.scenarios import Scenario
+from llm_loadtest.load.schedule import constant
+from llm_loadtest.metrics.health import HealthLimits
 
 # Tests about latency semantics must not turn inconclusive because a CI machine is busy.
 LENIENT = HealthLimits(loop_lag_p99_ms=10_000, dispatch_delay_p99_ms=10_000, cpu_percent=10_000, late_drop_fraction=1)

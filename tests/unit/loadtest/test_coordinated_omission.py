@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from llm_loadtest.engine import execute
-from llm_loadtest.histograms import summarize
-from llm_loadtest.measurements import SCHEDULED_LATENCY, SERVICE_LATENCY
+from llm_loadtest.load.engine import execute
+from llm_loadtest.metrics.histograms import summarize
+from llm_loadtest.metrics.measurements import SCHEDULED_LATENCY, SERVICE_LATENCY
 from tests.unit.loadtest.runs import closed_loop, open_loop
 from tests.unit.loadtest.servers import ScriptedServer
 

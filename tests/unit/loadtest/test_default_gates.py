@@ -9,7 +9,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from llm_loadtest.cli import app
-from llm_loadtest.gates import COMPLETION_GATE, combine, latency_gate
+from llm_loadtest.load.gates import COMPLETION_GATE, combine, latency_gate
 from tests.unit.loadtest.job_service import JobService
 from tests.unit.loadtest.servers import ThreadedServer
 

@@ -9,12 +9,12 @@ from typer.testing import CliRunner
 
 from llm_loadtest.cli import app
 from llm_loadtest.demo import free_port
-from llm_loadtest.engine import execute
-from llm_loadtest.health import HealthLimits
-from llm_loadtest.outcomes import Outcome, Response
-from llm_loadtest.result import ExitCode
-from llm_loadtest.runner import OpenLoopSettings
-from llm_loadtest.schedule import Arrival
+from llm_loadtest.load.engine import execute
+from llm_loadtest.load.runner import OpenLoopSettings
+from llm_loadtest.load.schedule import Arrival
+from llm_loadtest.metrics.health import HealthLimits
+from llm_loadtest.metrics.outcomes import Outcome, Response
+from llm_loadtest.metrics.result import ExitCode
 from tests.unit.loadtest.runs import open_loop
 
 

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from llm_loadtest.histograms import (
+from llm_loadtest.metrics.histograms import (
     INSUFFICIENT,
     P999_MIN_SAMPLES,
     decode,

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from llm_loadtest.leak import judge, theil_sen
-from llm_loadtest.resources import metric_value
+from llm_loadtest.load.resources import metric_value
+from llm_loadtest.metrics.leak import judge, theil_sen
 
 
 def test_planted_leak_is_found_with_its_slope_inside_the_interval() -> None:

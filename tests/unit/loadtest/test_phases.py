@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from llm_loadtest.histograms import record_ns
-from llm_loadtest.measurements import Measurements
-from llm_loadtest.phases import interval_stats, late_early_ratio, recovery_time
+from llm_loadtest.metrics.histograms import record_ns
+from llm_loadtest.metrics.measurements import Measurements
+from llm_loadtest.metrics.phases import interval_stats, late_early_ratio, recovery_time
 
 MS = 1_000_000
 

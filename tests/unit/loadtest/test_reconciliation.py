@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from llm_loadtest.e2e import ACCEPT_TO_CALLBACK, PROCESSING, QUEUE_WAIT, REQUESTED_TO_COMPLETED, JobTracker
-from llm_loadtest.histograms import summarize
-from llm_loadtest.measurements import Measurements
-from llm_loadtest.reconcile import audit_jobs
+from llm_loadtest.load.e2e import ACCEPT_TO_CALLBACK, PROCESSING, QUEUE_WAIT, REQUESTED_TO_COMPLETED, JobTracker
+from llm_loadtest.load.reconcile import audit_jobs
+from llm_loadtest.metrics.histograms import summarize
+from llm_loadtest.metrics.measurements import Measurements
 
 MS = 1_000_000
 

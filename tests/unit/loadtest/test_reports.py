@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from llm_loadtest import loop
 from llm_loadtest.cli import app
-from llm_loadtest.engine import execute
-from llm_loadtest.html_report import render
-from llm_loadtest.outputs import write_all
-from llm_loadtest.result import RunResult, load
+from llm_loadtest.load import loop
+from llm_loadtest.load.engine import execute
+from llm_loadtest.metrics.result import RunResult, load
+from llm_loadtest.reports.html_report import render
+from llm_loadtest.reports.outputs import write_all
 from tests.unit.loadtest.runs import open_loop
 from tests.unit.loadtest.servers import ScriptedServer, ThreadedServer
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from llm_loadtest.scenarios import Knobs, ScenarioError, built_in, check_thresholds, parse_mix, resolve
+from llm_loadtest.load.scenarios import Knobs, ScenarioError, built_in, check_thresholds, parse_mix, resolve
 
 
 @pytest.mark.parametrize("name", ["load", "endurance", "spike", "sweep"])

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from llm_loadtest.schedule import (
+from llm_loadtest.load.schedule import (
     NS_PER_SECOND,
     build,
     constant,

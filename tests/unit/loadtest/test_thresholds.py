@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from llm_loadtest.thresholds import ThresholdSyntaxError, evaluate, parse
+from llm_loadtest.metrics.thresholds import ThresholdSyntaxError, evaluate, parse
 
 
 class FixedObservations:

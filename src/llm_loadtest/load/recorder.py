@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from hdrh.histogram import HdrHistogram
 
-from llm_loadtest.histograms import HIGHEST_MICROSECONDS, LOWEST_MICROSECONDS
-from llm_loadtest.measurements import DISPATCH_DELAY, SCHEDULED_LATENCY, SERVICE_LATENCY, Measurements, tags_of
-from llm_loadtest.outcomes import Outcome
-from llm_loadtest.runner import Attempt
-from llm_loadtest.schedule import NS_PER_SECOND
+from llm_loadtest.load.runner import Attempt
+from llm_loadtest.load.schedule import NS_PER_SECOND
+from llm_loadtest.metrics.histograms import HIGHEST_MICROSECONDS, LOWEST_MICROSECONDS
+from llm_loadtest.metrics.measurements import DISPATCH_DELAY, SCHEDULED_LATENCY, SERVICE_LATENCY, Measurements, tags_of
+from llm_loadtest.metrics.outcomes import Outcome
 
 _Trio = tuple[HdrHistogram | None, HdrHistogram, HdrHistogram]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from llm_loadtest.e2e import JobTracker, token_total
+from llm_loadtest.load.e2e import JobTracker, token_total
 
 logger = logging.getLogger(__name__)
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})

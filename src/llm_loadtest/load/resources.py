@@ -13,7 +13,7 @@ import psutil
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from llm_loadtest.leak import LeakVerdict, judge
+from llm_loadtest.metrics.leak import LeakVerdict, judge
 
 logger = logging.getLogger(__name__)
 MIB = 1024 * 1024

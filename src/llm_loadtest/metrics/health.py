@@ -10,8 +10,8 @@ from typing import Any
 import psutil
 from hdrh.histogram import HdrHistogram
 
-from llm_loadtest.histograms import new_histogram, percentile_ms, record_ns
-from llm_loadtest.measurements import DISPATCH_DELAY, Measurements
+from llm_loadtest.metrics.histograms import new_histogram, percentile_ms, record_ns
+from llm_loadtest.metrics.measurements import DISPATCH_DELAY, Measurements
 
 LOOP_LAG = "loop_lag"
 

@@ -9,15 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from llm_loadtest import loop
-from llm_loadtest.fingerprint import fingerprint
-from llm_loadtest.infra_common import BenchResult
-from llm_loadtest.infra_kafka import bench_kafka
-from llm_loadtest.infra_postgres import bench_postgres, plain_dsn
-from llm_loadtest.infra_redis import bench_redis
-from llm_loadtest.presentation import make_console
-from llm_loadtest.result import ExitCode
-from llm_loadtest.targets import TargetError, check
+from llm_loadtest.infra.common import BenchResult
+from llm_loadtest.infra.kafka_bench import bench_kafka
+from llm_loadtest.infra.postgres_bench import bench_postgres, plain_dsn
+from llm_loadtest.infra.redis_bench import bench_redis
+from llm_loadtest.load import loop
+from llm_loadtest.load.targets import TargetError, check
+from llm_loadtest.metrics.fingerprint import fingerprint
+from llm_loadtest.metrics.result import ExitCode
+from llm_loadtest.reports.presentation import make_console
 
 _console = make_console()
 

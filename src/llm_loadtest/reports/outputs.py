@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llm_loadtest import html_report, junit, markdown
-from llm_loadtest.result import RunResult, save
+from llm_loadtest.metrics.result import RunResult, save
+from llm_loadtest.reports import html_report, junit, markdown
 
 
 def write_all(result: RunResult, out_dir: Path, *, include_json: bool = True) -> dict[str, Path]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llm_loadtest.e2e import (
+from llm_loadtest.load.e2e import (
     ACCEPT_LATENCY,
     ACCEPT_TO_CALLBACK,
     ACCEPT_TO_RESULT_POLLED,
@@ -12,10 +12,10 @@ from llm_loadtest.e2e import (
     QUEUE_WAIT,
     REQUESTED_TO_COMPLETED,
 )
-from llm_loadtest.histograms import Summary, summarize
-from llm_loadtest.measurements import DISPATCH_DELAY, SCHEDULED_LATENCY, SERVICE_LATENCY
-from llm_loadtest.outcomes import ERROR_KINDS, Outcome
-from llm_loadtest.result import RunResult
+from llm_loadtest.metrics.histograms import Summary, summarize
+from llm_loadtest.metrics.measurements import DISPATCH_DELAY, SCHEDULED_LATENCY, SERVICE_LATENCY
+from llm_loadtest.metrics.outcomes import ERROR_KINDS, Outcome
+from llm_loadtest.metrics.result import RunResult
 
 ALL = "all"
 LATENCY_METRICS = (

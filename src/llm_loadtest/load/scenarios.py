@@ -11,9 +11,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from llm_loadtest.gates import DEFAULT_LATENCY_P99_MS, latency_gate
-from llm_loadtest.runner import Stage
-from llm_loadtest.schedule import Segment, constant, poisson, spike, with_warmup
+from llm_loadtest.load.gates import DEFAULT_LATENCY_P99_MS, latency_gate
+from llm_loadtest.load.runner import Stage
+from llm_loadtest.load.schedule import Segment, constant, poisson, spike, with_warmup
 
 LoadModel = Literal["open", "closed"]
 BUILT_IN = ("load", "stress", "endurance", "spike", "sweep")

@@ -8,10 +8,10 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from llm_loadtest.histograms import P999_MIN_SAMPLES
-from llm_loadtest.outcomes import Outcome
-from llm_loadtest.result import RunResult
-from llm_loadtest.views import LATENCY_METRICS
+from llm_loadtest.metrics.histograms import P999_MIN_SAMPLES
+from llm_loadtest.metrics.outcomes import Outcome
+from llm_loadtest.metrics.result import RunResult
+from llm_loadtest.reports.views import LATENCY_METRICS
 
 Z_95 = 1.959963984540054
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)

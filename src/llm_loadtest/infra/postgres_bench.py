@@ -11,7 +11,7 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 
-from llm_loadtest.infra_common import BenchResult, NativeToolError, run_tool
+from llm_loadtest.infra.common import BenchResult, NativeToolError, run_tool
 
 _TPS = re.compile(r"tps = ([0-9.]+) \(without initial connection time\)")
 

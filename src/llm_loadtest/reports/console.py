@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from llm_loadtest.result import RunResult
-from llm_loadtest.views import fmt_ms, headline, latency_rows, outcome_rows
+from llm_loadtest.metrics.result import RunResult
+from llm_loadtest.reports.views import fmt_ms, headline, latency_rows, outcome_rows
 
 _VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "inconclusive": "bold yellow", "error": "bold magenta"}
 

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from llm_loadtest.e2e import JobTracker
-from llm_loadtest.measurements import UNGATED_PHASES, Measurements
-from llm_loadtest.payloads import COMPARISON_PATH, endpoint_of
-from llm_loadtest.thresholds import parse
+from llm_loadtest.load.e2e import JobTracker
+from llm_loadtest.load.payloads import COMPARISON_PATH, endpoint_of
+from llm_loadtest.metrics.measurements import UNGATED_PHASES, Measurements
+from llm_loadtest.metrics.thresholds import parse
 
 COMPLETED = "completed"
 # Between the two regimes measured on a shared 2-core host: a service that keeps up stays well below (embedded at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from xml.etree.ElementTree import Element, SubElement, tostring
 
-from llm_loadtest.result import RunResult
+from llm_loadtest.metrics.result import RunResult
 
 
 def render(result: RunResult) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from llm_loadtest.result import RunResult
-from llm_loadtest.views import fmt_ms, headline, latency_rows, outcome_rows
+from llm_loadtest.metrics.result import RunResult
+from llm_loadtest.reports.views import fmt_ms, headline, latency_rows, outcome_rows
 
 
 def render(result: RunResult) -> str:

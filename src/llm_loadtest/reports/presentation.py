@@ -9,11 +9,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from llm_loadtest import console as console_report
-from llm_loadtest import loop
-from llm_loadtest.engine import RunOptions, execute
-from llm_loadtest.outputs import write_all
-from llm_loadtest.result import RunResult
+from llm_loadtest.load import loop
+from llm_loadtest.load.engine import RunOptions, execute
+from llm_loadtest.metrics.result import RunResult
+from llm_loadtest.reports import console as console_report
+from llm_loadtest.reports.outputs import write_all
 
 
 def make_console() -> Console:

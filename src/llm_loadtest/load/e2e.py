@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from llm_loadtest.measurements import Measurements
+from llm_loadtest.metrics.measurements import Measurements
 
 ACCEPT_LATENCY = "accept_latency"
 QUEUE_WAIT = "queue_wait"

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import redis.asyncio as aioredis
 
-from llm_loadtest.infra_common import BenchResult, NativeToolError, run_tool
+from llm_loadtest.infra.common import BenchResult, NativeToolError, run_tool
 
 # Priority first, then FIFO: score = -(priority) * 2^40 + sequence keeps both in one float-exact integer.
 _PRIORITY_SHIFT = 2**40

@@ -6,15 +6,15 @@ import json
 import math
 from html import escape
 
-from llm_loadtest.e2e import ACCEPT_TO_CALLBACK, REQUESTED_TO_COMPLETED
-from llm_loadtest.histograms import spectrum_ms
-from llm_loadtest.leak import theil_sen
-from llm_loadtest.measurements import SCHEDULED_LATENCY, SERVICE_LATENCY
-from llm_loadtest.outcomes import ERROR_KINDS
-from llm_loadtest.phases import interval_stats
-from llm_loadtest.result import RunResult
-from llm_loadtest.svg import Band, Series, line_chart, stacked_bars
-from llm_loadtest.views import fmt_ms, headline, latency_rows, outcome_rows
+from llm_loadtest.load.e2e import ACCEPT_TO_CALLBACK, REQUESTED_TO_COMPLETED
+from llm_loadtest.metrics.histograms import spectrum_ms
+from llm_loadtest.metrics.leak import theil_sen
+from llm_loadtest.metrics.measurements import SCHEDULED_LATENCY, SERVICE_LATENCY
+from llm_loadtest.metrics.outcomes import ERROR_KINDS
+from llm_loadtest.metrics.phases import interval_stats
+from llm_loadtest.metrics.result import RunResult
+from llm_loadtest.reports.svg import Band, Series, line_chart, stacked_bars
+from llm_loadtest.reports.views import fmt_ms, headline, latency_rows, outcome_rows
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}

@@ -8,7 +8,7 @@ import uuid
 
 from confluent_kafka import KafkaException, Producer
 
-from llm_loadtest.infra_common import BenchResult
+from llm_loadtest.infra.common import BenchResult
 
 _MESSAGE = b"{" + b'"x":' + b'"' + b"y" * 480 + b'"}'
 

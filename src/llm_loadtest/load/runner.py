@@ -9,8 +9,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from llm_loadtest.outcomes import Outcome, Response
-from llm_loadtest.schedule import NS_PER_SECOND, Arrival
+from llm_loadtest.load.schedule import NS_PER_SECOND, Arrival
+from llm_loadtest.metrics.outcomes import Outcome, Response
 
 logger = logging.getLogger(__name__)
 

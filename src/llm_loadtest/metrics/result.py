@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from llm_loadtest import SCHEMA_VERSION
-from llm_loadtest.health import HealthReport
-from llm_loadtest.histograms import summarize
-from llm_loadtest.measurements import Measurements
-from llm_loadtest.outcomes import Outcome
-from llm_loadtest.thresholds import ThresholdResult
+from llm_loadtest.metrics.health import HealthReport
+from llm_loadtest.metrics.histograms import summarize
+from llm_loadtest.metrics.measurements import Measurements
+from llm_loadtest.metrics.outcomes import Outcome
+from llm_loadtest.metrics.thresholds import ThresholdResult
 
 
 class ExitCode(IntEnum):

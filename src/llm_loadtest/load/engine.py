@@ -12,23 +12,23 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from llm_loadtest.e2e import JobTracker
-from llm_loadtest.fingerprint import fingerprint
-from llm_loadtest.gates import COMPLETED, async_workloads, completion, with_defaults
-from llm_loadtest.health import HealthLimits, LoopLagMonitor, assess
-from llm_loadtest.http_client import HttpSettings, HttpTarget
-from llm_loadtest.kafka_callbacks import CallbackConsumer, KafkaSettings
-from llm_loadtest.measurements import Measurements
-from llm_loadtest.payloads import PayloadFactory
-from llm_loadtest.phases import late_early_ratio, recovery_time
-from llm_loadtest.reconcile import audit_jobs, poll_results
-from llm_loadtest.recorder import RequestRecorder
-from llm_loadtest.resources import ResourceSampler, ResourceTargets
-from llm_loadtest.result import RunResult
-from llm_loadtest.runner import Attempt, OpenLoopSettings, SendFn, run_closed_loop, run_open_loop
-from llm_loadtest.scenarios import Scenario, check_thresholds
-from llm_loadtest.schedule import build, phase_bounds, planned_rate, total_seconds
-from llm_loadtest.thresholds import evaluate_all, parse_all
+from llm_loadtest.load.e2e import JobTracker
+from llm_loadtest.load.gates import COMPLETED, async_workloads, completion, with_defaults
+from llm_loadtest.load.http_client import HttpSettings, HttpTarget
+from llm_loadtest.load.kafka_callbacks import CallbackConsumer, KafkaSettings
+from llm_loadtest.load.payloads import PayloadFactory
+from llm_loadtest.load.reconcile import audit_jobs, poll_results
+from llm_loadtest.load.recorder import RequestRecorder
+from llm_loadtest.load.resources import ResourceSampler, ResourceTargets
+from llm_loadtest.load.runner import Attempt, OpenLoopSettings, SendFn, run_closed_loop, run_open_loop
+from llm_loadtest.load.scenarios import Scenario, check_thresholds
+from llm_loadtest.load.schedule import build, phase_bounds, planned_rate, total_seconds
+from llm_loadtest.metrics.fingerprint import fingerprint
+from llm_loadtest.metrics.health import HealthLimits, LoopLagMonitor, assess
+from llm_loadtest.metrics.measurements import Measurements
+from llm_loadtest.metrics.phases import late_early_ratio, recovery_time
+from llm_loadtest.metrics.result import RunResult
+from llm_loadtest.metrics.thresholds import evaluate_all, parse_all
 
 logger = logging.getLogger(__name__)
 GATEWAY_OVERHEAD = "gateway_overhead"

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from llm_loadtest.histograms import merged, percentile_ms
-from llm_loadtest.measurements import Measurements, Window
-from llm_loadtest.outcomes import Outcome
+from llm_loadtest.metrics.histograms import merged, percentile_ms
+from llm_loadtest.metrics.measurements import Measurements, Window
+from llm_loadtest.metrics.outcomes import Outcome
 
 # Within 10 % of the pre-spike baseline, but never tighter than this: sub-millisecond p99s jitter by more.
 MIN_RECOVERY_TOLERANCE_MS = 1.0

@@ -9,8 +9,8 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from llm_loadtest.histograms import decode, encode, merged, new_histogram, record_ns, summarize
-from llm_loadtest.outcomes import Outcome
+from llm_loadtest.metrics.histograms import decode, encode, merged, new_histogram, record_ns, summarize
+from llm_loadtest.metrics.outcomes import Outcome
 
 Tags = tuple[tuple[str, str], ...]
 

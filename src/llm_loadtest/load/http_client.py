@@ -12,9 +12,9 @@ from typing import Any, Self
 import aiohttp
 import orjson
 
-from llm_loadtest.outcomes import Outcome, Response, outcome_for_status
-from llm_loadtest.payloads import COMPARISON_PATH, PayloadFactory, endpoint_of
-from llm_loadtest.schedule import Arrival
+from llm_loadtest.load.payloads import COMPARISON_PATH, PayloadFactory, endpoint_of
+from llm_loadtest.load.schedule import Arrival
+from llm_loadtest.metrics.outcomes import Outcome, Response, outcome_for_status
 
 logger = logging.getLogger(__name__)
 

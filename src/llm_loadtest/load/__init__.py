@@ -1,0 +1,1 @@
+"""The load engine: schedules and scenarios, the runners and their HTTP client, end-to-end job tracking."""
