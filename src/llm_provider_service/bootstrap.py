@@ -39,6 +39,7 @@ from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.outbox import OutboxRelay
 from llm_provider_service.service.processing import JobProcessor
 from llm_provider_service.service.reconciliation import Reconciler
+from llm_provider_service.service.routing import RouteSpec
 from llm_provider_service.service.signals import CompletionSignals
 from llm_provider_service.service.submission import JobService
 from llm_provider_service.service.usage_recorder import UsageRecorder
@@ -155,6 +156,10 @@ def compose(
         unsupported_params=t.unsupported_params,
         budgets=budgets,
         budget_wait_seconds=t.gateway_budget_wait_seconds,
+        model_routes={
+            name: RouteSpec(tuple(spec.targets), spec.strategy, tuple(spec.weights))
+            for name, spec in t.model_routes.items()
+        },
     )
     worker = Worker(
         queue=queue,

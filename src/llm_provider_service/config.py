@@ -42,6 +42,16 @@ class VendorSettings(BaseModel):
     base_url: str | None = Field(None, description="Base URL (a proxy or the mock server); unset = the vendor's.")
 
 
+class ModelRouteSettings(BaseModel):
+    """One gateway route: its targets (`provider/model-id`, tried in order), the strategy and weights."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    targets: list[str] = Field(min_length=1)
+    strategy: Literal["fallback", "weighted", "least_busy"] = "fallback"
+    weights: list[float] = Field(default_factory=list)
+
+
 class MockSettings(BaseModel):
     """The mock's default behaviour (`LLM_PROVIDER_MOCK_<FIELD>`); the fields are `MockProfile`'s, one for one."""
 
@@ -230,6 +240,11 @@ class Settings(BaseSettings):
     )
     model_aliases: dict[str, str] = Field(
         default_factory=dict, description='Gateway aliases, JSON, e.g. {"fast": "openai/gpt-5-mini"}.'
+    )
+    model_routes: dict[str, ModelRouteSettings] = Field(
+        default_factory=dict,
+        description='Gateway routes with fallbacks, JSON, e.g. {"judge": {"targets": ["anthropic/claude-sonnet-4-5", '
+        '"openai/gpt-4.1"], "strategy": "fallback"}}; strategy fallback, weighted (with "weights") or least_busy.',
     )
 
     # --- mock LLM: LLM_PROVIDER_MOCK_<FIELD> ---------------------------------------------------------

@@ -95,6 +95,7 @@ def build_chat_api(
     unsupported_params: Literal["drop", "reject"] = "drop",
     budget_policy: BudgetPolicy | None = None,
     budget_wait_seconds: float = 5.0,
+    model_routes: dict[str, Any] | None = None,
 ) -> ChatApi:
     sleep = RecordingSleep()
     scripted = ScriptedStreamingProvider("openai_compatible")
@@ -111,6 +112,7 @@ def build_chat_api(
         "model_aliases": aliases or {},
         "retry_base_delay_seconds": 0.5,
         "gateway_budget_wait_seconds": budget_wait_seconds,
+        "model_routes": model_routes or {},
     }
     harness = Harness(
         providers=providers,

@@ -57,6 +57,7 @@ class JobView(BaseModel):
 
 class ProviderList(BaseModel):
     providers: list[dict[str, Any]]
+    routes: list[dict[str, Any]]  # gateway routes with their targets' circuit state and in-flight calls
 
 
 class ModelCatalog(BaseModel):

@@ -37,6 +37,7 @@ from llm_provider_service.resilience.retry import RetryPolicy, call_with_retries
 from llm_provider_service.service.budget_gate import Admission, BudgetGate
 from llm_provider_service.service.chat_parameters import OPENAI_PROTOCOL, UnsupportedParamsPolicy, admit
 from llm_provider_service.service.limits import ProviderLimits
+from llm_provider_service.service.routing import RouteGroup, RouteSpec
 from llm_provider_service.service.usage_recorder import UsageRecorder
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class ChatGateway:
         random: Callable[[], float],
         on_call: Callable[[UsageRecord], None] = lambda record: None,
         unsupported_params: UnsupportedParamsPolicy = "drop",
+        model_routes: Mapping[str, RouteSpec] | None = None,
         budgets: BudgetGate | None = None,
         budget_wait_seconds: float = 5.0,
     ) -> None:
@@ -135,6 +137,36 @@ class ChatGateway:
                 continue
             self._routes[alias] = route
             self._listing.append(ListedModel(alias, route.provider_name))
+        self._groups: dict[str, RouteGroup] = {}
+        for name, spec in (model_routes or {}).items():
+            group = self._group(name, spec)
+            if group is not None:
+                self._groups[name] = group
+                self._listing.append(ListedModel(name, group.targets[0].provider_name))
+
+    def _group(self, name: str, spec: RouteSpec) -> RouteGroup | None:
+        targets, weights = [], []
+        for index, target in enumerate(spec.targets):
+            try:
+                targets.append(self.route(target))
+            except ModelNotFoundError:
+                logger.warning("route %s: target %s is not served here; left out", name, target)
+                continue
+            weights.append(spec.weights[index] if index < len(spec.weights) else 1.0)
+        if not targets:
+            logger.warning("route %s has no target served here; ignored", name)
+            return None
+        return RouteGroup(name, tuple(targets), spec.strategy, tuple(weights))
+
+    def plan(self, model: str) -> list[Route]:
+        """The targets to try for `model`, in order: a route's (by its strategy), else the one route."""
+        group = self._groups.get(model)
+        if group is None:
+            return [self.route(model)]
+        return group.ordered(in_flight=self._limits.in_flight, random=self._random)
+
+    def route_groups(self) -> list[RouteGroup]:
+        return list(self._groups.values())
 
     def models(self) -> list[ListedModel]:
         return list(self._listing)

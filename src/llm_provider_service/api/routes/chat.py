@@ -21,7 +21,7 @@ from llm_provider_service.api.openai_wire import DONE, ChunkWriter, completion_b
 from llm_provider_service.api.problems import correlation_id_of
 from llm_provider_service.api.responses import json_response
 from llm_provider_service.domain.errors import ModelNotFoundError, NotFoundError, RequestValidationError, ServiceError
-from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, CompletionChunk, TokenUsage
+from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, CompletionChunk, CompletionRequest, TokenUsage
 from llm_provider_service.mock.control import (
     FAIL_ATTEMPTS_HEADER,
     INTRINSIC_HEADER,
@@ -31,10 +31,14 @@ from llm_provider_service.mock.control import (
     parse_control,
 )
 from llm_provider_service.service.gateway import ChatGateway
+from llm_provider_service.service.gateway import Route as GatewayRoute
+from llm_provider_service.service.routing import first_available
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 # Parameters the vendor cannot honour, left out under LLM_PROVIDER_UNSUPPORTED_PARAMS=drop.
 DROPPED_HEADER = "x-llm-provider-dropped-params"
+# The target that served the call (`provider/model-id`), also when a route fell back.
+ROUTE_HEADER = "x-llm-provider-route"
 
 
 def gateway_of(request: Request) -> ChatGateway:
@@ -80,31 +84,52 @@ async def chat_completions(request: Request) -> Response:
     try:
         gateway = gateway_of(request)
         chat, raw = parse_chat_request(await request.body())
-        route = gateway.route(chat.model)
+        routes = gateway.plan(chat.model)
         completion_id = f"chatcmpl-{gateway.new_id()}"
-        call = to_completion_request(
-            chat,
-            raw if route.speaks_openai else None,
-            model_id=route.info.model_id,
-            request_key=completion_id,
-            mock=mock_control(request),
-        )
-        call, dropped = gateway.admit(route, call, chat.present(), stream=chat.stream)
-        headers = {DROPPED_HEADER: ", ".join(dropped)} if dropped else {}
+        control = mock_control(request)
         created = int(time.time())
+        dropped: tuple[str, ...] = ()
+
+        def call_for(route: GatewayRoute) -> CompletionRequest:
+            nonlocal dropped
+            call = to_completion_request(
+                chat,
+                raw if route.speaks_openai else None,
+                model_id=route.info.model_id,
+                request_key=completion_id,
+                mock=control,
+            )
+            call, dropped = gateway.admit(route, call, chat.present(), stream=chat.stream)
+            return call
+
         if chat.stream:
-            chunks = await gateway.open_stream(route, call)
+            route, (chunks, choices) = await first_available(routes, lambda r: _open(gateway, r, call_for(r)))
             writer = ChunkWriter(completion_id, created, route.name, include_usage=chat.include_usage)
-            headers.update(_SSE_HEADERS)
-            return StreamingResponse(_sse(writer, chunks, call.n), media_type="text/event-stream", headers=headers)
-        response = await gateway.complete(route, call)
+            headers = {**_route_headers(route, dropped), **_SSE_HEADERS}
+            return StreamingResponse(_sse(writer, chunks, choices), media_type="text/event-stream", headers=headers)
+        route, response = await first_available(routes, lambda r: gateway.complete(r, call_for(r)))
     except ServiceError as exc:
         return error_response(exc, correlation_id=correlation_id_of(request))
+    headers = _route_headers(route, dropped)
     intrinsic_ms = response.provider_metadata.get(MOCK_INTRINSIC_MS_KEY)
     if isinstance(intrinsic_ms, int | float):
         headers[INTRINSIC_HEADER] = f"{intrinsic_ms:.3f}"
     body = completion_body(completion_id, created, f"{route.provider_name}/{response.model}", response)
-    return Response(body, media_type="application/json", headers=headers or None)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+async def _open(
+    gateway: ChatGateway, route: GatewayRoute, call: CompletionRequest
+) -> tuple[AsyncGenerator[CompletionChunk, None], int]:
+    return await gateway.open_stream(route, call), call.n
+
+
+def _route_headers(route: GatewayRoute, dropped: tuple[str, ...]) -> dict[str, str]:
+    """Which target served (`provider/model-id`), and the parameters it could not honour."""
+    headers = {ROUTE_HEADER: f"{route.provider_name}/{route.info.model_id}"}
+    if dropped:
+        headers[DROPPED_HEADER] = ", ".join(dropped)
+    return headers
 
 
 async def _sse(

@@ -72,7 +72,18 @@ async def list_providers(request: Request) -> Response:
                 "rate_budgets": budgets.get(name.value, []) if budgets is not None else None,
             }
         )
-    return json_response({"providers": providers})
+    routes = []
+    for group in context.gateway.route_groups() if context.gateway is not None else ():
+        targets = [
+            {
+                "model": f"{route.provider_name}/{route.info.model_id}",
+                "circuit_state": context.breakers.get(route.provider_name).state.value,
+                "in_flight": context.limits.in_flight(route.provider_name),
+            }
+            for route in group.targets
+        ]
+        routes.append({"name": group.name, "strategy": group.strategy, "targets": targets})
+    return json_response({"providers": providers, "routes": routes})
 
 
 async def list_models(request: Request) -> Response:
