@@ -3,6 +3,8 @@
 Function-scoped fixtures (`perf_infra`, `service`) give each test a fresh database and an empty Redis; the
 module-scoped ones (`module_infra`) back one expensive measured run whose facets several tests assert on.
 Missing infrastructure skips locally and fails under CI, exactly like the shared fixtures in tests/conftest.py.
+`host` measures the Python floor before each test and the host's CPU contention during it
+(tests/performance/baseline.py): absolute bounds scale with them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import uvloop
 from llm_provider_service.infra import postgres_admin
 from llm_provider_service.infra.redis_server import flush_database
 from tests.conftest import REDIS_URL_ENV
+from tests.performance.baseline import FloorServer, HostSpeed
 from tests.performance.measure import Gate
 from tests.performance.service import Infrastructure, ServiceProcess
 
@@ -45,6 +48,19 @@ def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> M
 def gate(request: pytest.FixtureRequest, record_property: Callable[[str, object], None]) -> Gate:
     """Asserts a measured value against its bound and records both (JUnit property, LLM_PROVIDER_PERF_LOG)."""
     return Gate(request.node.nodeid, record_property)
+
+
+@pytest.fixture(scope="session")
+def floor() -> Iterator[FloorServer]:
+    """The Python floor (`llm_loadtest.infra.floor`) in its own process: the same-run measure of this host's speed."""
+    with FloorServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def host(floor: FloorServer) -> HostSpeed:
+    """This host's speed: the floor's rate before the test, the host's CPU contention during it; scales bounds."""
+    return await floor.speed()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from llm_loadtest.metrics.histograms import Summary, new_histogram, record_ns, summarize
+from tests.performance.baseline import HostSpeed
 
 LOG_ENV = "LLM_PROVIDER_PERF_LOG"
 
@@ -24,21 +25,59 @@ class Gate:
     node: str
     record: Callable[[str, object], None]
 
-    def below(self, metric: str, value: float, bound: float) -> None:
-        self._log(metric, value, "<=", bound)
-        assert value <= bound, f"{metric} = {value:.4g}, bound <= {bound:.4g}{_load_note()}"
+    def below(self, metric: str, value: float, bound: float, *, host: HostSpeed | None = None) -> None:
+        """value <= bound; with `host`, the bound (a latency on the calibration host) is scaled to this host."""
+        scaled = bound if host is None else bound * host.latency_factor
+        note = self._log(metric, value, "<=", scaled, bound, host)
+        assert value <= scaled, f"{metric} = {value:.4g}, bound <= {scaled:.4g}{note}{_load_note()}"
 
-    def above(self, metric: str, value: float, bound: float) -> None:
-        self._log(metric, value, ">=", bound)
-        assert value >= bound, f"{metric} = {value:.4g}, bound >= {bound:.4g}{_load_note()}"
+    def above(self, metric: str, value: float, bound: float, *, host: HostSpeed | None = None) -> None:
+        """value >= bound; with `host`, the bound (a rate on the calibration host) is scaled to this host."""
+        scaled = bound if host is None else bound / host.factor
+        note = self._log(metric, value, ">=", scaled, bound, host)
+        assert value >= scaled, f"{metric} = {value:.4g}, bound >= {scaled:.4g}{note}{_load_note()}"
 
-    def _log(self, metric: str, value: float, op: str, bound: float) -> None:
-        self.record(metric, f"{value:.6g} (bound {op} {bound:g})")
+    def ratio_below(self, metric: str, value: float, baseline_name: str, baseline: float, max_ratio: float) -> None:
+        """value <= max_ratio x a baseline measured in the same run; a failure prints the baseline."""
+        ratio = value / max(baseline, 1e-9)
+        self._log(f"{metric}_over_{baseline_name}", ratio, "<=", max_ratio, max_ratio, None, baseline)
+        assert ratio <= max_ratio, (
+            f"{metric} = {value:.4g} is {ratio:.3g} x {baseline_name} = {baseline:.4g} (same run), "
+            f"bound <= {max_ratio:g} x{_load_note()}"
+        )
+
+    def ratio_above(self, metric: str, value: float, baseline_name: str, baseline: float, min_ratio: float) -> None:
+        """value >= min_ratio x a baseline measured in the same run; a failure prints the baseline."""
+        ratio = value / max(baseline, 1e-9)
+        self._log(f"{metric}_over_{baseline_name}", ratio, ">=", min_ratio, min_ratio, None, baseline)
+        assert ratio >= min_ratio, (
+            f"{metric} = {value:.4g} is {ratio:.3g} x {baseline_name} = {baseline:.4g} (same run), "
+            f"bound >= {min_ratio:g} x{_load_note()}"
+        )
+
+    def _log(
+        self,
+        metric: str,
+        value: float,
+        op: str,
+        bound: float,
+        reference: float,
+        host: HostSpeed | None,
+        baseline: float | None = None,
+    ) -> str:
+        note = "" if host is None else f" (= {reference:g} on the calibration host, {host.describe()})"
+        self.record(metric, f"{value:.6g} (bound {op} {bound:g}{note})")
         path = os.environ.get(LOG_ENV)
         if path:
-            line = {"test": self.node, "metric": metric, "value": value, "op": op, "bound": bound}
+            line: dict[str, object] = {"test": self.node, "metric": metric, "value": value, "op": op, "bound": bound}
+            if host is not None:
+                line |= {"reference_bound": reference, "factor": host.factor, "slowdown": host.slowdown,
+                         "contention": host.contention.factor, "floor_rps": host.floor.requests_per_second}  # fmt: skip
+            if baseline is not None:
+                line["baseline"] = baseline
             with open(path, "a", encoding="utf-8") as log:
                 log.write(json.dumps(line) + "\n")
+        return note
 
 
 def _load_note() -> str:

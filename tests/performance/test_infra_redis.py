@@ -1,12 +1,14 @@
 """Infrastructure: the service's `RedisJobQueue` (Lua scripts) on a real Redis — throughput, latency, memory.
 
-Bounds are about 3-5x the measured p99 for latencies and 0.3-0.5x the measured rate for throughput (docs/testing.md
-lists the measured values); ratios gate where absolute speed depends on the machine.
+Bounds are about 3-5x the measured p99 for latencies and 0.3-0.5x the measured rate for throughput on the calibration
+host (docs/testing.md lists the measured values), scaled by the host's same-run slowdown (`host`); ratios to
+`redis-benchmark` and between two of our own measurements need no scaling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -17,6 +19,7 @@ import redis.asyncio as aioredis
 from llm_loadtest.infra.redis_bench import redis_benchmark
 from llm_provider_service.adapters.redis_queue import RedisJobQueue
 from llm_provider_service.ports import Lease
+from tests.performance.baseline import HostSpeed
 from tests.performance.measure import Gate, latencies, rate, summary_of
 
 pytestmark = pytest.mark.performance
@@ -43,9 +46,9 @@ def ids(prefix: str, count: int) -> list[str]:
     return [f"{prefix}-{index}-{uuid.uuid4().hex[:8]}" for index in range(count)]
 
 
-async def test_enqueue_one_by_one_throughput(queue: RedisJobQueue, gate: Gate) -> None:
+async def test_enqueue_one_by_one_throughput(queue: RedisJobQueue, gate: Gate, host: HostSpeed) -> None:
     per_second = await rate(lambda i: _enqueue_one(queue, f"single-{i}"), rounds=3000, max_seconds=3.0)
-    gate.above("enqueue_per_second", per_second, 3000)
+    gate.above("enqueue_per_second", per_second, 3000, host=host)
 
 
 async def _enqueue_one(queue: RedisJobQueue, job_id: str) -> int:
@@ -53,20 +56,32 @@ async def _enqueue_one(queue: RedisJobQueue, job_id: str) -> int:
     return 1
 
 
-async def test_pipelined_batch_enqueue_beats_one_by_one(queue: RedisJobQueue, gate: Gate) -> None:
-    single = await rate(lambda i: _enqueue_one(queue, f"s-{i}"), rounds=1500, max_seconds=2.0)
-
+async def test_pipelined_batch_enqueue_beats_one_by_one(queue: RedisJobQueue, gate: Gate, host: HostSpeed) -> None:
     async def batch(round_index: int) -> int:
         items = [(job_id, (round_index + n) % 11) for n, job_id in enumerate(ids(f"b{round_index}", 500))]
         await queue.enqueue_many(items)
         return len(items)
 
-    piped = await rate(batch, rounds=20, max_seconds=3.0)
-    gate.above("pipelined_enqueue_per_second", piped, 6000)
-    gate.above("pipelined_over_single_ratio", piped / single, 1.4)
+    async def singles_at(turn: int) -> float:
+        return await rate(lambda i: _enqueue_one(queue, f"s{turn}-{i}"), rounds=300, max_seconds=0.6)
+
+    async def batches_at(turn: int) -> float:
+        return await rate(lambda i: batch(4 * turn + i), rounds=4, max_seconds=0.6)
+
+    singles: list[float] = []
+    batches: list[float] = []
+    for turn in range(5):  # interleaved, so a burst of foreign load hits both alike; medians compared
+        singles.append(await singles_at(turn))
+        batches.append(await batches_at(turn))
+    single, piped = statistics.median(singles), statistics.median(batches)
+    gate.above("pipelined_enqueue_per_second", piped, 6000, host=host)
+    # 3-6x on the calibration host; pinned to one core, where client and Redis share it, about 1.1-2.
+    gate.ratio_above("pipelined_enqueue_per_second", piped, "one_by_one_per_second", single, 1.1)
 
 
-async def test_batch_enqueue_with_priorities_claims_in_priority_order(queue: RedisJobQueue, gate: Gate) -> None:
+async def test_batch_enqueue_with_priorities_claims_in_priority_order(
+    queue: RedisJobQueue, gate: Gate, host: HostSpeed
+) -> None:
     items = [(f"p{priority}-{n}", priority) for n in range(200) for priority in range(11)]
     start = time.perf_counter()
     await queue.enqueue_many(items)
@@ -80,29 +95,31 @@ async def test_batch_enqueue_with_priorities_claims_in_priority_order(queue: Red
     priorities = [int(lease.job_id.split("-")[0][1:]) for lease in claimed]
     assert len(claimed) == len(items)
     assert priorities == sorted(priorities, reverse=True)
-    gate.below("enqueue_and_claim_2200_prioritised_seconds", elapsed, 0.8)
+    gate.below("enqueue_and_claim_2200_prioritised_seconds", elapsed, 0.8, host=host)
 
 
-async def test_claim_latency_single_job(queue: RedisJobQueue, gate: Gate) -> None:
+async def test_claim_latency_single_job(queue: RedisJobQueue, gate: Gate, host: HostSpeed) -> None:
     await queue.enqueue_many([(job_id, 5) for job_id in ids("c", 3000)])
     samples = await latencies(
         lambda _: queue.claim(max_jobs=1, lease_seconds=LEASE_SECONDS), count=2500, max_seconds=3.0
     )
     summary = summary_of(samples)
-    gate.below("claim_p99_ms", summary.p99_ms, 4.0)
-    gate.below("claim_p50_ms", summary.p50_ms, 1.0)
+    gate.below("claim_p99_ms", summary.p99_ms, 4.0, host=host)
+    gate.below("claim_p50_ms", summary.p50_ms, 1.0, host=host)
 
 
-async def test_claim_batch_throughput(queue: RedisJobQueue, gate: Gate) -> None:
+async def test_claim_batch_throughput(queue: RedisJobQueue, gate: Gate, host: HostSpeed) -> None:
     await queue.enqueue_many([(job_id, 5) for job_id in ids("cb", 20_000)])
 
     async def claim(_: int) -> int:
         return len(await queue.claim(max_jobs=100, lease_seconds=LEASE_SECONDS))
 
-    gate.above("batch_claim_jobs_per_second", await rate(claim, rounds=200, max_seconds=3.0), 20_000)
+    gate.above("batch_claim_jobs_per_second", await rate(claim, rounds=200, max_seconds=3.0), 20_000, host=host)
 
 
-async def test_enqueue_claim_ack_cycle_vs_redis_benchmark(queue: RedisJobQueue, redis_url: str, gate: Gate) -> None:
+async def test_enqueue_claim_ack_cycle_vs_redis_benchmark(
+    queue: RedisJobQueue, redis_url: str, gate: Gate, host: HostSpeed
+) -> None:
     async def cycle(index: int) -> int:
         await queue.enqueue(f"cycle-{index}", priority=5)
         leases = await queue.claim(max_jobs=1, lease_seconds=LEASE_SECONDS)
@@ -114,21 +131,21 @@ async def test_enqueue_claim_ack_cycle_vs_redis_benchmark(queue: RedisJobQueue, 
     native = await redis_benchmark(redis_url, requests=20_000, pipeline=1, timeout_seconds=30.0)
     # Three round trips per job against redis-benchmark's one command per round trip, on the same server.
     native_per_second = sum(native[name] for name in ("ZADD", "ZPOPMIN", "HSET")) / 3
-    gate.above("cycle_jobs_per_second", per_second, 800)
-    gate.above("cycle_round_trips_over_redis_benchmark", per_second * 3 / native_per_second, 0.04)
+    gate.above("cycle_jobs_per_second", per_second, 800, host=host)
+    gate.above("cycle_round_trips_over_redis_benchmark", per_second * 3 / native_per_second, 0.02)
 
 
-async def test_pipelined_cycle_throughput(queue: RedisJobQueue, gate: Gate) -> None:
+async def test_pipelined_cycle_throughput(queue: RedisJobQueue, gate: Gate, host: HostSpeed) -> None:
     async def cycle(index: int) -> int:
         await queue.enqueue_many([(job_id, 5) for job_id in ids(f"pc{index}", 200)])
         leases = await queue.claim(max_jobs=200, lease_seconds=LEASE_SECONDS)
         await ack_all(queue, leases)
         return len(leases)
 
-    gate.above("pipelined_cycle_jobs_per_second", await rate(cycle, rounds=40, max_seconds=3.0), 1500)
+    gate.above("pipelined_cycle_jobs_per_second", await rate(cycle, rounds=40, max_seconds=3.0), 1500, host=host)
 
 
-async def test_concurrent_claimers_share_without_duplicates(redis_url: str, gate: Gate) -> None:
+async def test_concurrent_claimers_share_without_duplicates(redis_url: str, gate: Gate, host: HostSpeed) -> None:
     jobs = ids("cc", 4000)
     claimers = 8
     async with RedisJobQueue.from_url(redis_url, capacity=CAPACITY) as producer:
@@ -151,10 +168,10 @@ async def test_concurrent_claimers_share_without_duplicates(redis_url: str, gate
     elapsed = time.perf_counter() - start
     assert len(seen) == len(jobs)
     assert set(seen) == set(jobs)
-    gate.above("concurrent_claim_ack_jobs_per_second", len(jobs) / elapsed, 1500)
+    gate.above("concurrent_claim_ack_jobs_per_second", len(jobs) / elapsed, 1500, host=host)
 
 
-async def test_blocking_claim_wakes_promptly(queue: RedisJobQueue, redis_url: str, gate: Gate) -> None:
+async def test_blocking_claim_wakes_promptly(queue: RedisJobQueue, redis_url: str, gate: Gate, host: HostSpeed) -> None:
     samples: list[int] = []
     async with RedisJobQueue.from_url(redis_url, capacity=CAPACITY) as producer:
         for index in range(100):
@@ -166,20 +183,20 @@ async def test_blocking_claim_wakes_promptly(queue: RedisJobQueue, redis_url: st
             samples.append(time.perf_counter_ns() - start)
             assert [lease.job_id for lease in leases] == [f"wake-{index}"]
     summary = summary_of(samples)
-    gate.below("blocked_claim_wakeup_p90_ms", summary.p90_ms, 10.0)
-    gate.below("blocked_claim_wakeup_p99_ms", summary.p99_ms, 60.0)
+    gate.below("blocked_claim_wakeup_p90_ms", summary.p90_ms, 10.0, host=host)
+    gate.below("blocked_claim_wakeup_p99_ms", summary.p99_ms, 60.0, host=host)
 
 
-async def test_stats_stay_constant_time_with_depth(queue: RedisJobQueue, gate: Gate) -> None:
+async def test_stats_stay_constant_time_with_depth(queue: RedisJobQueue, gate: Gate, host: HostSpeed) -> None:
     await queue.enqueue_many([(job_id, 5) for job_id in ids("shallow", 10)])
     shallow = summary_of(await latencies(lambda _: queue.stats(), count=500, max_seconds=2.0))
     await queue.enqueue_many([(job_id, 5) for job_id in ids("deep", 50_000)])
     deep = summary_of(await latencies(lambda _: queue.stats(), count=500, max_seconds=2.0))
     gate.below("stats_p50_deep_over_shallow", deep.p50_ms / max(shallow.p50_ms, 0.001), 3.0)
-    gate.below("stats_p99_ms", deep.p99_ms, 3.0)
+    gate.below("stats_p99_ms", deep.p99_ms, 3.0, host=host)
 
 
-async def test_renew_and_release_latency(queue: RedisJobQueue, gate: Gate) -> None:
+async def test_renew_and_release_latency(queue: RedisJobQueue, gate: Gate, host: HostSpeed) -> None:
     await queue.enqueue_many([(job_id, 5) for job_id in ids("r", 600)])
     leases = await queue.claim(max_jobs=600, lease_seconds=LEASE_SECONDS)
     renew = summary_of(await latencies(lambda i: queue.renew(leases[i % 600], lease_seconds=60), count=1000,
@@ -187,8 +204,8 @@ async def test_renew_and_release_latency(queue: RedisJobQueue, gate: Gate) -> No
     release = summary_of(
         await latencies(lambda i: queue.release(leases[i], delay_seconds=0.5), count=550, max_seconds=2.0, warmup=0)
     )
-    gate.below("renew_p99_ms", renew.p99_ms, 3.0)
-    gate.below("release_p99_ms", release.p99_ms, 4.0)
+    gate.below("renew_p99_ms", renew.p99_ms, 3.0, host=host)
+    gate.below("release_p99_ms", release.p99_ms, 4.0, host=host)
 
 
 async def _fill_and_drain(queue: RedisJobQueue, client: aioredis.Redis, jobs: list[str]) -> tuple[int, int]:
