@@ -4,12 +4,16 @@ Usage (the service and the mock server already running, see docs/benchmarks-gate
     python scripts/bench_gateway.py latency --gateway URL --mock URL [--requests 3000] [--repeats 3]
         [--max-load 0.5] [--service-pid PID]
     python scripts/bench_gateway.py throughput --gateway URL --model MODEL [--concurrency 64] [--seconds 10]
+        [--floor-upstream MOCK_URL [--floor-cpu N] [--repeats 3]]
 
 `latency` runs at concurrency 1 and interleaves direct and gateway calls one for one, so drift and noise
 hit both alike; it reports p50/p99 of each and their difference (the added latency); with `--repeats N` it
 waits before each run for the load average to fall below `--max-load` and reports the median of the
 runs' added p50/p99. `--service-pid` adds the service's CPU time per request (Linux). `throughput` is a
-closed loop of N workers for a bounded time. Only loopback targets are accepted; every loop is bounded.
+closed loop of N workers for a bounded time; with `--floor-upstream` it alternates with the aiohttp
+pass-through floor (`llm_loadtest.infra.floor`, same upstream, pinned with `--floor-cpu`) and reports
+gateway / floor, the ratio TOOLKIT.md §3 gates, taken in one run. Only loopback targets are accepted; every
+loop is bounded.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
 import sys
 import time
 from urllib.parse import urlparse
@@ -121,7 +126,8 @@ async def latency(gateway: str, mock: str, model: str, requests: int, warmup: in
         _say(f"median of {len(results)} repeats: added p50={p50:.3f} ms p99={p99:.3f} ms")
 
 
-async def throughput(gateway: str, model: str, concurrency: int, seconds: float) -> None:
+async def throughput(gateway: str, model: str, concurrency: int, seconds: float) -> float:
+    """Closed loop of `concurrency` workers against `gateway` (any base URL) for `seconds`; prints and returns req/s."""
     url = f"{gateway}/v1/chat/completions"
     done = 0
     errors = 0
@@ -144,7 +150,40 @@ async def throughput(gateway: str, model: str, concurrency: int, seconds: float)
             for _ in range(concurrency):
                 group.create_task(worker(session))
         elapsed = time.perf_counter() - started
-    _say(f"gateway ({model}) concurrency={concurrency}: {done / elapsed:.0f} req/s ({done} ok, {errors} errors)")
+    _say(f"{gateway} ({model}) concurrency={concurrency}: {done / elapsed:.0f} req/s ({done} ok, {errors} errors)")
+    return done / elapsed
+
+
+def _start_floor(upstream: str, cpu: int | None) -> tuple[subprocess.Popen[str], str]:
+    """The aiohttp pass-through floor (`llm_loadtest.infra.floor --upstream`), pinned like the gateway."""
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "llm_loadtest.infra.floor", "--upstream", upstream], stdout=subprocess.PIPE, text=True
+    )
+    if cpu is not None:
+        os.sched_setaffinity(process.pid, {cpu})
+    line = process.stdout.readline() if process.stdout is not None else ""
+    if not line.startswith("port "):
+        process.kill()
+        sys.exit(f"the floor did not start: {line!r}")
+    return process, f"http://127.0.0.1:{int(line.split()[1])}"
+
+
+async def versus_floor(options: argparse.Namespace) -> None:
+    """Gateway and floor alternately, same closed loop and upstream, `repeats` times: the ratio of one run."""
+    process, floor = _start_floor(f"{_loopback(options.floor_upstream)}/v1/chat/completions", options.floor_cpu)
+    try:
+        ratios = []
+        for repeat in range(1, options.repeats + 1):
+            _say(f"repeat {repeat}/{options.repeats}")
+            floor_rate = await throughput(floor, options.floor_model, options.concurrency, options.seconds)
+            gateway_rate = await throughput(_loopback(options.gateway), options.model, options.concurrency,
+                                            options.seconds)  # fmt: skip
+            ratios.append(gateway_rate / max(floor_rate, 1e-9))
+            _say(f"  gateway / floor = {ratios[-1]:.2f}")
+        _say(f"median of {len(ratios)} repeats: gateway / floor = {statistics.median(ratios):.2f}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def main() -> None:
@@ -165,10 +204,17 @@ def main() -> None:
     thr.add_argument("--model", default="mock/mock-comparison-v1")
     thr.add_argument("--concurrency", type=int, default=64)
     thr.add_argument("--seconds", type=float, default=10.0)
+    thr.add_argument("--floor-upstream", help="also run the aiohttp pass-through floor to this upstream (the mock)")
+    thr.add_argument("--floor-model", default="mock-comparison-v1", help="model name the upstream itself knows")
+    thr.add_argument("--floor-cpu", type=int, default=None, help="pin the floor to this CPU (pin the gateway alike)")
+    thr.add_argument("--repeats", type=int, default=3, help="with --floor-upstream: alternating runs, median ratio")
     args = parser.parse_args()
     runner = uvloop.run  # the generator must not be the bottleneck
     if args.command == "latency":
         runner(latency(_loopback(args.gateway), _loopback(args.mock), args.model, args.requests, args.warmup, args))
+    elif args.floor_upstream:
+        args.seconds = min(args.seconds, 120.0)
+        runner(versus_floor(args))
     else:
         runner(throughput(_loopback(args.gateway), args.model, args.concurrency, min(args.seconds, 120.0)))
 

@@ -87,8 +87,9 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Where result.json, report.html, summary.md go.")] = Path(
         "perf-demo"
     ),
-    # Measured 2026-12-01 on a shared 2-core host (embedded SQLite, in-process worker, result polling): 20/s kept
-    # up (completed 20/s, steady p99 ~150 ms); 30/s already queued (p99 ~0.5 s) and 50/s saturated (p99 ~1.6 s).
+    # Measured 2026-12-02 on a shared 2-core host (embedded SQLite, in-process worker, result polling), three runs
+    # each: at 20/s steady p99 13-15 ms and 20.0 jobs/s completed when the host was quiet (145-277 ms at load
+    # average ~16, when the generator itself stalls and the verdict is inconclusive); at 50/s p99 0.29-1.6 s.
     rate: Annotated[float, typer.Option(help="Arrivals per second.")] = DEMO_RATE,
     duration: Annotated[float, typer.Option(help="Seconds of measured load.")] = 10.0,
     target: Annotated[str | None, typer.Option(help="Use this running service instead of starting one.")] = None,

@@ -4,33 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import random as random_module
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry
 
-from llm_provider_service import __version__
-from llm_provider_service.adapters.jsonl_events import JsonlEventPublisher
-from llm_provider_service.adapters.memory_budget import InMemoryRateBudget
-from llm_provider_service.adapters.memory_queue import InMemoryJobQueue
-from llm_provider_service.adapters.sql_store import SqlJobStore
+from llm_provider_service import __version__, resources
 from llm_provider_service.api.auth import KeyChecker
 from llm_provider_service.api.context import ApiContext
 from llm_provider_service.config import Settings
-from llm_provider_service.mock.engine import MockEngine
-from llm_provider_service.mock.profile import MockProfile
 from llm_provider_service.observability import Metrics
-from llm_provider_service.ports import Clock, EventPublisher, JobQueue, RateBudget, Store, StreamingLLMProvider
-from llm_provider_service.providers.http_client import open_http_session
+from llm_provider_service.ports import Clock, EventPublisher, JobQueue, Store, StreamingLLMProvider
 from llm_provider_service.providers.manifest import default_catalog
-from llm_provider_service.providers.mock import MockProvider
-from llm_provider_service.providers.registry import build_provider_registry
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry, CircuitState
 from llm_provider_service.resilience.retry import RetryPolicy
 from llm_provider_service.service.budget_gate import BudgetGate
-from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.service.clock import SystemClock
 from llm_provider_service.service.event_factory import EventFactory, LifecycleTopics
 from llm_provider_service.service.gateway import GATEWAY_MAX_ATTEMPTS, GATEWAY_MAX_RETRY_WAIT_SECONDS, ChatGateway
@@ -160,6 +149,7 @@ def compose(
             name: RouteSpec(tuple(spec.targets), spec.strategy, tuple(spec.weights))
             for name, spec in t.model_routes.items()
         },
+        deployment_vendors={name: spec.vendor for name, spec in t.deployments.items()},
     )
     worker = Worker(
         queue=queue,
@@ -206,83 +196,6 @@ def _retry_policy(settings: Settings, max_attempts: int) -> RetryPolicy:
     )
 
 
-def mock_profile(settings: Settings) -> MockProfile:
-    return MockProfile(**settings.mock.model_dump())
-
-
-def budget_policy(settings: Settings) -> BudgetPolicy:
-    return BudgetPolicy(
-        window_seconds=settings.budget_window_seconds,
-        burst_fraction=settings.budget_burst_fraction,
-        headroom_fraction=settings.budget_headroom_fraction,
-        horizon_seconds=settings.budget_horizon_seconds,
-        max_defer_seconds=settings.budget_max_defer_seconds,
-        configured=settings.budgets,
-        learn=settings.budget_learn,
-    )
-
-
-async def _open_budgets(settings: Settings, stack: AsyncExitStack) -> BudgetGate | None:
-    """The rate-budget gate: shared through Redis when there is one, else in this process; None when off."""
-    if not settings.budgets and not settings.budget_learn:
-        return None
-    policy = budget_policy(settings)
-    budget: RateBudget
-    if settings.redis_url:
-        from llm_provider_service.adapters.redis_budget import RedisRateBudget
-
-        budget = await stack.enter_async_context(
-            RedisRateBudget.from_url(settings.redis_url, policy, namespace=settings.redis_namespace)
-        )
-    else:
-        budget = InMemoryRateBudget(policy)
-    return BudgetGate(budget, policy, clock=time.time)
-
-
-async def _open_providers(settings: Settings, stack: AsyncExitStack) -> Mapping[str, StreamingLLMProvider]:
-    session = await stack.enter_async_context(
-        open_http_session(
-            timeout_seconds=settings.provider_timeout_seconds,
-            connect_timeout_seconds=settings.provider_connect_timeout_seconds,
-        )
-    )
-    mock = MockProvider(MockEngine(mock_profile(settings)))
-    catalog = default_catalog()
-    return build_provider_registry(session=session, catalog=catalog, mock=mock, endpoints=settings.vendors).providers
-
-
-async def _open_queue(settings: Settings, stack: AsyncExitStack) -> JobQueue:
-    if not settings.redis_url:
-        return InMemoryJobQueue(capacity=settings.queue_capacity)
-    from llm_provider_service.adapters.redis_queue import RedisJobQueue
-
-    redis = RedisJobQueue.from_url(
-        settings.redis_url, capacity=settings.queue_capacity, namespace=settings.redis_namespace
-    )
-    return await stack.enter_async_context(redis)
-
-
-async def _open_publisher(settings: Settings, stack: AsyncExitStack) -> EventPublisher:
-    if not settings.kafka_bootstrap_servers:
-        return await stack.enter_async_context(JsonlEventPublisher(settings.resolved_events_path))
-    from llm_provider_service.adapters.kafka_events import KafkaEventPublisher
-
-    kafka = KafkaEventPublisher(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id=settings.kafka_client_id,
-        delivery_timeout_seconds=settings.kafka_delivery_timeout_seconds,
-    )
-    return await stack.enter_async_context(kafka)
-
-
-def _open_tracing(settings: Settings, stack: AsyncExitStack) -> Tracing | None:
-    if not settings.otlp_endpoint:
-        return None
-    tracing = Tracing.to_otlp(settings.otlp_endpoint, service_name=settings.service_name)
-    stack.callback(tracing.close)
-    return tracing
-
-
 @asynccontextmanager
 async def build_services(
     settings: Settings,
@@ -299,15 +212,15 @@ async def build_services(
     # `is None`, not `or`: a fake may well be falsy (an empty in-memory queue has a length).
     async with AsyncExitStack() as stack:
         if store is None:
-            store = await stack.enter_async_context(SqlJobStore.from_url(settings.resolved_database_url))
+            store = await resources.open_store(settings, stack)
         if queue is None:
-            queue = await _open_queue(settings, stack)
+            queue = await resources.open_queue(settings, stack)
         if publisher is None:
-            publisher = await _open_publisher(settings, stack)
+            publisher = await resources.open_publisher(settings, stack)
         if providers is None:
-            providers = await _open_providers(settings, stack)
+            providers = await resources.open_providers(settings, stack)
         if budgets is None:
-            budgets = await _open_budgets(settings, stack)
+            budgets = await resources.open_budgets(settings, stack)
         yield compose(
             settings,
             store=store,
@@ -317,5 +230,5 @@ async def build_services(
             clock=clock if clock is not None else SystemClock(),
             registry=registry,
             budgets=budgets,
-            tracing=_open_tracing(settings, stack),
+            tracing=resources.open_tracing(settings, stack),
         )

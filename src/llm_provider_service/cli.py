@@ -109,9 +109,9 @@ def mock_server(
     port: Annotated[int, typer.Option(help="Port.")] = 8090,
 ) -> None:
     """Run the mock LLM speaking the OpenAI, Anthropic and Gemini wire formats."""
-    from llm_provider_service.bootstrap import mock_profile
     from llm_provider_service.mock.engine import MockEngine
     from llm_provider_service.mock.server import run_mock_server
+    from llm_provider_service.resources import mock_profile
 
     settings = _settings()
     uvloop.install()

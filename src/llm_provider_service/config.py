@@ -42,6 +42,12 @@ class VendorSettings(BaseModel):
     base_url: str | None = Field(None, description="Base URL (a proxy or the mock server); unset = the vendor's.")
 
 
+class DeploymentSettings(VendorSettings):
+    """One more deployment of a vendor (another key, region or proxy), served under its own name."""
+
+    vendor: Literal["openai", "anthropic", "google", "openrouter", "openai_compatible"]
+
+
 class ModelRouteSettings(BaseModel):
     """One gateway route: its targets (`provider/model-id`, tried in order), the strategy and weights."""
 
@@ -240,6 +246,11 @@ class Settings(BaseSettings):
     )
     model_aliases: dict[str, str] = Field(
         default_factory=dict, description='Gateway aliases, JSON, e.g. {"fast": "openai/gpt-5-mini"}.'
+    )
+    deployments: dict[str, DeploymentSettings] = Field(
+        default_factory=dict,
+        description='More deployments of a vendor under their own names, JSON, e.g. {"openai-eu": {"vendor": '
+        '"openai", "api_key": "...", "base_url": "..."}}; models are "openai-eu/gpt-4.1", usable as route targets.',
     )
     model_routes: dict[str, ModelRouteSettings] = Field(
         default_factory=dict,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+from llm_provider_service.domain.batches import BatchItemOutcome, VendorBatch
 from llm_provider_service.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
@@ -228,3 +229,21 @@ class RateBudget(Protocol):
 
     async def states(self, *, now: float) -> list[BudgetState]:
         """Every budget with a known limit, for operators."""
+
+
+class BatchProvider(Protocol):
+    """A vendor's batch API: submit many calls at once (at the batch price), poll, read the results.
+
+    `batch_results` of an ended batch has one outcome per item the vendor reports; an item it lost is absent,
+    so the caller can end it by policy. Raises `ProviderError` with the shared taxonomy.
+    """
+
+    async def submit_batch(self, items: Sequence[tuple[str, CompletionRequest]]) -> VendorBatch: ...
+
+    async def batch_status(self, batch_id: str) -> VendorBatch: ...
+
+    async def batch_results(
+        self, batch_id: str, requests: Mapping[str, CompletionRequest]
+    ) -> list[BatchItemOutcome]: ...
+
+    async def cancel_batch(self, batch_id: str) -> VendorBatch: ...

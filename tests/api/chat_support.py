@@ -96,6 +96,7 @@ def build_chat_api(
     budget_policy: BudgetPolicy | None = None,
     budget_wait_seconds: float = 5.0,
     model_routes: dict[str, Any] | None = None,
+    deployments: dict[str, Any] | None = None,
 ) -> ChatApi:
     sleep = RecordingSleep()
     scripted = ScriptedStreamingProvider("openai_compatible")
@@ -113,7 +114,10 @@ def build_chat_api(
         "retry_base_delay_seconds": 0.5,
         "gateway_budget_wait_seconds": budget_wait_seconds,
         "model_routes": model_routes or {},
+        "deployments": deployments or {},
     }
+    for name in deployments or {}:  # each deployment a scripted stand-in of its own
+        providers[name] = ScriptedStreamingProvider(name)
     harness = Harness(
         providers=providers,
         settings_overrides=settings,

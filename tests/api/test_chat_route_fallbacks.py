@@ -85,3 +85,27 @@ async def test_routes_are_listed_as_models_and_in_the_providers_view(chat_api: C
     assert judge["strategy"] == "fallback"
     assert [target["model"] for target in judge["targets"]] == ["openai_compatible/primary", "mock/mock-comparison-v1"]
     assert judge["targets"][0]["circuit_state"] == "closed"
+
+
+async def test_a_second_deployment_of_a_vendor_has_its_own_breaker_and_serves_the_fallback() -> None:
+    api = build_chat_api(
+        deployments={"openai-eu": {"vendor": "openai", "api_key": "k2", "base_url": "https://eu.example/v1"}},
+        model_routes={"gpt": {"targets": ["openai/gpt-4.1", "openai-eu/gpt-4.1"]}},
+    )
+    try:
+        breaker = api.harness.breakers.get("openai")
+        for _ in range(api.harness.failure_threshold):
+            breaker.record_failure(ProviderError(K.SERVER_ERROR, "down", provider="openai"))
+
+        response = await api.chat(model="gpt")
+
+        assert response.status_code == 200, response.text
+        assert response.headers["x-llm-provider-route"] == "openai-eu/gpt-4.1"
+        assert api.harness.breakers.get("openai-eu").state.value == "closed"
+        eu = api.gateway.route("openai-eu/gpt-4.1")
+        assert (eu.info.provider, eu.provider_name, eu.speaks_openai) == ("openai", "openai-eu", True)
+        await api.recorder.flush()
+        rows = await api.harness.store.usage_summary(start=None, end=None, group_by="provider")
+        assert {row.group for row in rows} == {"openai-eu"}
+    finally:
+        await api.client.aclose()

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from llm_provider_service.bootstrap import mock_profile
 from llm_provider_service.config import Settings
+from llm_provider_service.resources import mock_profile
 
 
 def test_defaults_are_embedded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,7 +28,8 @@ class Job:
     accepted_ns: int
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
-    # When the job finished: the service's own `completed_at` (epoch s) if it sent one, and when we learnt of it.
+    # When the job finished: the service's own `completed_at` (epoch s) if it sent one, and when its first callback
+    # (or polled result) arrived.
     completed_at_s: float | None = None
     answered_ns: int | None = None
     succeeded: bool = False
@@ -120,6 +121,7 @@ class JobTracker:
         job.event_ids.append(event_id)
         if len(job.callbacks) == 1:
             self.answered += 1
+            job.answered_ns = received_ns
             self._record_split(job, data, ACCEPT_TO_CALLBACK, received_ns)
 
     def polled(self, queue_id: str, result: Mapping[str, Any], received_ns: int, *, status: str = "completed") -> None:
@@ -131,7 +133,16 @@ class JobTracker:
             result = {**result, "error_detail": status}  # failed/expired/cancelled: not a completion
         job.callbacks.append(dict(result))
         self.answered += 1
+        job.answered_ns = received_ns
         self._record_split(job, result, ACCEPT_TO_RESULT_POLLED, received_ns)
+
+    def completed_by(self, deadline_ns: int) -> int:
+        """Jobs accepted outside the warm-up whose answer had arrived by `deadline_ns`."""
+        return sum(
+            1
+            for job in self.jobs.values()
+            if job.phase != "warmup" and job.answered_ns is not None and job.answered_ns <= deadline_ns
+        )
 
     def duplicate_events(self) -> int:
         return sum(count - 1 for count in self.seen_event_ids.values() if count > 1)

@@ -225,12 +225,10 @@ async def _drive(
 
 
 def effective_thresholds(options: RunOptions) -> tuple[str, ...]:
-    scenario = options.scenario
     if not options.default_gates:
         return options.thresholds
     tracked = options.kafka is not None or options.poll_results
-    return with_defaults(scenario.thresholds, options.thresholds, completion_gate=scenario.gate_completion and tracked,
-                         mix=scenario.mix)  # fmt: skip
+    return with_defaults(options.scenario.thresholds, options.thresholds, tracked=tracked)
 
 
 async def execute(options: RunOptions, *, send: SendFn | None = None, progress: Progress | None = None) -> RunResult:

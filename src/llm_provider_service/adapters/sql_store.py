@@ -37,6 +37,7 @@ ADD_ATTEMPTS = 3
 
 
 _INSERT_JOB = jobs.insert()
+_INSERT_OUTBOX = outbox.insert()
 
 
 class SqlJobStore:
@@ -116,13 +117,16 @@ class SqlJobStore:
 
     async def get(self, job_id: str) -> Job | None:
         with store_errors("get"):
-            return await self._one(sa.select(jobs).where(jobs.c.id == job_id))
+            async with self._reads.connect() as conn:
+                row = (await conn.execute(queries.GET_JOB, {"p_id": job_id})).mappings().first()
+            return job_from_row(row) if row is not None else None
 
     async def begin_attempt(
         self, job_id: str, *, owner: str, now: datetime, lease_expires_at: datetime, events: Sequence[OutboxEvent]
     ) -> Job | None:
-        statement = queries.begin_attempt(job_id, owner=owner, now=now, lease_expires_at=lease_expires_at)
-        return await self._change_with_events("begin_attempt", statement, events, now=now)
+        parameters = queries.begin_attempt(job_id, owner=owner, now=now, lease_expires_at=lease_expires_at)
+        return await self._change_with_events("begin_attempt", queries.BEGIN_ATTEMPT, events, now=now,
+                                              parameters=parameters)  # fmt: skip
 
     async def extend_lease(self, job_id: str, *, owner: str, lease_expires_at: datetime) -> bool:
         statement = queries.extend_lease(job_id, owner=owner, lease_expires_at=lease_expires_at)
@@ -146,8 +150,8 @@ class SqlJobStore:
     async def finish(
         self, job_id: str, outcome: JobOutcome, *, owner: str | None, now: datetime, events: Sequence[OutboxEvent]
     ) -> Job | None:
-        statement = queries.finish(job_id, outcome, owner=owner, now=now)
-        return await self._change_with_events("finish", statement, events, now=now)
+        statement, parameters = queries.finish(job_id, outcome, owner=owner, now=now)
+        return await self._change_with_events("finish", statement, events, now=now, parameters=parameters)
 
     async def due_jobs(self, *, now: datetime, limit: int) -> list[Job]:
         return await self._many("due_jobs", queries.due_jobs(now, limit))
@@ -174,15 +178,15 @@ class SqlJobStore:
     async def claim_outbox(self, *, now: datetime, limit: int, lock_seconds: float) -> list[OutboxEvent]:
         with store_errors("claim_outbox"):
             async with self._autocommit.connect() as conn:
-                rows = (await conn.execute(queries.claim_outbox(now, limit, lock_seconds))).mappings().all()
+                statement, parameters = queries.claim_outbox(now, limit, lock_seconds)
+                rows = (await conn.execute(statement, parameters)).mappings().all()
         # RETURNING has no order: restore the outbox order.
         return [outbox_event_from_row(row) for row in sorted(rows, key=lambda row: row["seq"])]
 
     async def mark_published(self, event_ids: Sequence[str], *, now: datetime) -> None:
         if event_ids:
-            published = outbox.c.event_id.in_(list(event_ids))
-            statement = sa.update(outbox).where(published).values(published_at=now, locked_until=None)
-            await self._execute("mark_published", statement)
+            parameters = {"p_event_ids": list(event_ids), "p_now": now}
+            await self._execute("mark_published", queries.MARK_PUBLISHED, parameters)
 
     async def prune_outbox(self, *, published_before: datetime, limit: int) -> int:
         return await self._execute("prune_outbox", queries.prune_outbox(published_before, limit))
@@ -232,27 +236,35 @@ class SqlJobStore:
                 rows = (await conn.execute(statement)).mappings().all()
         return [job_from_row(row) for row in rows]
 
-    async def _execute(self, operation: str, statement: sa.Executable) -> int:
+    async def _execute(
+        self, operation: str, statement: sa.Executable, parameters: Mapping[str, Any] | None = None
+    ) -> int:
         """Run one statement on its own (atomic by itself); the number of rows it matched."""
         with store_errors(operation):
             async with self._autocommit.connect() as conn:
-                result = await conn.execute(statement)
+                result = await conn.execute(statement, parameters)
         return int(getattr(result, "rowcount", 0))
 
     async def _change_with_events(
-        self, operation: str, statement: sa.UpdateBase, events: Sequence[OutboxEvent], *, now: datetime
+        self,
+        operation: str,
+        statement: sa.UpdateBase,
+        events: Sequence[OutboxEvent],
+        *,
+        now: datetime,
+        parameters: Mapping[str, Any] | None = None,
     ) -> Job | None:
         """Apply a conditional UPDATE ... RETURNING and, if it matched, insert `events` in the same transaction."""
         with store_errors(operation):
             if not events:  # one statement is atomic by itself: skip BEGIN/COMMIT
                 async with self._autocommit.connect() as conn:
-                    row = (await conn.execute(statement)).mappings().first()
+                    row = (await conn.execute(statement, parameters)).mappings().first()
                 return job_from_row(row) if row is not None else None
             async with self._engine.connect() as conn:
-                row = (await conn.execute(statement)).mappings().first()
+                row = (await conn.execute(statement, parameters)).mappings().first()
                 if row is None:
                     await conn.rollback()
                     return None
-                await conn.execute(outbox.insert(), outbox_rows(events, now=now))
+                await conn.execute(_INSERT_OUTBOX, outbox_rows(events, now=now))
                 await conn.commit()
         return job_from_row(row)

@@ -190,7 +190,7 @@ def to_completion_request(
     chat: ChatRequestIn, raw: dict[str, Any] | None, *, model_id: str, request_key: str, mock: dict[str, Any]
 ) -> CompletionRequest:
     """The vendor-neutral call for a validated chat request; `raw` (the body) is kept for pass-through."""
-    system, messages = _messages(chat.messages)
+    system, messages = _messages(chat.messages, verbatim=raw is not None)
     if chat.max_tokens is not None and chat.max_completion_tokens is not None:
         raise _invalid("max_tokens", "set max_completion_tokens or max_tokens, not both")
     passthrough = None
@@ -224,7 +224,9 @@ def to_completion_request(
     )
 
 
-def _messages(wire: list[MessageIn]) -> tuple[list[TextBlock], list[ChatMessage]]:
+def _messages(wire: list[MessageIn], *, verbatim: bool) -> tuple[list[TextBlock], list[ChatMessage]]:
+    """System blocks and turns; `verbatim` (the upstream gets the caller's messages as sent) lets content
+    parts we cannot translate (audio, files) through untouched instead of refusing them."""
     system: list[TextBlock] = []
     messages: list[ChatMessage] = []
     for index, message in enumerate(wire):
@@ -240,13 +242,13 @@ def _messages(wire: list[MessageIn]) -> tuple[list[TextBlock], list[ChatMessage]
             )
             messages.append(ChatMessage("assistant", message.text(), tool_calls=calls))
         else:
-            messages.append(ChatMessage("user", message.text(), parts=_parts(message, index)))
+            messages.append(ChatMessage("user", message.text(), parts=_parts(message, index, verbatim=verbatim)))
     if not any(message.role == "user" for message in messages):
         raise _invalid("messages", "messages must include a user message")
     return system, messages
 
 
-def _parts(message: MessageIn, index: int) -> tuple[ContentPart, ...]:
+def _parts(message: MessageIn, index: int, *, verbatim: bool) -> tuple[ContentPart, ...]:
     if not isinstance(message.content, list):
         return ()
     parts: list[ContentPart] = []
@@ -257,9 +259,10 @@ def _parts(message: MessageIn, index: int) -> tuple[ContentPart, ...]:
             if not part.image_url.url.startswith(_IMAGE_SCHEMES):
                 raise _invalid(f"messages.{index}.content.{part_index}.image_url.url", "need an https or data URL")
             parts.append(ImagePart(part.image_url.url, part.image_url.detail))
-        else:
+        elif not verbatim:
             raise UnsupportedParameterError(
-                f"content part type {part.type!r} is not supported", param=f"messages.{index}.content.{part_index}"
+                f"content part type {part.type!r} is not supported by this vendor",
+                param=f"messages.{index}.content.{part_index}",
             )
     return tuple(parts) if any(isinstance(part, ImagePart) for part in parts) else ()
 

@@ -31,6 +31,19 @@ class ModelInfo:
     uses_max_completion_tokens: bool = False
     is_default: bool = False
     priced: bool = True  # False: the manifest has no price for this id; its cost is reported as 0, not known
+    # Vendor batch API prices (OpenAI Batch, Anthropic Message Batches); None: half the immediate price, as both bill.
+    batch_input_usd_per_mtok: float | None = None
+    batch_output_usd_per_mtok: float | None = None
+
+    def batch_cost_usd(self, usage: TokenUsage) -> float:
+        """Cost of one call made through the vendor's batch API: usage x the manifest's batch price."""
+        if not self.priced:
+            return 0.0
+        input_price = self.batch_input_usd_per_mtok
+        output_price = self.batch_output_usd_per_mtok
+        input_price = self.input_usd_per_mtok / 2 if input_price is None else input_price
+        output_price = self.output_usd_per_mtok / 2 if output_price is None else output_price
+        return (usage.prompt_tokens * input_price + usage.completion_tokens * output_price) / TOKENS_PER_PRICE_UNIT
 
     def cost_usd(self, usage: TokenUsage) -> float:
         """Cost of one call: usage x manifest price."""

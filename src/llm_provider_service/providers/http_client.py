@@ -133,6 +133,45 @@ class VendorTransport:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport_error(exc) from exc
 
+    async def request_bytes(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        data: Any = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """Any other call (batch APIs: uploads, polls, result files): the 2xx body, else a `ProviderError`."""
+        headers = {k: v for k, v in self._headers.items() if not (data is not None and k == "content-type")}
+        headers.update(extra_headers or {})
+        payload = orjson.dumps(json_body) if json_body is not None else data
+        try:
+            async with self._session.request(method, self.base_url + path, data=payload, headers=headers) as response:
+                body = await response.read()
+                if response.status >= 300:
+                    raise error_from_response(
+                        provider=self.provider,
+                        status=response.status,
+                        headers=response.headers,
+                        body=body[:_MAX_ERROR_BODY_BYTES],
+                    )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._transport_error(exc) from exc
+        return body
+
+    async def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        data: Any = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        body = await self.request_bytes(method, path, json_body=json_body, data=data, extra_headers=extra_headers)
+        return self._decode(body)
+
     def _decode(self, body: bytes) -> dict[str, Any]:
         try:
             decoded = orjson.loads(body)  # orjson: several times faster than json on the gateway's hot path

@@ -8,7 +8,8 @@ as `x-mock-*` headers (see `mock_forwarding`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,8 +17,10 @@ import aiohttp
 from pydantic import SecretStr
 
 from llm_provider_service.domain.catalog import ModelCatalog
-from llm_provider_service.domain.errors import UnknownProviderError
-from llm_provider_service.ports import StreamingLLMProvider
+from llm_provider_service.domain.embeddings import EmbeddingRequest, EmbeddingResponse
+from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, UnknownProviderError
+from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse
+from llm_provider_service.ports import EmbeddingProvider, StreamingLLMProvider
 from llm_provider_service.providers.anthropic import DEFAULT_ANTHROPIC_BASE_URL, AnthropicProvider, anthropic_headers
 from llm_provider_service.providers.gemini import DEFAULT_GEMINI_BASE_URL, GeminiProvider, gemini_headers
 from llm_provider_service.providers.http_client import VendorTransport
@@ -28,6 +31,8 @@ from llm_provider_service.providers.openrouter import (
     OpenRouterProvider,
     openrouter_headers,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class EndpointSettings(Protocol):
@@ -179,3 +184,50 @@ def build_provider_registry(
         if provider is not None:
             providers[name] = provider
     return ProviderRegistry(providers, frozenset(VENDORS - set(providers)))
+
+
+class DeploymentProvider:
+    """One more deployment (key or base URL) of a vendor, under its own name: its own breaker, limits and budget."""
+
+    def __init__(self, inner: StreamingLLMProvider, name: str) -> None:
+        self._inner = inner
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse:
+        return await self._inner.complete(request)
+
+    def stream(self, request: CompletionRequest) -> AsyncIterator[CompletionChunk]:
+        return self._inner.stream(request)
+
+    async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        if not isinstance(self._inner, EmbeddingProvider):
+            raise ProviderError(
+                ProviderErrorKind.INVALID_REQUEST, f"{self._name} has no embeddings API", provider=self._name
+            )
+        return await self._inner.embed(request)
+
+
+def build_deployments(
+    *,
+    session: aiohttp.ClientSession,
+    catalog: ModelCatalog,
+    deployments: Mapping[str, tuple[str, EndpointSettings]],
+) -> dict[str, StreamingLLMProvider]:
+    """Named extra deployments, `{name: (vendor, endpoint)}`; one without what it needs is left out (logged)."""
+    built: dict[str, StreamingLLMProvider] = {}
+    for name, (vendor, given) in deployments.items():
+        if name in VENDORS or name == "mock":
+            raise ValueError(f"deployment name {name!r} is a vendor's name")
+        factory = _FACTORIES.get(vendor)
+        if factory is None:
+            raise ValueError(f"deployment {name!r}: unknown vendor {vendor!r}")
+        provider = factory(session, catalog, VendorEndpoint(given.api_key, given.base_url))
+        if provider is None:
+            logger.warning("deployment %s has no key or base URL; left out", name)
+            continue
+        built[name] = DeploymentProvider(provider, name)
+    return built

@@ -9,13 +9,15 @@ for a second at a time, and learning is skipped when the vendor repeats what we 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from llm_provider_service.domain.errors import BudgetUnavailableError
+from llm_provider_service.domain.errors import BudgetUnavailableError, ProviderError, ProviderErrorKind
 from llm_provider_service.domain.models import CompletionRequest, TokenUsage
 from llm_provider_service.domain.rate_limits import UNLIMITED, Demand, Grant, RateLimitObservation
 from llm_provider_service.ports import RateBudget
+from llm_provider_service.resilience.circuit_breaker import CircuitBreaker
 from llm_provider_service.service.budgets import BudgetPolicy, actual_demand, budget_key, estimate_demand
 
 logger = logging.getLogger(__name__)
@@ -126,3 +128,26 @@ class BudgetGate:
             return False
         self._learned[key] = (limits, now)
         return bool(observation.readings)
+
+
+def budget_wait_seconds(admission: Admission | None) -> float | None:
+    """Earlier deferrals plus this ticket's wait; None when the call's key has no budget."""
+    if admission is None or not admission.limited:
+        return None
+    return admission.grant.earlier_wait_seconds + admission.grant.delay_seconds
+
+
+def with_budget_wait(metadata: Mapping[str, Any], wait_seconds: float | None) -> Mapping[str, Any]:
+    """Callback metadata with `budget_wait_ms` added when the job's key has a budget."""
+    if wait_seconds is None:
+        return metadata
+    return {**metadata, "budget_wait_ms": round(wait_seconds * 1000)}
+
+
+def record_provider_failure(breaker: CircuitBreaker, error: ProviderError, *, budgets_on: bool) -> None:
+    """With budgets on, a vendor 429 pauses the budget (for its retry-after) instead of counting against the
+    breaker: a rate limit is not an outage."""
+    if budgets_on and error.kind is ProviderErrorKind.RATE_LIMITED:
+        breaker.record_cancelled()
+    else:
+        breaker.record_failure(error)

@@ -34,7 +34,7 @@ from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.ports import Clock, EmbeddingProvider, StreamingLLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy, call_with_retries
-from llm_provider_service.service.budget_gate import Admission, BudgetGate
+from llm_provider_service.service.budget_gate import Admission, BudgetGate, record_provider_failure
 from llm_provider_service.service.chat_parameters import OPENAI_PROTOCOL, UnsupportedParamsPolicy, admit
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.routing import RouteGroup, RouteSpec
@@ -59,10 +59,12 @@ class Route:
     name: str
     provider: StreamingLLMProvider
     info: ModelInfo
+    deployment: str | None = None  # a named deployment of the vendor: its own breaker, limits and budget
 
     @property
     def provider_name(self) -> str:
-        return self.info.provider
+        """Who serves: the vendor, or the deployment's name (breakers, limits, usage and headers use it)."""
+        return self.deployment or self.info.provider
 
     @property
     def speaks_openai(self) -> bool:
@@ -99,6 +101,7 @@ class ChatGateway:
         on_call: Callable[[UsageRecord], None] = lambda record: None,
         unsupported_params: UnsupportedParamsPolicy = "drop",
         model_routes: Mapping[str, RouteSpec] | None = None,
+        deployment_vendors: Mapping[str, str] | None = None,
         budgets: BudgetGate | None = None,
         budget_wait_seconds: float = 5.0,
     ) -> None:
@@ -119,6 +122,8 @@ class ChatGateway:
         self._budget_wait_seconds = budget_wait_seconds
         self._routes: dict[str, Route] = {}
         self._adhoc_routes: dict[str, Route] = {}
+        # A deployment (another key or base URL of a vendor) has its own name; its models are the vendor's.
+        self._deployment_vendors = dict(deployment_vendors or {})
         self._listing: list[ListedModel] = []
         # Ids: a random per-process prefix and a counter, unique without uuid4's syscall per call.
         self._id_prefix = os.urandom(8).hex()
@@ -186,12 +191,13 @@ class ChatGateway:
         provider = self._providers.get(provider_name)
         if provider is None:
             raise ModelNotFoundError(f"model {model!r} does not exist: provider {provider_name!r} is not configured")
+        vendor = self._deployment_vendors.get(provider_name)
         try:
-            info = self._catalog.resolve(provider_name, model_id)
+            info = self._catalog.resolve(vendor or provider_name, model_id)
         except UnknownModelError as exc:
             raise ModelNotFoundError(f"model {model!r} does not exist") from exc
-        # Only ad-hoc ids (OpenAI-compatible servers) get here; a bounded number are remembered.
-        route = Route(model, provider, info)
+        # Ad-hoc ids (OpenAI-compatible servers) and deployments' models get here; a bounded number are remembered.
+        route = Route(model, provider, info, deployment=provider_name if vendor is not None else None)
         if len(self._adhoc_routes) < _MAX_CACHED_ADHOC_ROUTES:
             self._adhoc_routes[model] = route
         return route
@@ -283,7 +289,7 @@ class ChatGateway:
             breaker.record_failure(error)
             raise error from exc
         except ProviderError as error:
-            self._record_failure(breaker, error)
+            record_provider_failure(breaker, error, budgets_on=self._budgets is not None)
             raise
         except BaseException:
             breaker.record_cancelled()
@@ -331,7 +337,7 @@ class ChatGateway:
             raise error from exc
         except ProviderError as error:
             await _close(source)
-            self._record_failure(breaker, error)
+            record_provider_failure(breaker, error, budgets_on=self._budgets is not None)
             raise
         except BaseException:
             await _close(source)
@@ -376,12 +382,6 @@ class ChatGateway:
             raise ProviderUnavailableError(
                 f"provider {route.provider_name} is at its concurrency limit", _MIN_RETRY_AFTER_SECONDS
             )
-
-    def _record_failure(self, breaker: CircuitBreaker, error: ProviderError) -> None:
-        if self._budgets is not None and error.kind is ProviderErrorKind.RATE_LIMITED:
-            breaker.record_cancelled()  # the rate budget pauses instead: a rate limit is not an outage
-        else:
-            breaker.record_failure(error)
 
     def _allow(self, route: Route) -> CircuitBreaker:
         breaker = self._breakers.get(route.provider_name)

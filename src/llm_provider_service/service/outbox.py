@@ -15,6 +15,10 @@ logger = logging.getLogger(__name__)
 
 MAX_DIRECT_EVENTS = 1000
 MAX_BACKOFF_SECONDS = 5.0
+# Each job writes two events moments apart (started, then its result) and jobs finish in bursts: waiting this long
+# after a wake-up lets their events share one claim + publish + mark round instead of one round per event (three
+# store statements and a broker round trip each), for a few ms of callback latency.
+COALESCE_SECONDS = 0.005
 
 
 class OutboxRelay:
@@ -37,6 +41,7 @@ class OutboxRelay:
         on_published: Callable[[int], None] = lambda count: None,
         on_failure: Callable[[str, float], None] = lambda cause, failing_seconds: None,
         on_recovered: Callable[[float], None] = lambda failed_seconds: None,
+        coalesce_seconds: float = COALESCE_SECONDS,
     ) -> None:
         self._store = store
         self._publisher = publisher
@@ -47,6 +52,7 @@ class OutboxRelay:
         self._on_published = on_published
         self._on_failure = on_failure
         self._on_recovered = on_recovered
+        self._coalesce_seconds = coalesce_seconds
         self._wake = asyncio.Event()
         self._direct: deque[OutboxEvent] = deque(maxlen=MAX_DIRECT_EVENTS)
         self._failures = 0
@@ -139,15 +145,18 @@ class OutboxRelay:
             delay = self._poll_interval_seconds
             if published < 0:
                 delay = min(MAX_BACKOFF_SECONDS, self._poll_interval_seconds * 2 ** min(self._failures, 8))
-            await self._sleep(delay, stop)
+            if await self._sleep(delay, stop) and self._coalesce_seconds > 0 and not stop.is_set():
+                await asyncio.sleep(self._coalesce_seconds)
 
-    async def _sleep(self, delay: float, stop: asyncio.Event) -> None:
+    async def _sleep(self, delay: float, stop: asyncio.Event) -> bool:
+        """Until woken, stopped or `delay` passed; True if woken by new events."""
         waiters = (asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait()))
         try:
             await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
+        return self._wake.is_set()
 
     async def drain(self, timeout_seconds: float) -> int:
         """Publish what is left (at shutdown); returns the backlog that could not be published in time."""

@@ -21,9 +21,15 @@ from llm_provider_service.domain.events import CompletedCall, JobOutcome
 from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, Comparison, CompletionResponse, Job, TokenUsage
 from llm_provider_service.domain.rate_limits import observing_rate_limits
 from llm_provider_service.ports import Lease, LLMProvider
-from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
+from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy
-from llm_provider_service.service.budget_gate import Admission, BudgetGate
+from llm_provider_service.service.budget_gate import (
+    Admission,
+    BudgetGate,
+    budget_wait_seconds,
+    record_provider_failure,
+    with_budget_wait,
+)
 from llm_provider_service.service.job_context import JobContext
 from llm_provider_service.service.leases import LeaseKeeper
 from llm_provider_service.service.limits import ProviderLimits
@@ -176,7 +182,7 @@ class JobProcessor:
 
     async def _attempt(self, job: Job, lease: Lease, admission: Admission | None) -> ProcessingReport:
         breaker = self._breakers.get(job.provider)
-        budget_wait = _budget_wait_seconds(admission)
+        budget_wait = budget_wait_seconds(admission)
         with observing_rate_limits() as seen:
             try:
                 async with LeaseKeeper(
@@ -193,7 +199,7 @@ class JobProcessor:
                     return ProcessingReport(job.id, Outcome.LOST, job.provider, job.model, job.attempts)
             except ProviderError as error:
                 await self._settle(admission, None, seen.last)
-                self._record_failure(breaker, error)
+                record_provider_failure(breaker, error, budgets_on=self._budgets is not None)
                 report = await self._handle_failure(job, keeper.lease, error)
                 return replace(report, budget_wait_seconds=budget_wait)
             except asyncio.CancelledError:
@@ -204,13 +210,6 @@ class JobProcessor:
         breaker.record_success()
         report = await self._complete(job, keeper.lease, answer, budget_wait)
         return replace(report, budget_wait_seconds=budget_wait)
-
-    def _record_failure(self, breaker: CircuitBreaker, error: ProviderError) -> None:
-        if self._budgets is not None and error.kind is ProviderErrorKind.RATE_LIMITED:
-            # A vendor 429 pauses the rate budget (for its retry-after); a rate limit is not an outage.
-            breaker.record_cancelled()
-        else:
-            breaker.record_failure(error)
 
     async def _settle(self, admission: Admission | None, usage: TokenUsage | None, seen: Any) -> None:
         if self._budgets is not None and admission is not None:
@@ -268,7 +267,7 @@ class JobProcessor:
         return replace(report, error_kind=error.kind.value)
 
     async def _complete(
-        self, job: Job, lease: Lease, answer: _Answer, budget_wait_seconds: float | None = None
+        self, job: Job, lease: Lease, answer: _Answer, wait_seconds: float | None = None
     ) -> ProcessingReport:
         model = self._catalog.lookup(job.provider, job.model)
         usage = answer.response.usage
@@ -279,7 +278,7 @@ class JobProcessor:
             usage=usage,
             cost_usd=round(model.cost_usd(usage), 8),
             response_time_ms=round(answer.call_seconds * 1000),
-            extra_metadata=_with_budget_wait({}, budget_wait_seconds),
+            extra_metadata=with_budget_wait({}, wait_seconds),
             cost_known=model.priced,
             envelope_metadata=_mock_timing(answer.response.provider_metadata),
         )
@@ -329,21 +328,8 @@ class JobProcessor:
             logger.warning("queue unavailable; the reconciler will repair its state")
 
 
-def _budget_wait_seconds(admission: Admission | None) -> float | None:
-    """Earlier deferrals plus this ticket's wait; None when the job's key has no budget."""
-    if admission is None or not admission.limited:
-        return None
-    return admission.grant.earlier_wait_seconds + admission.grant.delay_seconds
-
-
 def _mock_timing(provider_metadata: Mapping[str, Any]) -> dict[str, Any]:
     """The mock's intrinsic time travels in the envelope's metadata (the toolkit reads it), never in the
     caller's `request_metadata`; other provider details (response ids) stay out of the callback."""
     intrinsic_ms = provider_metadata.get(MOCK_INTRINSIC_MS_KEY)
     return {MOCK_INTRINSIC_MS_KEY: intrinsic_ms} if isinstance(intrinsic_ms, int | float) else {}
-
-
-def _with_budget_wait(metadata: Mapping[str, Any], budget_wait_seconds: float | None) -> Mapping[str, Any]:
-    if budget_wait_seconds is None:
-        return metadata
-    return {**metadata, "budget_wait_ms": round(budget_wait_seconds * 1000)}

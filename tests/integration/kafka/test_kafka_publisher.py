@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -15,7 +16,7 @@ from llm_provider_service.domain.errors import PublishError
 from llm_provider_service.domain.models import OutboxEvent
 from llm_provider_service.infra.binaries import MissingBinaryError
 from llm_provider_service.infra.kafka_broker import KafkaBroker, make_broker
-from tests.kafka_consumer import CallbackCollector
+from tests.kafka_consumer import CallbackCollector, ReceivedEvent
 from tests.kafka_settings import TEST_KAFKA_BROKER
 
 pytestmark = pytest.mark.integration
@@ -23,13 +24,15 @@ pytestmark = pytest.mark.integration
 DELIVERY_TIMEOUT_SECONDS = 2.0
 
 
-def _events(topic: str, count: int) -> list[OutboxEvent]:
+def _events(topic: str, count: int, *, batch: str = "only") -> list[OutboxEvent]:
     return [
         OutboxEvent(
             event_id=str(uuid.uuid4()),
             topic=topic,
             key=f"request-{index}",
-            value=json.dumps({"event_type": "LLMComparisonResultV1", "data": {"index": index}}).encode(),
+            value=json.dumps({"event_type": "LLMComparisonResultV1", "data": {"index": index, "batch": batch}}).encode(
+                "utf-8"
+            ),
             headers=(("event_type", "LLMComparisonResultV1"), ("correlation_id", f"corr-{index}")),
         )
         for index in range(count)
@@ -92,7 +95,7 @@ async def test_stopped_broker_fails_the_batch_then_publishing_recovers(own_broke
     async with KafkaEventPublisher(
         bootstrap_servers=own_broker.bootstrap_servers, delivery_timeout_seconds=DELIVERY_TIMEOUT_SECONDS
     ) as publisher:
-        await publisher.publish(_events(topic, 10))
+        await publisher.publish(_events(topic, 10, batch="before"))
 
         own_broker.stop()
         started = time.monotonic()
@@ -102,11 +105,20 @@ async def test_stopped_broker_fails_the_batch_then_publishing_recovers(own_broke
         assert time.monotonic() - started < DELIVERY_TIMEOUT_SECONDS + 3
 
         own_broker.start()  # same port (Apache Kafka keeps the topic; Tansu starts empty)
-        await _publish_until_accepted(publisher, _events(topic, 10))
+        await _publish_until_accepted(publisher, _events(topic, 10, batch="after"))
 
+    # Apache Kafka also kept the batch sent before the stop (Tansu starts empty), and partitions interleave: wait for
+    # the whole batch sent after the restart, whatever else the topic holds.
     async with CallbackCollector(own_broker.bootstrap_servers, [topic]) as collector:
-        received = await collector.wait_for(10, timeout_seconds=30)
-    assert {event.key for event in received} == {f"request-{index}" for index in range(10)}
+        await collector.wait_for(10, timeout_seconds=30)
+        async with asyncio.timeout(30):
+            while len(_keys_of(collector.events, "after")) < 10:  # noqa: ASYNC110 - the collector has no per-key event
+                await asyncio.sleep(0.05)
+    assert _keys_of(collector.events, "after") == {f"request-{index}" for index in range(10)}
+
+
+def _keys_of(received: list[ReceivedEvent], batch: str) -> set[str | None]:
+    return {event.key for event in received if event.envelope["data"]["batch"] == batch}
 
 
 async def _publish_until_accepted(publisher: KafkaEventPublisher, events: list[OutboxEvent]) -> None:

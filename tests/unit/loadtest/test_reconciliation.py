@@ -111,3 +111,14 @@ def test_accept_latency_is_found_by_slo_queries() -> None:
     tracker = tracker_with("a", "b", "c")
     histogram = tracker.measurements.select("accept_latency", {"outcome": "ok", "phase": "steady"})
     assert histogram.get_total_count() == 3
+
+
+def test_completed_by_counts_answers_that_arrived_in_time_outside_the_warmup() -> None:
+    tracker = tracker_with("a", "b", "c")
+    tracker.accepted("w", workload="quick", phase="warmup", intended_ns=0, done_ns=MS)
+    tracker.callback(callback("a", "e1"), received_ns=10 * MS)
+    tracker.callback(callback("b", "e2"), received_ns=50 * MS)
+    tracker.callback(callback("w", "e3"), received_ns=5 * MS)
+    # "c" never answered: a saturated service accepted it and is still working.
+    assert tracker.completed_by(20 * MS) == 1
+    assert tracker.completed_by(60 * MS) == 2

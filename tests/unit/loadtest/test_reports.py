@@ -47,6 +47,18 @@ def test_result_json_round_trips_exactly(saved_run: Path) -> None:
     assert RunResult.from_json(data).to_json() == data
 
 
+def test_result_json_carries_the_percentiles_of_every_histogram(saved_run: Path) -> None:
+    histograms = json.loads(saved_run.read_text())["measurements"]["histograms"]
+    scheduled = [entry for entry in histograms if entry["metric"] == "scheduled_latency"]
+    assert scheduled
+    for entry in histograms:
+        summary = entry["summary"]
+        assert {"count", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "max_ms"} <= set(summary)
+        assert summary["count"] > 0
+        assert summary["p50_ms"] <= summary["p99_ms"] <= summary["max_ms"]
+    assert scheduled[0]["summary"]["p999_ms"] == "insufficient samples"  # 100 samples: fewer than 10,000
+
+
 def test_perf_report_re_renders_the_same_outputs_without_rerunning(saved_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "again"
     outcome = CliRunner().invoke(app, ["report", str(saved_run), "--out", str(out)])

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from llm_loadtest.load.scenarios import Knobs, ScenarioError, built_in, check_thresholds, parse_mix, resolve
+from llm_loadtest.load.gates import COMPLETION_GATE
+from llm_loadtest.load.scenarios import (
+    Knobs,
+    ScenarioError,
+    built_in,
+    check_thresholds,
+    parse_mix,
+    resolve,
+)
 
 
 @pytest.mark.parametrize("name", ["load", "endurance", "spike", "sweep"])
@@ -63,3 +71,12 @@ def test_latency_slos_are_refused_on_a_closed_loop_but_capacity_gates_are_not() 
         check_thresholds(stress, ["service_latency: p99<10ms"])
     check_thresholds(stress, ["errors: rate<0.01", "throughput: achieved>=100"])
     check_thresholds(built_in("load", Knobs()), ["scheduled_latency: p99<10ms"])
+
+
+def test_load_and_endurance_gate_steady_latency_and_finished_jobs_by_default() -> None:
+    for name in ("load", "endurance"):
+        thresholds = built_in(name, Knobs()).thresholds
+        assert "scheduled_latency{phase=steady}: p99<100ms" in thresholds
+        assert COMPLETION_GATE in thresholds
+    # Chat answers synchronously: nothing to complete later, so no completion gate.
+    assert COMPLETION_GATE not in built_in("load", Knobs(mix={"chat": 1.0})).thresholds

@@ -12,7 +12,7 @@ from llm_provider_service.providers.http_client import open_http_session
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.providers.openai import OpenAIChatProvider
 from llm_provider_service.providers.openai_compatible import OpenAICompatibleProvider
-from llm_provider_service.providers.registry import VENDORS, VendorEndpoint, build_provider_registry
+from llm_provider_service.providers.registry import VENDORS, VendorEndpoint, build_deployments, build_provider_registry
 
 
 class StubMock(OpenAIChatProvider):
@@ -62,3 +62,22 @@ async def test_unknown_vendor_names_are_refused() -> None:
 
 def test_every_vendor_is_a_known_provider_name() -> None:
     assert {"anthropic", "openai", "google", "openrouter", "openai_compatible"} == VENDORS
+
+
+async def test_named_deployments_are_built_under_their_names_and_may_not_take_a_vendors_name() -> None:
+    async with open_http_session(timeout_seconds=5.0, connect_timeout_seconds=1.0) as session:
+        built = build_deployments(
+            session=session,
+            catalog=default_catalog(),
+            deployments={
+                "openai-eu": ("openai", VendorEndpoint(SecretStr("k"), base_url="http://127.0.0.1:9/v1")),
+                "claude-b": ("anthropic", VendorEndpoint(None)),  # no key: left out
+            },
+        )
+        with pytest.raises(ValueError, match="vendor's name"):
+            build_deployments(
+                session=session, catalog=default_catalog(), deployments={"openai": ("openai", VendorEndpoint())}
+            )
+
+    assert set(built) == {"openai-eu"}
+    assert built["openai-eu"].name == "openai-eu"

@@ -21,7 +21,7 @@ from llm_provider_service.adapters.sql_migrations import (
 )
 from llm_provider_service.adapters.sql_store import SqlJobStore
 from llm_provider_service.adapters.sql_tables import metadata
-from tests.unit.store.contract import T0, make_job
+from tests.unit.store.contract import make_job
 
 
 def schema_differences(connection: Connection) -> list[object]:
@@ -69,7 +69,7 @@ def test_the_head_revision_constant_matches_the_migration_scripts() -> None:
 
 
 def test_the_outbox_claim_skips_rows_other_relays_hold_on_postgresql() -> None:
-    sql = str(sql_queries.claim_outbox(T0, 10, 30.0).compile(dialect=make_url("postgresql+asyncpg://").get_dialect()()))
+    sql = str(sql_queries.CLAIM_OUTBOX.compile(dialect=make_url("postgresql+asyncpg://").get_dialect()()))
 
     assert "FOR UPDATE SKIP LOCKED" in sql
 
