@@ -164,6 +164,27 @@ class OutputSchema:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatOptions:
+    """Tools and sampling options of a gateway call (Chat Completions names; adapters translate them)."""
+
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    top_p: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    n: int = 1
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    user: str | None = None
+
+
+NO_OPTIONS = ChatOptions()
+
+
+@dataclass(frozen=True, slots=True)
 class CompletionRequest:
     """One provider call, vendor neutral. Adapters translate it into their wire format.
 
@@ -182,19 +203,9 @@ class CompletionRequest:
     request_key: str = ""
     attempt: int = 1
     mock: JsonObject = field(default_factory=dict)
-    # The Chat Completions surface (the gateway); jobs leave these at their defaults.
-    tools: tuple[ToolSpec, ...] = ()
-    tool_choice: ToolChoice | None = None
-    parallel_tool_calls: bool | None = None
-    stop: tuple[str, ...] = ()
-    seed: int | None = None
-    top_p: float | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    n: int = 1
-    logprobs: bool = False
-    top_logprobs: int | None = None
-    user: str | None = None
+    # The Chat Completions surface (the gateway); jobs keep the defaults. One nested object, not a dozen
+    # fields: a frozen dataclass pays per field on every construction and `replace`, on the hot path.
+    options: ChatOptions = NO_OPTIONS
     # Fields of the caller's Chat Completions body that OpenAI-protocol upstreams receive verbatim
     # (unknown ones, and `messages`, `tools`, `response_format`... as sent); None outside the gateway.
     passthrough: JsonObject | None = None

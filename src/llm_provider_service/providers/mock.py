@@ -60,14 +60,14 @@ def prompt_text(request: CompletionRequest) -> str:
 
 
 def _tool_plan(request: CompletionRequest, scripted: str | None) -> ToolPlan | None:
-    choice = request.tool_choice
-    if not request.tools or (choice is not None and choice.mode == "none"):
+    choice = request.options.tool_choice
+    if not request.options.tools or (choice is not None and choice.mode == "none"):
         return None
     forced = None
     if choice is not None and choice.mode in ("required", "function"):
         forced = choice.name or ""
     after_tool = bool(request.messages) and request.messages[-1].role == "tool"
-    tools = {tool.name: tool.schema for tool in request.tools}
+    tools = {tool.name: tool.schema for tool in request.options.tools}
     return plan_tool_call(tools, forced=forced, scripted=scripted, after_tool_result=after_tool)
 
 
@@ -143,9 +143,9 @@ class MockProvider:
             attempt=request.attempt,
             schema=plan.schema if plan is not None else schema,
             control=control,
-            stop=request.stop if plan is None else (),
+            stop=request.options.stop if plan is None else (),
             images=sum(isinstance(part, ImagePart) for message in request.messages for part in message.parts),
-            choices=request.n if plan is None else 1,
+            choices=request.options.n if plan is None else 1,
         )
         result = self._engine.respond(call)
         if result.rate_limit is not None and observing():

@@ -3,7 +3,8 @@
 Jobs and gateway calls ask `admit` before calling a provider; a refusal means "come back later" (a job goes back
 to the queue delayed, spending no attempt; a sync call answers 429). `settle` gives back what the estimate took
 beyond the real usage and passes on what the vendor's headers said. Keys with no known limit cost no round trip
-for a second at a time, and learning is skipped when the vendor repeats what we already know.
+for a fifth of a second at a time (short: another process may learn the limit meanwhile), and learning is
+skipped when the vendor repeats what we already know.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from llm_provider_service.service.budgets import BudgetPolicy, actual_demand, bu
 
 logger = logging.getLogger(__name__)
 
-UNLIMITED_RECHECK_SECONDS = 1.0
+UNLIMITED_RECHECK_SECONDS = 0.2
 _NO_DEMAND = Demand(0.0)
 RELEARN_SECONDS = 1.0
 

@@ -121,7 +121,7 @@ async def chat_completions(request: Request) -> Response:
 async def _open(
     gateway: ChatGateway, route: GatewayRoute, call: CompletionRequest
 ) -> tuple[AsyncGenerator[CompletionChunk, None], int]:
-    return await gateway.open_stream(route, call), call.n
+    return await gateway.open_stream(route, call), call.options.n
 
 
 def _route_headers(route: GatewayRoute, dropped: tuple[str, ...]) -> dict[str, str]:
