@@ -76,9 +76,7 @@ async def test_a_write_resolves_only_once_its_transaction_committed(writer: Sqli
     assert seen == [{f"n{i}" for i in range(10)}] * 10
 
 
-async def test_a_transient_failure_fails_every_caller_in_the_transaction(
-    writer: SqliteWriter, database: Path
-) -> None:
+async def test_a_transient_failure_fails_every_caller_in_the_transaction(writer: SqliteWriter, database: Path) -> None:
     unavailable = exc.OperationalError("INSERT", {}, sqlite3.OperationalError("disk I/O error"))
 
     outcomes = await asyncio.gather(
