@@ -83,7 +83,7 @@ async def test_a_transient_failure_fails_every_caller_in_the_transaction(writer:
         writer.write(insert("a")), writer.write(failing(unavailable)), writer.write(insert("b")), return_exceptions=True
     )
 
-    assert outcomes == [unavailable] * 3
+    assert list(outcomes) == [unavailable] * 3
     assert stored(database) == set()  # nothing of the shared transaction was applied
     assert await writer.write(insert("later")) == 1  # and the writer goes on
 
@@ -95,7 +95,7 @@ async def test_a_failing_write_fails_only_its_own_caller(writer: SqliteWriter, d
         writer.write(insert("a")), writer.write(failing(bug)), writer.write(insert("b")), return_exceptions=True
     )
 
-    assert outcomes == [1, bug, 1]
+    assert list(outcomes) == [1, bug, 1]
     assert stored(database) == {"a", "b"}  # its own rows were rolled back with it
 
 
