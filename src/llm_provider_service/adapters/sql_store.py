@@ -55,7 +55,7 @@ class SqlJobStore:
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         # Plain reads may use their own connections: on SQLite (one writer connection) they then never queue
         # behind writes, and WAL lets them read while a write commits.
-        self._reads = (reader or engine).execution_options(isolation_level="AUTOCOMMIT")
+        self._reads = reader if reader is not None else self._autocommit  # a reader engine is autocommit already
 
     @classmethod
     @asynccontextmanager
