@@ -77,7 +77,7 @@ def create_engine(
         if readonly:
             # Readers never take the write lock (WAL), so a few of them can run beside the single writer. They are
             # autocommit from their first connect, with nothing to roll back on return: setting and resetting the
-            # isolation level per checkout, and the reset's ROLLBACK, cost three aiosqlite thread hops per read.
+            # isolation level per checkout cost two aiosqlite thread hops per read.
             options.update(
                 pool_size=SQLITE_READERS, max_overflow=0, pool_timeout=pool_timeout_seconds,
                 isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
