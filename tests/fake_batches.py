@@ -13,7 +13,7 @@ class InMemoryBatches:
     """Mixed into `InMemoryJobStore`: batches by id, next to its jobs."""
 
     jobs: dict[str, Job]
-    batches: dict[str, BatchRecord]
+    vendor_batches: dict[str, BatchRecord]
 
     def _check(self) -> None: ...
 
@@ -33,15 +33,15 @@ class InMemoryBatches:
                 self.jobs[job_id], lease_owner=batch.job_owner, lease_expires_at=job_lease_expires_at
             )
         record = replace(batch, job_ids=tuple(moved))
-        self.batches[batch.id] = record
+        self.vendor_batches[batch.id] = record
         return record
 
     async def batch_submitted(self, batch_id: str, *, vendor_batch_id: str, now: datetime) -> bool:
         self._check()
-        batch = self.batches.get(batch_id)
+        batch = self.vendor_batches.get(batch_id)
         if batch is None or batch.phase is not BatchPhase.SUBMITTING:
             return False
-        self.batches[batch_id] = replace(
+        self.vendor_batches[batch_id] = replace(
             batch, phase=BatchPhase.SUBMITTED, vendor_batch_id=vendor_batch_id, submitted_at=now, updated_at=now
         )
         return True
@@ -50,8 +50,8 @@ class InMemoryBatches:
         self, *, owner: str, now: datetime, lease_expires_at: datetime, limit: int
     ) -> list[BatchRecord]:
         self._check()
-        claimed = []
-        for batch in sorted(self.batches.values(), key=lambda batch: batch.created_at):
+        claimed: list[BatchRecord] = []
+        for batch in sorted(self.vendor_batches.values(), key=lambda batch: batch.created_at):
             if len(claimed) >= limit:
                 break
             if batch.phase is BatchPhase.ENDED:
@@ -59,21 +59,21 @@ class InMemoryBatches:
             lease = batch.poll_lease_expires_at
             if batch.poll_owner == owner or lease is None or lease <= now:
                 batch = replace(batch, poll_owner=owner, poll_lease_expires_at=lease_expires_at)
-                self.batches[batch.id] = batch
+                self.vendor_batches[batch.id] = batch
                 claimed.append(batch)
         return claimed
 
     async def end_batch(self, batch_id: str, *, vendor_state: str, now: datetime) -> bool:
         self._check()
-        batch = self.batches.get(batch_id)
+        batch = self.vendor_batches.get(batch_id)
         if batch is None or batch.phase is BatchPhase.ENDED:
             return False
-        self.batches[batch_id] = replace(
+        self.vendor_batches[batch_id] = replace(
             batch, phase=BatchPhase.ENDED, vendor_state=vendor_state, ended_at=now, updated_at=now
         )
         return True
 
     async def open_batches(self, *, limit: int) -> list[BatchRecord]:
         self._check()
-        open_ = [batch for batch in self.batches.values() if batch.phase is not BatchPhase.ENDED]
+        open_ = [batch for batch in self.vendor_batches.values() if batch.phase is not BatchPhase.ENDED]
         return sorted(open_, key=lambda batch: batch.created_at)[:limit]

@@ -70,7 +70,7 @@ class InMemoryJobStore(InMemoryBatches):
         self.published_at: dict[str, datetime] = {}
         self.locked_until: dict[str, datetime] = {}
         self.usage: list[UsageRecord] = []
-        self.batches: dict[str, BatchRecord] = {}
+        self.vendor_batches: dict[str, BatchRecord] = {}
         self.unavailable: Exception | None = None
 
     def _check(self) -> None:
