@@ -169,7 +169,11 @@ def compose(
     batching = BatchCoordinator(
         context,
         store=store,
-        clients=build_batch_clients(providers) if batch_clients is None else batch_clients,
+        clients=(
+            build_batch_clients(providers, submit_headers=t.batch_submit_headers)
+            if batch_clients is None
+            else batch_clients
+        ),
         catalog=catalog,
         retry_policy=_retry_policy(t, t.max_attempts),
         config=BatchConfig(
@@ -178,7 +182,7 @@ def compose(
             poll_interval_seconds=t.batch_poll_interval_seconds,
             job_lease_seconds=t.batch_job_lease_seconds,
             fallback=BatchFallback(t.batch_fallback),
-            collector_lease_seconds=max(t.lease_seconds, 30.0),
+            collector_lease_seconds=t.lease_seconds,
         ),
         on_report=worker.record,
         on_batch=lambda provider, state: metrics.vendor_batches.labels(provider, state).inc(),

@@ -245,6 +245,11 @@ class Settings(BaseSettings):
     batch_job_lease_seconds: float = Field(
         90000.0, gt=0, description="Lease of a submitted batch's jobs (beyond the vendors' 24 h window)."
     )
+    batch_submit_headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra headers sent with each vendor batch submission, JSON (e.g. the mock server's "
+        "x-mock-batch-* scripts in tests).",
+    )
     batch_fallback: Literal["immediate", "fail"] = Field(
         "immediate",
         description="A job its batch did not answer (lost, expired, cancelled, retryable error): retry it as an "

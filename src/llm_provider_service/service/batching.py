@@ -48,11 +48,12 @@ class BatchConfig:
     poll_interval_seconds: float = 30.0
     job_lease_seconds: float = 90_000.0  # longer than the vendors' 24 h completion window
     fallback: BatchFallback = BatchFallback.IMMEDIATE
-    collector_lease_seconds: float = 60.0  # beyond the window: a collecting worker's death frees its jobs
+    collector_lease_seconds: float = 30.0  # beyond the window: a collecting worker's death frees its jobs
 
     @property
     def poll_lease_seconds(self) -> float:
-        return max(3 * self.poll_interval_seconds, 30.0)
+        """How long a poller holds a batch between its polls; after that another worker takes it over."""
+        return max(3 * self.poll_interval_seconds, self.collector_lease_seconds)
 
 
 class BatchCoordinator:
