@@ -108,9 +108,7 @@ class BatchCoordinator:
             return ProcessingReport(job.id, Outcome.SKIPPED, job.provider, job.model)
         self._context.on_events_written()
         if now >= started.expires_at:
-            report = await self._endings.expire(started, owner=self._owner)
-            self._on_report(report)
-            return report
+            return await self._endings.expire(started, owner=self._owner)
         key = (started.provider, started.model)
         self._pending.setdefault(key, []).append(started)
         self._first_at.setdefault(key, clock.monotonic())
@@ -133,21 +131,33 @@ class BatchCoordinator:
                                                      limit=100):  # fmt: skip
             try:
                 await self._poll(batch)
-            except ProviderError as error:  # the vendor is unreachable now: the next poll tries again
+            except ServiceError as error:  # the vendor or the store is unreachable now: the next poll tries again
                 logger.warning("polling batch %s failed: %s", batch.id, error)
 
-    async def run(self, stop: asyncio.Event, *, tick_seconds: float = 0.5) -> None:
+    async def run(self, stop: asyncio.Event, *, tick_seconds: float = 0.5, drain_seconds: float = 5.0) -> None:
         while not stop.is_set():
             try:
                 await self.tick()
             except ServiceError as error:
                 logger.warning("batching: %s; will try again", error.code)
+            except Exception:  # one bad batch must not stop the process; the next tick retries
+                logger.exception("batching tick failed")
             try:
                 async with asyncio.timeout(tick_seconds):
                     await stop.wait()
             except TimeoutError:
                 pass
-        # Collections not yet submitted: their collector lease runs out and the reconciler re-enqueues them.
+        await self._drain(drain_seconds)
+
+    async def _drain(self, seconds: float) -> None:
+        """On shutdown, submit what was collected; whatever is left waits out its collector lease, then the
+        reconciler re-enqueues it."""
+        try:
+            async with asyncio.timeout(seconds):
+                for key in list(self._pending):
+                    await self._flush(key)
+        except (TimeoutError, ServiceError):
+            logger.warning("batching: %d collected jobs not submitted at shutdown", self.pending)
 
     async def _flush(self, key: tuple[str, str]) -> None:
         jobs = self._pending.pop(key, [])
@@ -169,8 +179,11 @@ class BatchCoordinator:
     async def _submit(self, batch: BatchRecord) -> None:
         jobs = await self._open_jobs(batch)
         requests = _requests(jobs)
+        client = self._clients.get(batch.provider)
+        if client is None:  # recorded by a worker configured differently: leave it to one that has the client
+            return
         try:
-            vendor = await self._clients[batch.provider].submit_batch(list(requests.items()))
+            vendor = await client.submit_batch(list(requests.items()))
         except ProviderError as error:
             logger.warning("batch %s of %d jobs was refused: %s", batch.id, len(jobs), error)
             await self._end_all(batch, jobs, {}, state="submit_failed", error=error)

@@ -3,6 +3,7 @@ vendor's batch loses, expires or cancels items — and a second worker resumes a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -222,3 +223,13 @@ async def test_other_jobs_behave_exactly_as_before() -> None:
         assert (await h.process_next()).outcome is Outcome.COMPLETED
     assert sorted(await callbacks(h)) == sorted([per_request, unset, no_batch_api])
     assert vendor.submitted == {}
+
+
+async def test_shutdown_submits_what_was_collected() -> None:
+    vendor = FakeBatchVendor()
+    h = harness(vendor)
+    ids = await collect(h, 2)
+    stop = asyncio.Event()
+    stop.set()
+    await h.services.batching.run(stop)
+    assert vendor.submitted == {"vb-1": ids}
