@@ -14,9 +14,10 @@ RUN groupadd --system --gid 10001 llm \
 
 WORKDIR /app
 
-# Pinned, hash-checked dependencies first (a layer that changes only with the lock file).
-COPY requirements.lock ./
-RUN pip install --require-hashes -r requirements.lock
+# Pinned, hash-checked runtime dependencies first (a layer that changes only with the lock file): the dev group
+# (test, lint, type and load tools) is not in requirements-runtime.lock (`make lock` writes both).
+COPY requirements-runtime.lock ./
+RUN pip install --require-hashes -r requirements-runtime.lock
 
 # Then the package itself, without resolving anything again.
 COPY pyproject.toml README.md ./

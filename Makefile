@@ -61,6 +61,9 @@ live: install
 # Re-pin after changing dependencies in pyproject.toml.
 lock: | $(UV)
 	$(UV) pip compile pyproject.toml --group dev --all-extras --generate-hashes --python-version 3.11 -q -o requirements.lock
+	# The runtime image's set: the same pins, without the dev group (no test, lint or load tools in production).
+	$(UV) pip compile pyproject.toml --all-extras --generate-hashes --python-version 3.11 -q \
+		--constraint requirements.lock -o requirements-runtime.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .llm-provider

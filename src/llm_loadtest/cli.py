@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,11 +13,12 @@ from rich.table import Table
 
 from llm_loadtest.demo import demo
 from llm_loadtest.infra.cli import infra
-from llm_loadtest.load.engine import RunOptions
+from llm_loadtest.load.engine import RunOptions, effective_thresholds
+from llm_loadtest.load.gates import DEFAULT_LATENCY_P99_MS
 from llm_loadtest.load.kafka_callbacks import CallbackConsumerError, KafkaSettings
 from llm_loadtest.load.resources import ResourceTargets
 from llm_loadtest.load.runner import OpenLoopSettings
-from llm_loadtest.load.scenarios import COMPLETION_GATE, Knobs, ScenarioError, check_thresholds, parse_mix, resolve
+from llm_loadtest.load.scenarios import Knobs, ScenarioError, check_thresholds, parse_mix, resolve
 from llm_loadtest.load.targets import TargetError, check
 from llm_loadtest.metrics.health import HealthLimits
 from llm_loadtest.metrics.result import ExitCode, ResultFormatError, load
@@ -64,7 +64,16 @@ def run(
     concurrency: Annotated[int, typer.Option(help="Users for the closed-loop stress ramp.")] = 32,
     warmup: Annotated[float, typer.Option(help="Warm-up seconds (reported, excluded from SLOs).")] = 5.0,
     mix: Annotated[str | None, typer.Option(help="Workload weights, e.g. quick=6,detailed=2,batch=2,chat=1.")] = None,
-    threshold: Annotated[list[str] | None, typer.Option(help="k6-style gate, repeatable.")] = None,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(help="k6-style gate, repeatable; extends the defaults, replaces those on the same metric."),
+    ] = None,
+    slo_p99_ms: Annotated[
+        float, typer.Option(help="Default gate: steady-phase scheduled_latency p99 below this (ms).")
+    ] = DEFAULT_LATENCY_P99_MS,
+    default_gates: Annotated[
+        bool, typer.Option(help="Gate on latency, errors, accepted and completed throughput unless told not to.")
+    ] = True,
     out: Out = Path("perf-results"),
     seed: Annotated[int, typer.Option(help="Seed of schedule and payloads.")] = 1,
     kafka_bootstrap: Annotated[str | None, typer.Option(help="Consume callbacks here (else poll results).")] = None,
@@ -90,12 +99,9 @@ def run(
 ) -> None:
     """Run a scenario and gate it with thresholds: exit 0 pass, 1 failed, 2 inconclusive, 3 harness error."""
     try:
-        knobs = Knobs(rate, duration, concurrency, warmup, parse_mix(mix))
+        knobs = Knobs(rate, duration, concurrency, warmup, parse_mix(mix), latency_p99_ms=slo_p99_ms)
         chosen = resolve(scenario, knobs)
-        if not poll and not kafka_bootstrap:  # nothing tracks the answers: the completion gate cannot be checked
-            chosen = replace(chosen, thresholds=tuple(t for t in chosen.thresholds if t != COMPLETION_GATE))
         parse_all(threshold or [])  # fail on a typo before spending minutes on load
-        check_thresholds(chosen, threshold or [])
         kafka = None
         if kafka_bootstrap:
             topic = callback_topic or f"llm-loadtest.callbacks.{uuid.uuid4().hex[:10]}"
@@ -114,7 +120,9 @@ def run(
             resources=ResourceTargets(pid, redis_url, metrics_url) if sample else None,
             api_key=api_key,
             mock=json.loads(mock) if mock else {},
+            default_gates=default_gates,
         )
+        check_thresholds(chosen, effective_thresholds(options))
         result = run_with_progress(options, _console)
     except HARNESS_ERRORS as exc:
         raise _fail(str(exc)) from exc

@@ -18,6 +18,7 @@ import typer
 
 from llm_loadtest.load import loop
 from llm_loadtest.load.engine import RunOptions
+from llm_loadtest.load.gates import DEFAULT_LATENCY_P99_MS
 from llm_loadtest.load.resources import ResourceTargets
 from llm_loadtest.load.scenarios import Knobs, built_in
 from llm_loadtest.load.targets import TargetError, check
@@ -26,6 +27,8 @@ from llm_loadtest.reports.presentation import finish, make_console, run_with_pro
 
 _console = make_console()
 STOP_GRACE_SECONDS = 10.0
+DEMO_P99_MS = DEFAULT_LATENCY_P99_MS
+DEMO_RATE = 20.0
 
 
 class ServiceStartError(RuntimeError):
@@ -84,12 +87,18 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Where result.json, report.html, summary.md go.")] = Path(
         "perf-demo"
     ),
-    # 50/s keeps the embedded service (SQLite, plus the demo's own result polling) well inside its capacity.
-    rate: Annotated[float, typer.Option(help="Arrivals per second.")] = 50.0,
+    # Measured 2026-12-02 on a shared 2-core host (embedded SQLite, in-process worker, result polling), three runs
+    # each: at 20/s steady p99 13-15 ms and 20.0 jobs/s completed when the host was quiet (145-277 ms at load
+    # average ~16, when the generator itself stalls and the verdict is inconclusive); at 50/s p99 0.29-1.6 s.
+    rate: Annotated[float, typer.Option(help="Arrivals per second.")] = DEMO_RATE,
     duration: Annotated[float, typer.Option(help="Seconds of measured load.")] = 10.0,
     target: Annotated[str | None, typer.Option(help="Use this running service instead of starting one.")] = None,
     startup_timeout: Annotated[float, typer.Option(help="Seconds to wait for /readyz.")] = 20.0,
     seed: Annotated[int, typer.Option(help="Seed of schedule and payloads.")] = 1,
+    slo_p99_ms: Annotated[float, typer.Option(help="Gate: steady scheduled_latency p99 below this (ms).")] = (
+        DEMO_P99_MS
+    ),
+    threshold: Annotated[list[str] | None, typer.Option(help="Extra k6-style gate, repeatable.")] = None,
 ) -> None:
     """Start the service with the mock, run a short open-loop load of comparison jobs, print and write the report."""
     out.mkdir(parents=True, exist_ok=True)
@@ -104,11 +113,13 @@ def demo(
                 base_url = check(target, allow_remote=False)
             ready_seconds = loop.run(wait_ready(base_url, timeout_seconds=startup_timeout, process=process))
             _console.print(f"Service ready at {base_url} in {ready_seconds:.2f} s")
-            scenario = built_in("load", Knobs(rate=rate, duration_seconds=duration, warmup_seconds=1.0))
+            knobs = Knobs(rate=rate, duration_seconds=duration, warmup_seconds=1.0, latency_p99_ms=slo_p99_ms)
+            scenario = built_in("load", knobs)
             options = RunOptions(
                 target=base_url,
                 scenario=scenario,
                 seed=seed,
+                thresholds=tuple(threshold or ()),
                 drain_seconds=10.0,
                 resources=ResourceTargets(pid=process.pid) if process is not None else None,
             )

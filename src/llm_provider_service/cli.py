@@ -42,12 +42,25 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default from settings).")] = None,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="HTTP API only; workers run elsewhere.")] = False,
+    processes: Annotated[
+        int, typer.Option(help="API processes sharing the port (SO_REUSEPORT); > 1 needs Redis and a shared DB.")
+    ] = 1,
+    reuse_port: Annotated[bool, typer.Option(hidden=True, help="Bind with SO_REUSEPORT (set by --processes).")] = False,
 ) -> None:
     """Run the HTTP API, with an in-process worker unless --no-worker."""
     from llm_provider_service.bootstrap import build_services
+    from llm_provider_service.processes import ProcessesError, check_shareable, supervise
     from llm_provider_service.runtime import run
 
     settings = _settings()
+    try:
+        check_shareable(processes, redis_url=settings.redis_url)
+    except ProcessesError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--processes") from exc
+    if processes > 1:
+        bind_host, bind_port = host or settings.host, port if port is not None else settings.port
+        grace = settings.shutdown_grace_seconds
+        raise typer.Exit(supervise(processes, host=bind_host, port=bind_port, no_worker=no_worker, grace_seconds=grace))
 
     async def main() -> None:
         async with build_services(settings) as services:
@@ -57,6 +70,7 @@ def serve(
                 run_worker=not no_worker,
                 host=host or settings.host,
                 port=port if port is not None else settings.port,
+                reuse_port=reuse_port,
             )
 
     _run(main())

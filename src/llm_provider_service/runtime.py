@@ -14,6 +14,7 @@ import uvicorn
 
 from llm_provider_service.api.app import create_app
 from llm_provider_service.bootstrap import Services
+from llm_provider_service.processes import reuse_port_socket
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ async def run(
     host: str = "127.0.0.1",
     port: int = 8000,
     stop: asyncio.Event | None = None,
+    reuse_port: bool = False,
 ) -> None:
     """Run until `stop` is set (SIGTERM/SIGINT set it); then stop accepting, drain jobs, drain the outbox."""
     settings = services.settings
@@ -86,7 +88,9 @@ async def run(
                 timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
             )
             server = _Server(config)
-            group.create_task(server.serve(), name="http")
+            # One of `serve --processes N`'s children: bind our own listener of the shared port.
+            sockets = [reuse_port_socket(host, port, listen=True)] if reuse_port else None
+            group.create_task(server.serve(sockets=sockets), name="http")
             group.create_task(_stop_server_when(stop, server), name="http-stopper")
     # Requests that finished while the server drained may have added usage after the recorder's last flush.
     try:

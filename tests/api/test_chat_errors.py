@@ -48,7 +48,7 @@ async def test_a_parameter_the_vendor_cannot_honour_is_dropped_and_named(chat_ap
     assert response.status_code == 200, response.text
     assert response.headers["x-llm-provider-dropped-params"] == "logprobs, seed, service_tier"
     [call] = anthropic.requests
-    assert (call.seed, call.logprobs, call.top_p) == (None, False, 0.5)
+    assert (call.options.seed, call.options.logprobs, call.options.top_p) == (None, False, 0.5)
 
 
 async def test_under_reject_a_parameter_the_vendor_cannot_honour_is_a_400_naming_it() -> None:

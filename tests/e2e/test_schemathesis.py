@@ -17,7 +17,8 @@ import pytest
 
 from tests.e2e.service_process import ServiceProcess
 
-pytestmark = pytest.mark.e2e
+# The suite's 120 s per-test default is too tight for a 60 s fuzzing budget plus start-up on a busy machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 KEY = "schemathesis-admin-key"
 MAX_EXAMPLES = 25

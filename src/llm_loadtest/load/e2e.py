@@ -28,7 +28,11 @@ class Job:
     accepted_ns: int
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     event_ids: list[str] = field(default_factory=list)
-    answered_ns: int | None = None  # when its first callback (or polled result) arrived
+    # When the job finished: the service's own `completed_at` (epoch s) if it sent one, and when its first callback
+    # (or polled result) arrived.
+    completed_at_s: float | None = None
+    answered_ns: int | None = None
+    succeeded: bool = False
 
 
 def token_total(payload: Mapping[str, Any]) -> int | None:
@@ -37,6 +41,15 @@ def token_total(payload: Mapping[str, Any]) -> int | None:
         return None
     total = usage.get("total_tokens")
     return int(total) if isinstance(total, int | float) else None
+
+
+def _epoch_seconds(stamp: object) -> float | None:
+    if not isinstance(stamp, str):
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def _elapsed_ns(start: object, end: object) -> int | None:
@@ -75,7 +88,10 @@ class JobTracker:
         return [queue_id for queue_id, job in self.jobs.items() if not job.callbacks]
 
     def _record_split(self, job: Job, data: Mapping[str, Any], metric: str, received_ns: int) -> None:
-        tags = {"endpoint": job.workload, "phase": job.phase, "outcome": "fail" if data.get("error_detail") else "ok"}
+        job.succeeded = not data.get("error_detail")
+        job.answered_ns = received_ns
+        job.completed_at_s = _epoch_seconds(data.get("completed_at"))
+        tags = {"endpoint": job.workload, "phase": job.phase, "outcome": "ok" if job.succeeded else "fail"}
         self.measurements.record(metric, received_ns - job.accepted_ns, **tags)
         for name, key in ((QUEUE_WAIT, "queue_wait_ms"), (PROCESSING, "response_time_ms")):
             value = data.get(key)
@@ -108,11 +124,13 @@ class JobTracker:
             job.answered_ns = received_ns
             self._record_split(job, data, ACCEPT_TO_CALLBACK, received_ns)
 
-    def polled(self, queue_id: str, result: Mapping[str, Any], received_ns: int) -> None:
+    def polled(self, queue_id: str, result: Mapping[str, Any], received_ns: int, *, status: str = "completed") -> None:
         """Fallback without Kafka: the terminal result read by polling stands in for the callback."""
         job = self.jobs.get(queue_id)
         if job is None or job.callbacks:
             return
+        if status != "completed" and not result.get("error_detail"):
+            result = {**result, "error_detail": status}  # failed/expired/cancelled: not a completion
         job.callbacks.append(dict(result))
         self.answered += 1
         job.answered_ns = received_ns

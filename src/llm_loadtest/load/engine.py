@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from llm_loadtest.load.e2e import JobTracker
+from llm_loadtest.load.gates import COMPLETED, async_workloads, completion, with_defaults
 from llm_loadtest.load.http_client import HttpSettings, HttpTarget
 from llm_loadtest.load.kafka_callbacks import CallbackConsumer, KafkaSettings
 from llm_loadtest.load.payloads import PayloadFactory
@@ -52,6 +53,8 @@ class RunOptions:
     chat_model: str = "mock/mock-comparison-v1"
     mock: dict[str, Any] = field(default_factory=dict)
     audit: bool = True
+    # False: only `thresholds` gate (the scenario's defaults and the completion gate are dropped).
+    default_gates: bool = True
 
 
 class Collector:
@@ -146,7 +149,6 @@ class _Run:
     monitor: LoopLagMonitor
     sampler: ResourceSampler | None
     bound_seconds: float
-    load_end_ns: int = 0
 
     @classmethod
     def create(cls, options: RunOptions) -> _Run:
@@ -209,7 +211,6 @@ async def _drive(
             group.create_task(run.sampler.run(max_seconds=run.bound_seconds))
         try:
             await _load(options, send, run.collector, progress)
-            run.load_end_ns = time.monotonic_ns()
             # Generator health covers the load only; the drain below is idle waiting.
             run.monitor.stop()
             if consumer is not None or options.poll_results:
@@ -223,9 +224,17 @@ async def _drive(
                 run.sampler.stop()
 
 
+def effective_thresholds(options: RunOptions) -> tuple[str, ...]:
+    if not options.default_gates:
+        return options.thresholds
+    tracked = options.kafka is not None or options.poll_results
+    return with_defaults(options.scenario.thresholds, options.thresholds, tracked=tracked)
+
+
 async def execute(options: RunOptions, *, send: SendFn | None = None, progress: Progress | None = None) -> RunResult:
     """Run the scenario; `send` replaces the HTTP client (tests drive scripted servers or fakes this way)."""
-    check_thresholds(options.scenario, options.thresholds or options.scenario.thresholds)
+    thresholds = effective_thresholds(options)
+    check_thresholds(options.scenario, thresholds)
     run = _Run.create(options)
     started_at = datetime.now(UTC).isoformat()
     payloads = PayloadFactory(seed=options.seed, mock=options.mock, run_id=run.run_id)
@@ -239,8 +248,6 @@ async def execute(options: RunOptions, *, send: SendFn | None = None, progress: 
             consumer = await stack.enter_async_context(CallbackConsumer(options.kafka, run.tracker.callback))
         await _drive(run, http, consumer, send or http.send, progress)
         elapsed = time.monotonic() - begin
-        if run.tracker.jobs and (consumer is not None or options.poll_results):
-            scalars["completion"] = _completion(run)
         if run.tracker.jobs and options.audit and (consumer is not None or options.poll_results):
             audit = await audit_jobs(run.tracker, http.get_json, via="kafka" if consumer is not None else "polling")
             e2e = {"audit": audit.as_dict()}
@@ -262,26 +269,18 @@ async def execute(options: RunOptions, *, send: SendFn | None = None, progress: 
         scalars=scalars,
     )
     _derive_scalars(result, run.sampler)
-    result.thresholds = evaluate_all(parse_all(options.thresholds or options.scenario.thresholds), result)
+    done = completion(
+        run.tracker,
+        run.measurements,
+        workloads=async_workloads(options.scenario.mix),
+        gated_seconds=result.phase_seconds(None),
+    )
+    if done is not None and (options.kafka is not None or options.poll_results):
+        result.e2e["completion"] = done.as_dict()
+        result.scalars[COMPLETED] = done.scalars()
+    result.settings["effective_thresholds"] = list(thresholds)
+    result.thresholds = evaluate_all(parse_all(thresholds), result)
     return result
-
-
-# A job accepted in the last moments of the load cannot have been answered when it ends; a second covers that.
-COMPLETION_GRACE_SECONDS = 1.0
-
-
-def _completion(run: _Run) -> dict[str, float]:
-    """Jobs answered per second while the load ran (warm-up excluded) against the offered rate.
-
-    A saturated service still accepts (its queue grows) but answers late or never: `completed` falls below
-    `offered` although every accept succeeded, and the default `completion: completed>=0.9*offered` gate fails.
-    """
-    scenario = run.options.scenario
-    seconds = sum(segment.duration_seconds for segment in scenario.segments if segment.phase != "warmup")
-    deadline_ns = run.load_end_ns + round(COMPLETION_GRACE_SECONDS * 1e9)
-    completed = run.tracker.completed_by(deadline_ns) / seconds if seconds > 0 else 0.0
-    offered = planned_rate(scenario.segments) if scenario.model == "open" else 0.0
-    return {"completed": round(completed, 3), "offered": round(offered, 3)}
 
 
 def _warmup_seconds(scenario: Scenario) -> float:

@@ -160,7 +160,9 @@ async def poll_results(
                 return
         if status == 200 and isinstance(body, Mapping) and body.get("status") in TERMINAL:
             result = body.get("result")
-            tracker.polled(queue_id, result if isinstance(result, Mapping) else {}, time.monotonic_ns())
+            tracker.polled(
+                queue_id, result if isinstance(result, Mapping) else {}, time.monotonic_ns(), status=body["status"]
+            )
             schedule.pop(queue_id, None)
 
     deadline = time.monotonic() + max_seconds

@@ -130,6 +130,21 @@ class Measurements:
             mine.counts.update(window.counts)
             mine.latency.add(window.latency)
 
+    def percentiles(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """metric -> phase -> outcome -> summary (ms), merged over endpoints: the numbers `jq` users want."""
+        table: dict[str, dict[str, dict[str, Any]]] = {}
+        keys = sorted(
+            {
+                (metric, dict(tags).get("phase", "*"), dict(tags).get("outcome", "*"))
+                for metric, tags, _ in self.entries()
+            }
+        )
+        for metric, phase, outcome in keys:
+            wanted = {key: value for key, value in (("phase", phase), ("outcome", outcome)) if value != "*"}
+            summary = summarize(self.select(metric, wanted, include_ungated=True)).as_dict()
+            table.setdefault(metric, {}).setdefault(phase, {})[outcome] = summary
+        return table
+
     def to_json(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario,

@@ -145,6 +145,8 @@ class RunResult:
             "resources": self.resources,
             "scalars": self.scalars,
             "harness_errors": self.harness_errors,
+            # Decoded summaries next to the encoded histograms below, so no HDR decoder is needed to read them.
+            "percentiles": self.measurements.percentiles(),
             "measurements": self.measurements.to_json(),
         }
 

@@ -14,8 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llm_provider_service.domain.chat import ImagePart, ToolCall, ToolChoice, ToolSpec
 from llm_provider_service.domain.errors import RequestValidationError, UnsupportedParameterError
+from llm_provider_service.domain.mock_control import MockControl
 from llm_provider_service.domain.models import (
+    NO_OPTIONS,
     ChatMessage,
+    ChatOptions,
     CompletionRequest,
     ContentPart,
     OutputSchema,
@@ -33,6 +36,11 @@ MANAGED_FIELDS = frozenset(
      "reasoning_effort", "verbosity"}
 )  # fmt: skip
 _IMAGE_SCHEMES = ("https://", "http://", "data:")
+# The request fields that make up `ChatOptions`: a plain chat sets none and shares `NO_OPTIONS`.
+_OPTION_FIELDS = frozenset(
+    {"tools", "tool_choice", "parallel_tool_calls", "stop", "seed", "top_p", "frequency_penalty",
+     "presence_penalty", "n", "logprobs", "top_logprobs", "user"}
+)  # fmt: skip
 
 # `response_format: {"type": "json_object"}`: each adapter maps it to its vendor's JSON mode (Anthropic,
 # which has none, gets a forced tool taking any object; the description is what the model reads).
@@ -187,7 +195,7 @@ def parse_chat_request(body: bytes) -> tuple[ChatRequestIn, dict[str, Any]]:
 
 
 def to_completion_request(
-    chat: ChatRequestIn, raw: dict[str, Any] | None, *, model_id: str, request_key: str, mock: dict[str, Any]
+    chat: ChatRequestIn, raw: dict[str, Any] | None, *, model_id: str, request_key: str, mock: MockControl
 ) -> CompletionRequest:
     """The vendor-neutral call for a validated chat request; `raw` (the body) is kept for pass-through."""
     system, messages = _messages(chat.messages, verbatim=raw is not None)
@@ -196,7 +204,6 @@ def to_completion_request(
     passthrough = None
     if raw is not None:
         passthrough = {key: value for key, value in raw.items() if key not in MANAGED_FIELDS}
-    stop = (chat.stop,) if isinstance(chat.stop, str) else tuple(chat.stop or ())
     return CompletionRequest(
         model=model_id,
         messages=tuple(messages),
@@ -208,6 +215,14 @@ def to_completion_request(
         output_schema=_output_schema(chat.response_format),
         request_key=request_key,
         mock=mock,
+        options=_options(chat) if not _OPTION_FIELDS.isdisjoint(chat.model_fields_set) else NO_OPTIONS,
+        passthrough=passthrough,
+    )
+
+
+def _options(chat: ChatRequestIn) -> ChatOptions:
+    stop = (chat.stop,) if isinstance(chat.stop, str) else tuple(chat.stop or ())
+    return ChatOptions(
         tools=tuple(_tool(tool) for tool in chat.tools or ()),
         tool_choice=_tool_choice(chat),
         parallel_tool_calls=chat.parallel_tool_calls,
@@ -220,7 +235,6 @@ def to_completion_request(
         logprobs=bool(chat.logprobs),
         top_logprobs=chat.top_logprobs,
         user=chat.user,
-        passthrough=passthrough,
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from llm_provider_service.domain.mock_control import NO_CONTROL, MockControl
 from llm_provider_service.domain.models import TokenUsage
 
 
@@ -25,7 +26,7 @@ class EmbeddingRequest:
     user: str | None = None
     request_key: str = ""
     attempt: int = 1
-    mock: Mapping[str, Any] = field(default_factory=dict)
+    mock: MockControl = NO_CONTROL
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from llm_provider_service.domain.chat import AnswerChoice, ImagePart, ToolCall, ToolCallDelta, ToolChoice, ToolSpec
+from llm_provider_service.domain.mock_control import NO_CONTROL, MockControl
 
 Winner = Literal["Essay A", "Essay B"]
 JsonObject = Mapping[str, Any]
@@ -105,10 +106,10 @@ class ComparisonRequest:
     dropped_params: tuple[str, ...] = ()  # overrides the model cannot take, removed at submit (policy `drop`)
 
     @property
-    def mock_control(self) -> JsonObject:
-        """Per-job mock instructions (`metadata.mock`), empty when absent or not an object."""
+    def mock_control(self) -> MockControl:
+        """Per-job mock instructions (`metadata.mock`, validated at submit), none when absent."""
         control = self.metadata.get("mock")
-        return control if isinstance(control, Mapping) else {}
+        return MockControl.of_validated(control) if isinstance(control, Mapping) else NO_CONTROL
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +174,27 @@ class OutputSchema:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatOptions:
+    """Tools and sampling options of a gateway call (Chat Completions names; adapters translate them)."""
+
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    top_p: float | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    n: int = 1
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    user: str | None = None
+
+
+NO_OPTIONS = ChatOptions()
+
+
+@dataclass(frozen=True, slots=True)
 class CompletionRequest:
     """One provider call, vendor neutral. Adapters translate it into their wire format.
 
@@ -190,20 +212,10 @@ class CompletionRequest:
     output_schema: OutputSchema | None = None
     request_key: str = ""
     attempt: int = 1
-    mock: JsonObject = field(default_factory=dict)
-    # The Chat Completions surface (the gateway); jobs leave these at their defaults.
-    tools: tuple[ToolSpec, ...] = ()
-    tool_choice: ToolChoice | None = None
-    parallel_tool_calls: bool | None = None
-    stop: tuple[str, ...] = ()
-    seed: int | None = None
-    top_p: float | None = None
-    frequency_penalty: float | None = None
-    presence_penalty: float | None = None
-    n: int = 1
-    logprobs: bool = False
-    top_logprobs: int | None = None
-    user: str | None = None
+    mock: MockControl = NO_CONTROL
+    # The Chat Completions surface (the gateway); jobs keep the defaults. One nested object, not a dozen
+    # fields: a frozen dataclass pays per field on every construction and `replace`, on the hot path.
+    options: ChatOptions = NO_OPTIONS
     # Fields of the caller's Chat Completions body that OpenAI-protocol upstreams receive verbatim
     # (unknown ones, and `messages`, `tools`, `response_format`... as sent); None outside the gateway.
     passthrough: JsonObject | None = None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from llm_provider_service.domain.errors import RequestValidationError
+from llm_provider_service.domain.mock_control import NO_CONTROL, MockControl
 from llm_provider_service.mock.profile import SCENARIOS
 
 SCENARIO_HEADER = "x-mock-scenario"
@@ -20,26 +20,8 @@ INTRINSIC_HEADER = "x-mock-intrinsic-ms"
 TOOL_CALL_HEADER = "x-mock-tool-call"
 
 
-@dataclass(frozen=True, slots=True)
-class MockControl:
-    """Overrides of the profile for one request.
+__all__ = ["NO_CONTROL", "MockControl", "control_from_headers", "control_of_metadata", "parse_control"]
 
-    `scenario` forces an outcome (ok or a fault kind) and disables random faults; with `fail_attempts`
-    = N only attempts 1..N fail with the scenario and later attempts succeed, so a retried job recovers.
-    `latency_ms` replaces the latency model's sample. `tool_call` scripts a tool call (see `mock/tool_calls.py`).
-    """
-
-    scenario: str | None = None
-    latency_ms: float | None = None
-    fail_attempts: int | None = None
-    tool_call: str | None = None
-
-    @property
-    def is_empty(self) -> bool:
-        return self.scenario is None and self.latency_ms is None and self.fail_attempts is None and not self.tool_call
-
-
-NO_CONTROL = MockControl()
 CONTROL_KEYS = frozenset({"scenario", "latency_ms", "fail_attempts", "tool_call"})
 
 

@@ -88,27 +88,27 @@ def tool_arguments(call: ToolCall, provider: str) -> dict[str, Any]:
 def tool_options(request: CompletionRequest, provider: str) -> dict[str, Any]:
     """`tools`, `tool_choice`, `stop_sequences`, `top_p` and `metadata.user_id` of the Messages body."""
     options: dict[str, Any] = {}
-    if request.tools:
+    if request.options.tools:
         if request.output_schema is not None:
             raise refused(provider, "response_format cannot be combined with tools for Anthropic models")
         options["tools"] = [
             {"name": tool.name, "description": tool.description, "input_schema": dict(tool.schema)}
-            for tool in request.tools
+            for tool in request.options.tools
         ]
-        choice = request.tool_choice
+        choice = request.options.tool_choice
         tool_choice: dict[str, Any] = {"type": _TOOL_CHOICES[choice.mode] if choice else "auto"}
         if choice is not None and choice.mode == "function":
             tool_choice["name"] = choice.name
-        if request.parallel_tool_calls is False and tool_choice["type"] != "none":
+        if request.options.parallel_tool_calls is False and tool_choice["type"] != "none":
             tool_choice["disable_parallel_tool_use"] = True
         if choice is not None or "disable_parallel_tool_use" in tool_choice:
             options["tool_choice"] = tool_choice
-    if request.stop:
-        options["stop_sequences"] = list(request.stop)
-    if request.top_p is not None:
-        options["top_p"] = request.top_p
-    if request.user:
-        options["metadata"] = {"user_id": request.user}
+    if request.options.stop:
+        options["stop_sequences"] = list(request.options.stop)
+    if request.options.top_p is not None:
+        options["top_p"] = request.options.top_p
+    if request.options.user:
+        options["metadata"] = {"user_id": request.options.user}
     return options
 
 

@@ -83,14 +83,14 @@ def _image(part: ImagePart, provider: str) -> dict[str, Any]:
 
 def gemini_tools(request: CompletionRequest) -> dict[str, Any]:
     """`tools` and `toolConfig` of the body."""
-    if not request.tools:
+    if not request.options.tools:
         return {}
     declarations = [
         {"name": tool.name, "description": tool.description, "parametersJsonSchema": dict(tool.schema)}
-        for tool in request.tools
+        for tool in request.options.tools
     ]
     options: dict[str, Any] = {"tools": [{"functionDeclarations": declarations}]}
-    choice = request.tool_choice
+    choice = request.options.tool_choice
     if choice is not None:
         config: dict[str, Any] = {"mode": _MODES[choice.mode]}
         if choice.mode == "function":
@@ -102,15 +102,16 @@ def gemini_tools(request: CompletionRequest) -> dict[str, Any]:
 def sampling_config(request: CompletionRequest) -> dict[str, Any]:
     """The `generationConfig` entries for stop sequences, top_p, seed, n and the penalties."""
     config: dict[str, Any] = {}
-    if request.stop:
-        config["stopSequences"] = list(request.stop)
+    if request.options.stop:
+        config["stopSequences"] = list(request.options.stop)
+    options = request.options
     values = {
-        "topP": request.top_p, "seed": request.seed, "frequencyPenalty": request.frequency_penalty,
-        "presencePenalty": request.presence_penalty,
+        "topP": options.top_p, "seed": options.seed, "frequencyPenalty": options.frequency_penalty,
+        "presencePenalty": options.presence_penalty,
     }  # fmt: skip
     config.update((key, value) for key, value in values.items() if value is not None)
-    if request.n != 1:
-        config["candidateCount"] = request.n
+    if request.options.n != 1:
+        config["candidateCount"] = request.options.n
     return config
 
 

@@ -10,7 +10,7 @@ import orjson
 
 from llm_provider_service.domain.chat import AnswerChoice, ImagePart, ToolCall, ToolCallDelta
 from llm_provider_service.domain.embeddings import EmbeddingRequest, EmbeddingResponse
-from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
+from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
 from llm_provider_service.domain.models import (
     MOCK_INTRINSIC_MS_KEY,
     CompletionChunk,
@@ -25,7 +25,6 @@ from llm_provider_service.domain.rate_limits import (
     observing,
     report_rate_limits,
 )
-from llm_provider_service.mock.control import parse_control
 from llm_provider_service.mock.embeddings import mock_embedding
 from llm_provider_service.mock.engine import MockCall, MockEngine, MockResult, token_count
 from llm_provider_service.mock.profile import FaultKind
@@ -60,14 +59,14 @@ def prompt_text(request: CompletionRequest) -> str:
 
 
 def _tool_plan(request: CompletionRequest, scripted: str | None) -> ToolPlan | None:
-    choice = request.tool_choice
-    if not request.tools or (choice is not None and choice.mode == "none"):
+    choice = request.options.tool_choice
+    if not request.options.tools or (choice is not None and choice.mode == "none"):
         return None
     forced = None
     if choice is not None and choice.mode in ("required", "function"):
         forced = choice.name or ""
     after_tool = bool(request.messages) and request.messages[-1].role == "tool"
-    tools = {tool.name: tool.schema for tool in request.tools}
+    tools = {tool.name: tool.schema for tool in request.options.tools}
     return plan_tool_call(tools, forced=forced, scripted=scripted, after_tool_result=after_tool)
 
 
@@ -129,10 +128,10 @@ class MockProvider:
 
     def _respond(self, request: CompletionRequest) -> tuple[MockResult, ToolCall | None]:
         """The engine's result and, when the mock calls a tool, that call."""
+        control = request.mock
         try:
-            control = parse_control(request.mock)
             plan = _tool_plan(request, control.tool_call)
-        except (RequestValidationError, ToolCallScriptError) as exc:
+        except ToolCallScriptError as exc:
             raise ProviderError(ProviderErrorKind.INVALID_REQUEST, str(exc), provider=self._name) from exc
         schema = request.output_schema.json_schema if request.output_schema is not None else None
         if request.output_schema is not None and request.output_schema.json_object:
@@ -143,9 +142,9 @@ class MockProvider:
             attempt=request.attempt,
             schema=plan.schema if plan is not None else schema,
             control=control,
-            stop=request.stop if plan is None else (),
+            stop=request.options.stop if plan is None else (),
             images=sum(isinstance(part, ImagePart) for message in request.messages for part in message.parts),
-            choices=request.n if plan is None else 1,
+            choices=request.options.n if plan is None else 1,
         )
         result = self._engine.respond(call)
         if result.rate_limit is not None and observing():
@@ -158,10 +157,7 @@ class MockProvider:
 
     async def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """Deterministic vectors (`mock/embeddings.py`), with the same faults and latency as a completion."""
-        try:
-            control = parse_control(request.mock)
-        except RequestValidationError as exc:
-            raise ProviderError(ProviderErrorKind.INVALID_REQUEST, str(exc), provider=self._name) from exc
+        control = request.mock
         prompt = "\n".join(request.inputs)
         result = self._engine.respond(
             MockCall(prompt=prompt, key=request.request_key, attempt=request.attempt, control=control)

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from llm_provider_service.domain.embeddings import EmbeddingRequest
-from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
 from llm_provider_service.domain.models import MOCK_INTRINSIC_MS_KEY, CompletionRequest, CompletionResponse
 from llm_provider_service.mock.control import (
     ATTEMPT_HEADER,
@@ -30,7 +29,6 @@ from llm_provider_service.mock.control import (
     REQUEST_KEY_HEADER,
     SCENARIO_HEADER,
     TOOL_CALL_HEADER,
-    parse_control,
 )
 
 # A vendor call carrying a request key, an attempt and mock instructions.
@@ -40,11 +38,8 @@ MockCarrier = CompletionRequest | EmbeddingRequest
 def mock_headers(call: MockCarrier, *, provider: str) -> dict[str, str]:
     """The `x-mock-*` headers for `call`, sent by a transport whose base URL was overridden."""
     headers: dict[str, str] = {}
-    if call.mock:
-        try:
-            control = parse_control(call.mock)
-        except RequestValidationError as exc:
-            raise ProviderError(ProviderErrorKind.INVALID_REQUEST, str(exc), provider=provider) from exc
+    control = call.mock
+    if not control.is_empty:
         if control.scenario is not None:
             headers[SCENARIO_HEADER] = control.scenario
         if control.latency_ms is not None:

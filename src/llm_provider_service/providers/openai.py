@@ -308,28 +308,29 @@ def openai_messages(request: CompletionRequest) -> list[dict[str, Any]]:
 def openai_options(request: CompletionRequest) -> dict[str, Any]:
     """Tools and sampling options of the vendor-neutral call, in Chat Completions names."""
     options: dict[str, Any] = {}
-    if request.tools:
+    if request.options.tools:
         options["tools"] = [
             {"type": "function", "function": {"name": tool.name, "description": tool.description,
                                               "parameters": dict(tool.schema),
                                               **({"strict": tool.strict} if tool.strict is not None else {})}}
-            for tool in request.tools
+            for tool in request.options.tools
         ]  # fmt: skip
-    choice = request.tool_choice
+    choice = request.options.tool_choice
     if choice is not None:
         options["tool_choice"] = (
             {"type": "function", "function": {"name": choice.name}} if choice.mode == "function" else choice.mode
         )
+    given = request.options
     simple = {
-        "parallel_tool_calls": request.parallel_tool_calls, "seed": request.seed, "top_p": request.top_p,
-        "frequency_penalty": request.frequency_penalty, "presence_penalty": request.presence_penalty,
-        "top_logprobs": request.top_logprobs, "user": request.user,
+        "parallel_tool_calls": given.parallel_tool_calls, "seed": given.seed, "top_p": given.top_p,
+        "frequency_penalty": given.frequency_penalty, "presence_penalty": given.presence_penalty,
+        "top_logprobs": given.top_logprobs, "user": given.user,
     }  # fmt: skip
     options.update((key, value) for key, value in simple.items() if value is not None)
-    if request.stop:
-        options["stop"] = list(request.stop)
-    if request.n != 1:
-        options["n"] = request.n
-    if request.logprobs:
+    if request.options.stop:
+        options["stop"] = list(request.options.stop)
+    if request.options.n != 1:
+        options["n"] = request.options.n
+    if request.options.logprobs:
         options["logprobs"] = True
     return options

@@ -35,23 +35,23 @@ SUPPORTED_PARAMETERS: dict[str, frozenset[str]] = {
        "presence_penalty", "n", "user", "metadata"},
 }  # fmt: skip
 MULTIPLE_CHOICES = OPENAI_PROTOCOL | {"google", "mock"}
-# What a dropped parameter resets in the vendor-neutral call.
+# What a dropped parameter resets: fields of the call, or (`options.`) of its `ChatOptions`.
 _CLEARED: dict[str, dict[str, Any]] = {
     "temperature": {"temperature": None},
-    "top_p": {"top_p": None},
     "reasoning_effort": {"reasoning_effort": None},
     "verbosity": {"output_verbosity": None},
     "response_format": {"output_schema": None},
-    "tools": {"tools": (), "tool_choice": None},
-    "tool_choice": {"tool_choice": None},
-    "parallel_tool_calls": {"parallel_tool_calls": None},
-    "stop": {"stop": ()},
-    "seed": {"seed": None},
-    "frequency_penalty": {"frequency_penalty": None},
-    "presence_penalty": {"presence_penalty": None},
-    "logprobs": {"logprobs": False, "top_logprobs": None},
-    "top_logprobs": {"top_logprobs": None},
-    "user": {"user": None},
+    "top_p": {"options.top_p": None},
+    "tools": {"options.tools": (), "options.tool_choice": None},
+    "tool_choice": {"options.tool_choice": None},
+    "parallel_tool_calls": {"options.parallel_tool_calls": None},
+    "stop": {"options.stop": ()},
+    "seed": {"options.seed": None},
+    "frequency_penalty": {"options.frequency_penalty": None},
+    "presence_penalty": {"options.presence_penalty": None},
+    "logprobs": {"options.logprobs": False, "options.top_logprobs": None},
+    "top_logprobs": {"options.top_logprobs": None},
+    "user": {"options.user": None},
 }
 
 
@@ -86,7 +86,7 @@ def admit(
     stream: bool,
 ) -> tuple[CompletionRequest, tuple[str, ...]]:
     """The call as the vendor will get it and the names dropped; `UnsupportedParameterError` (400) otherwise."""
-    if request.n > 1 and info.provider not in MULTIPLE_CHOICES:
+    if request.options.n > 1 and info.provider not in MULTIPLE_CHOICES:
         raise UnsupportedParameterError(f"{route_name} cannot answer n > 1 choices", param="n")
     if stream and not info.supports_streaming:
         raise UnsupportedParameterError(f"{route_name} does not support streaming", param="stream")
@@ -99,9 +99,20 @@ def admit(
         return request, ()
     if policy == "reject":
         raise UnsupportedParameterError(f"{route_name} does not support {', '.join(names)}", param=names[0])
+    return _cleared(request, names), tuple(names)
+
+
+def _cleared(request: CompletionRequest, names: list[str]) -> CompletionRequest:
     changes: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     for name in names:
-        changes.update(_CLEARED.get(name, {}))
+        for field, value in _CLEARED.get(name, {}).items():
+            if field.startswith("options."):
+                options[field.removeprefix("options.")] = value
+            else:
+                changes[field] = value
+    if options:
+        changes["options"] = replace(request.options, **options)
     if request.passthrough is not None:
         changes["passthrough"] = {key: value for key, value in request.passthrough.items() if key not in names}
-    return replace(request, **changes), tuple(names)
+    return replace(request, **changes)

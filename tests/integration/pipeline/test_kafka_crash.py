@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.timeout(300),  # broker restarts and a deliberate outage: above the suite's 120 s default
     pytest.mark.skipif(TEST_KAFKA_BROKER != "kafka", reason="needs a durable broker (Apache Kafka), not Tansu"),
 ]
 

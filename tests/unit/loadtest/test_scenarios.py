@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from llm_loadtest.load.gates import COMPLETION_GATE
 from llm_loadtest.load.scenarios import (
-    COMPLETION_GATE,
     Knobs,
     ScenarioError,
     built_in,

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from llm_provider_service.domain.comparison import build_completion_request, parse_comparison
-from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
+from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind, RequestValidationError
 from llm_provider_service.domain.models import ChatMessage, ComparisonRequest, CompletionChunk, CompletionRequest
-from llm_provider_service.mock import MockEngine, MockProfile
+from llm_provider_service.mock import MockControl, MockEngine, MockProfile
+from llm_provider_service.mock.control import control_of_metadata
 from llm_provider_service.providers.mock import MockProvider
 
 
@@ -133,13 +134,10 @@ async def test_fail_attempts_lets_a_retry_succeed() -> None:
     assert parse_comparison(response, provider="mock").winner in {"Essay A", "Essay B"}
 
 
-async def test_invalid_control_is_an_invalid_request() -> None:
-    provider, _ = _provider()
-
-    with pytest.raises(ProviderError) as caught:
-        await provider.complete(_job(mock={"scenario": "explode"}))
-
-    assert caught.value.kind is ProviderErrorKind.INVALID_REQUEST
+def test_invalid_control_is_refused_at_the_edge_before_any_provider() -> None:
+    # The provider receives a typed MockControl; a typo in metadata.mock is a 400 at submit (tests/api).
+    with pytest.raises(RequestValidationError):
+        control_of_metadata({"mock": {"scenario": "explode"}})
 
 
 async def test_a_stream_is_paced_by_ttft_and_inter_token_time() -> None:
@@ -160,7 +158,7 @@ async def test_a_stream_is_paced_by_ttft_and_inter_token_time() -> None:
 async def test_a_stream_fault_is_raised_before_any_delta() -> None:
     provider, _ = _provider()
     request = CompletionRequest(
-        model="mock-comparison-v1", messages=(ChatMessage("user", "hi"),), mock={"scenario": "overloaded"}
+        model="mock-comparison-v1", messages=(ChatMessage("user", "hi"),), mock=MockControl(scenario="overloaded")
     )
     deltas: list[CompletionChunk] = []
 

@@ -6,7 +6,7 @@ import pytest
 
 from llm_provider_service.domain.chat import ImagePart, ToolCall, ToolChoice, ToolSpec
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
-from llm_provider_service.domain.models import ChatMessage, TextBlock
+from llm_provider_service.domain.models import ChatMessage, ChatOptions, TextBlock
 from llm_provider_service.providers.anthropic import AnthropicProvider
 from llm_provider_service.providers.gemini import GeminiProvider
 from llm_provider_service.providers.manifest import default_catalog
@@ -26,14 +26,16 @@ CONVERSATION = (
 )
 SURFACE = {
     "messages": CONVERSATION,
-    "tools": (TOOL,),
-    "tool_choice": ToolChoice("function", "get_weather"),
-    "parallel_tool_calls": False,
-    "stop": ("END",),
-    "seed": 5,
-    "top_p": 0.25,
-    "n": 2,
-    "user": "u-1",
+    "options": ChatOptions(
+        tools=(TOOL,),
+        tool_choice=ToolChoice("function", "get_weather"),
+        parallel_tool_calls=False,
+        stop=("END",),
+        seed=5,
+        top_p=0.25,
+        n=2,
+        user="u-1",
+    ),
 }
 
 

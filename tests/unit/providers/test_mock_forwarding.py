@@ -12,6 +12,7 @@ from pydantic import SecretStr
 from llm_provider_service.domain.comparison import build_completion_request, parse_comparison
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
 from llm_provider_service.domain.models import ComparisonRequest, CompletionRequest
+from llm_provider_service.mock.control import NO_CONTROL, MockControl, parse_control
 from llm_provider_service.mock.engine import MockEngine
 from llm_provider_service.mock.profile import MockProfile
 from llm_provider_service.providers.http_client import VendorTransport
@@ -31,7 +32,7 @@ def job_call(
     comparison = ComparisonRequest(user_prompt="Essay A: ... Essay B: ...", correlation_id="c-1")
     model = default_catalog().resolve(vendor, None).model_id
     call = build_completion_request(comparison, job_id=job_id, model=model, attempt=attempt)
-    return replace(call, mock=mock or {})
+    return replace(call, mock=parse_control(mock) if mock else NO_CONTROL)
 
 
 @pytest.mark.parametrize("vendor", VENDORS)
@@ -84,7 +85,8 @@ async def test_random_faults_are_deterministic_per_job_and_attempt(vendor: str) 
 async def test_invalid_mock_instructions_are_an_invalid_request() -> None:
     async with adapter_against_mock_server("openai", MockEngine(MockProfile())) as adapter:
         with pytest.raises(ProviderError) as raised:
-            await adapter.complete(job_call("openai", mock={"scenario": "meltdown"}))
+            # Only the mock server's own header parsing can see this: the edge refuses it (tests/api).
+            await adapter.complete(replace(job_call("openai"), mock=MockControl(scenario="meltdown")))
     assert raised.value.kind is K.INVALID_REQUEST
 
 
@@ -117,7 +119,7 @@ async def test_a_plain_call_to_a_vendors_default_url_sends_no_mock_headers() -> 
 
 
 async def test_a_vendors_default_url_never_gets_mock_instructions() -> None:
-    call = chat_request("gpt-5-mini", request_key="job-1", mock={"scenario": "ok", "latency_ms": 12.5})
+    call = chat_request("gpt-5-mini", request_key="job-1", mock=MockControl(scenario="ok", latency_ms=12.5))
     assert await sent_headers(call, forward_identity=False) == {}
 
 
@@ -126,7 +128,7 @@ async def test_mock_instructions_are_sent_with_the_job_key_and_attempt() -> None
         "gpt-5-mini",
         request_key="job-1",
         attempt=3,
-        mock={"scenario": "ok", "latency_ms": 12.5, "fail_attempts": 2},
+        mock=MockControl(scenario="ok", latency_ms=12.5, fail_attempts=2),
     )
     assert await sent_headers(call, forward_identity=True) == {
         "x-mock-scenario": "ok",

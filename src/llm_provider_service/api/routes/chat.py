@@ -26,8 +26,10 @@ from llm_provider_service.mock.control import (
     FAIL_ATTEMPTS_HEADER,
     INTRINSIC_HEADER,
     LATENCY_HEADER,
+    NO_CONTROL,
     SCENARIO_HEADER,
     TOOL_CALL_HEADER,
+    MockControl,
     parse_control,
 )
 from llm_provider_service.service.gateway import ChatGateway
@@ -57,7 +59,7 @@ _CONTROL_FIELDS: dict[bytes, tuple[str, Callable[[str], Any]]] = {
 }
 
 
-def mock_control(request: Request) -> dict[str, Any]:
+def mock_control(request: Request) -> MockControl:
     """Per-request mock instructions from `x-mock-*` headers (forwarded to the mock server by the adapters).
 
     One pass over the raw header list: most requests carry none, and this runs on every request.
@@ -75,9 +77,8 @@ def mock_control(request: Request) -> dict[str, Any]:
             raise RequestValidationError(
                 f"{header} must be a number", [{"loc": ["header", header], "msg": "not a number", "type": "type_error"}]
             ) from exc
-    if control:
-        parse_control(control)  # validated at the edge: a bad instruction is a 400 before any call
-    return control
+    # Parsed and validated once, here at the edge: a bad instruction is a 400 before any call.
+    return parse_control(control) if control else NO_CONTROL
 
 
 async def chat_completions(request: Request) -> Response:
@@ -121,7 +122,7 @@ async def chat_completions(request: Request) -> Response:
 async def _open(
     gateway: ChatGateway, route: GatewayRoute, call: CompletionRequest
 ) -> tuple[AsyncGenerator[CompletionChunk, None], int]:
-    return await gateway.open_stream(route, call), call.n
+    return await gateway.open_stream(route, call), call.options.n
 
 
 def _route_headers(route: GatewayRoute, dropped: tuple[str, ...]) -> dict[str, str]:
