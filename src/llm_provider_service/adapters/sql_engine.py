@@ -40,7 +40,7 @@ def sqlite_file(url: str | URL) -> Path | None:
 SQLITE_READERS = 2
 
 
-def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers proceed while one writer commits; busy_timeout makes writers queue instead of failing;
     # synchronous=NORMAL is durable across application crashes in WAL mode (only an OS crash may lose the tail).
     cursor = dbapi_connection.cursor()
@@ -82,14 +82,14 @@ def create_engine(
             # and sleep in its busy handler. One connection serialises writes in-process, without sleeping.
             options.update(pool_size=1, max_overflow=0, pool_timeout=pool_timeout_seconds)
         engine = create_async_engine(url, **options)
-        event.listen(engine.sync_engine, "connect", _enable_sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", enable_sqlite_pragmas)
         return engine
     if pooled:
         options.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout_seconds)
     return create_async_engine(url, connect_args={"timeout": CONNECT_TIMEOUT_SECONDS}, **options)
 
 
-def _is_transient(error: exc.DBAPIError) -> bool:
+def is_transient_error(error: exc.DBAPIError) -> bool:
     if error.connection_invalidated or isinstance(error, exc.OperationalError | exc.InterfaceError):
         return True
     sqlstate = getattr(error.orig, "sqlstate", None)
@@ -105,7 +105,7 @@ def store_errors(operation: str) -> Iterator[None]:
     try:
         yield
     except exc.DBAPIError as error:
-        if not _is_transient(error):
+        if not is_transient_error(error):
             raise
         raise StoreUnavailableError(f"database unavailable ({operation})", retry_after_seconds=1) from error
     except (exc.TimeoutError, OSError) as error:

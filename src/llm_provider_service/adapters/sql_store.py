@@ -1,17 +1,19 @@
 """The system of record on SQLAlchemy Core (async): jobs, their transactional outbox, and usage.
 
-One code base for PostgreSQL (asyncpg) and SQLite (aiosqlite). Every state change is a single conditional
-UPDATE (compare-and-set on status and lease owner); a change that reports events writes them in the same
-transaction. Single statements run in autocommit mode, which saves the BEGIN/COMMIT round trips.
+One code base for PostgreSQL (asyncpg) and SQLite. Every state change is a single conditional UPDATE
+(compare-and-set on status and lease owner); a change that reports events writes them in the same transaction.
+Each write is a sync function of a connection: on PostgreSQL it runs on a pooled connection (single statements
+in autocommit mode, which saves the BEGIN/COMMIT round trips); on SQLite the single writer (`SqliteWriter`)
+commits the writes queued by many callers together. Reads use their own connections on both.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -29,12 +31,14 @@ from llm_provider_service.adapters.sql_rows import (
     usage_to_row,
 )
 from llm_provider_service.adapters.sql_tables import jobs, outbox
+from llm_provider_service.adapters.sqlite_writer import SqliteWriter
 from llm_provider_service.domain.errors import StoreUnavailableError
 from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import Job, JobStatus, OutboxEvent
 from llm_provider_service.domain.usage import UsageGrouping, UsageRecord, UsageSummaryRow
 
 ADD_ATTEMPTS = 3
+T = TypeVar("T")
 
 
 _INSERT_JOB = jobs.insert()
@@ -44,8 +48,11 @@ _INSERT_OUTBOX = outbox.insert()
 class SqlJobStore(SqlBatchStore):
     """`JobStore`, `UsageStore` and `BatchStore` on a SQL database. Build it with `from_url`, which owns the engine."""
 
-    def __init__(self, engine: AsyncEngine, *, reader: AsyncEngine | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, reader: AsyncEngine | None = None, writer: SqliteWriter | None = None
+    ) -> None:
         self._engine = engine
+        self._writer = writer
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         # Plain reads may use their own connections: on SQLite (one writer connection) they then never queue
         # behind writes, and WAL lets them read while a write commits.
@@ -72,17 +79,27 @@ class SqlJobStore(SqlBatchStore):
         path = sqlite_file(url)
         if path is not None:
             await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        sqlite = is_sqlite(url)
+        # On SQLite the async engine only migrates: the writer has the one write connection.
         engine = create_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout_seconds=pool_timeout_seconds, echo=echo
-        )
-        reader = create_engine(url, readonly=True, echo=echo) if is_sqlite(url) else None
+            url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout_seconds=pool_timeout_seconds, echo=echo,
+            pooled=not sqlite,
+        )  # fmt: skip
+        reader = create_engine(url, readonly=True, echo=echo) if sqlite else None
+        writer: SqliteWriter | None = None
         try:
-            if apply_migrations if apply_migrations is not None else is_sqlite(url):
+            if apply_migrations if apply_migrations is not None else sqlite:
                 await migrate(engine)
             else:
                 await check_schema(engine)
-            yield cls(engine, reader=reader)
+            if sqlite:
+                writer = SqliteWriter(url, echo=echo)
+                with store_errors("open"):
+                    await writer.open()
+            yield cls(engine, reader=reader, writer=writer)
         finally:
+            if writer is not None:
+                await writer.close()
             await engine.dispose()
             if reader is not None:
                 await reader.dispose()
@@ -91,19 +108,24 @@ class SqlJobStore(SqlBatchStore):
 
     async def add(self, job: Job) -> Job:
         row = job_to_row(job)
+
+        def insert(conn: sa.Connection) -> bool:
+            try:
+                # A constant statement with the row as parameters compiles once and stays cached.
+                conn.execute(_INSERT_JOB, row)
+            except exc.IntegrityError:
+                return False  # only this statement was undone: a transaction it shares goes on
+            return True
+
         with store_errors("add"):
             for _ in range(ADD_ATTEMPTS):
-                try:
-                    async with self._autocommit.connect() as conn:
-                        # A constant statement with the row as parameters compiles once and stays cached.
-                        await conn.execute(_INSERT_JOB, row)
-                except exc.IntegrityError:
-                    # The idempotency key (or the id) is taken: the first writer's job is the answer.
-                    existing = await self._find_existing(job)
-                    if existing is not None:
-                        return existing
-                    continue  # the other job was discarded in between: try to record ours again
-                return job
+                if await self._write("add", insert):
+                    return job
+                # The idempotency key (or the id) is taken: the first writer's job is the answer.
+                existing = await self._find_existing(job)
+                if existing is not None:
+                    return existing
+                # the other job was discarded in between: try to record ours again
         raise StoreUnavailableError("could not record the job under a contended idempotency key")
 
     async def _find_existing(self, job: Job) -> Job | None:
@@ -177,12 +199,14 @@ class SqlJobStore(SqlBatchStore):
     # -- outbox -------------------------------------------------------------------------------------------
 
     async def claim_outbox(self, *, now: datetime, limit: int, lock_seconds: float) -> list[OutboxEvent]:
-        with store_errors("claim_outbox"):
-            async with self._autocommit.connect() as conn:
-                statement, parameters = queries.claim_outbox(now, limit, lock_seconds)
-                rows = (await conn.execute(statement, parameters)).mappings().all()
-        # RETURNING has no order: restore the outbox order.
-        return [outbox_event_from_row(row) for row in sorted(rows, key=lambda row: row["seq"])]
+        statement, parameters = queries.claim_outbox(now, limit, lock_seconds)
+
+        def claim(conn: sa.Connection) -> list[OutboxEvent]:
+            rows = conn.execute(statement, parameters).mappings().all()
+            # RETURNING has no order: restore the outbox order.
+            return [outbox_event_from_row(row) for row in sorted(rows, key=lambda row: row["seq"])]
+
+        return await self._write("claim_outbox", claim)
 
     async def mark_published(self, event_ids: Sequence[str], *, now: datetime) -> None:
         if event_ids:
@@ -203,9 +227,8 @@ class SqlJobStore(SqlBatchStore):
         if not records:
             return
         statement = queries.insert_usage(self._engine.dialect.name)
-        with store_errors("record_usage"):
-            async with self._autocommit.connect() as conn:
-                await conn.execute(statement, [usage_to_row(record) for record in records])
+        rows = [usage_to_row(record) for record in records]
+        await self._write("record_usage", lambda conn: conn.execute(statement, rows))
 
     async def usage_summary(
         self, *, start: datetime | None, end: datetime | None, group_by: UsageGrouping
@@ -237,14 +260,29 @@ class SqlJobStore(SqlBatchStore):
                 rows = (await conn.execute(statement)).mappings().all()
         return [job_from_row(row) for row in rows]
 
+    async def _write(self, operation: str, write: Callable[[sa.Connection], T], *, atomic: bool = False) -> T:
+        """Run `write` in a transaction of its own (PostgreSQL) or one it shares with other writes (SQLite).
+
+        On PostgreSQL a write that is not `atomic` (a single statement, atomic by itself) runs in autocommit mode.
+        """
+        with store_errors(operation):
+            if self._writer is not None:
+                return await self._writer.write(write)
+            async with (self._engine if atomic else self._autocommit).connect() as conn:
+                result = await conn.run_sync(write)
+                if atomic:
+                    await conn.commit()
+            return result
+
     async def _execute(
         self, operation: str, statement: sa.Executable, parameters: Mapping[str, Any] | None = None
     ) -> int:
         """Run one statement on its own (atomic by itself); the number of rows it matched."""
-        with store_errors(operation):
-            async with self._autocommit.connect() as conn:
-                result = await conn.execute(statement, parameters)
-        return int(getattr(result, "rowcount", 0))
+
+        def run(conn: sa.Connection) -> int:
+            return int(getattr(conn.execute(statement, parameters), "rowcount", 0))
+
+        return await self._write(operation, run)
 
     async def _change_with_events(
         self,
@@ -256,16 +294,13 @@ class SqlJobStore(SqlBatchStore):
         parameters: Mapping[str, Any] | None = None,
     ) -> Job | None:
         """Apply a conditional UPDATE ... RETURNING and, if it matched, insert `events` in the same transaction."""
-        with store_errors(operation):
-            if not events:  # one statement is atomic by itself: skip BEGIN/COMMIT
-                async with self._autocommit.connect() as conn:
-                    row = (await conn.execute(statement, parameters)).mappings().first()
-                return job_from_row(row) if row is not None else None
-            async with self._engine.connect() as conn:
-                row = (await conn.execute(statement, parameters)).mappings().first()
-                if row is None:
-                    await conn.rollback()
-                    return None
-                await conn.execute(_INSERT_OUTBOX, outbox_rows(events, now=now))
-                await conn.commit()
-        return job_from_row(row)
+
+        def change(conn: sa.Connection) -> Job | None:
+            row = conn.execute(statement, parameters).mappings().first()
+            if row is None:
+                return None  # it changed nothing: there is nothing to undo
+            if events:
+                conn.execute(_INSERT_OUTBOX, outbox_rows(events, now=now))
+            return job_from_row(row)
+
+        return await self._write(operation, change, atomic=bool(events))
