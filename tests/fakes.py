@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from llm_provider_service.domain.batches import BatchRecord
 from llm_provider_service.domain.errors import ProviderError, PublishError
 from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
@@ -21,6 +22,7 @@ from llm_provider_service.domain.models import (
     TokenUsage,
 )
 from llm_provider_service.domain.usage import UsageGrouping, UsageRecord, UsageSummaryRow
+from tests.fake_batches import InMemoryBatches
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -58,7 +60,7 @@ class _UtcJobs(dict[str, Job]):
         super().__setitem__(job_id, replace(job, **utc))
 
 
-class InMemoryJobStore:
+class InMemoryJobStore(InMemoryBatches):
     """The Store port (jobs, outbox, usage) over dicts; passes the store contract suite like the SQL store."""
 
     def __init__(self) -> None:
@@ -68,6 +70,7 @@ class InMemoryJobStore:
         self.published_at: dict[str, datetime] = {}
         self.locked_until: dict[str, datetime] = {}
         self.usage: list[UsageRecord] = []
+        self.vendor_batches: dict[str, BatchRecord] = {}
         self.unavailable: Exception | None = None
 
     def _check(self) -> None:

@@ -15,10 +15,12 @@ from llm_provider_service.api.auth import KeyChecker
 from llm_provider_service.api.context import ApiContext
 from llm_provider_service.config import Settings
 from llm_provider_service.observability import Metrics
-from llm_provider_service.ports import Clock, EventPublisher, JobQueue, Store, StreamingLLMProvider
+from llm_provider_service.ports import BatchProvider, Clock, EventPublisher, JobQueue, Store, StreamingLLMProvider
+from llm_provider_service.providers.batch_registry import build_batch_clients
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry, CircuitState
 from llm_provider_service.resilience.retry import RetryPolicy
+from llm_provider_service.service.batching import BatchConfig, BatchCoordinator, BatchFallback
 from llm_provider_service.service.budget_gate import BudgetGate
 from llm_provider_service.service.clock import SystemClock
 from llm_provider_service.service.event_factory import EventFactory, LifecycleTopics
@@ -54,6 +56,7 @@ class Services:
     store: Store
     clock: Clock
     usage_recorder: UsageRecorder
+    batching: BatchCoordinator
     tracing: Tracing | None = None
 
 
@@ -70,6 +73,7 @@ def compose(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     budgets: BudgetGate | None = None,
     tracing: Tracing | None = None,
+    batch_clients: Mapping[str, BatchProvider] | None = None,
 ) -> Services:
     """Wire the use cases over already-open parts (no I/O): the one place that knows every constructor."""
     catalog = default_catalog()
@@ -162,6 +166,28 @@ def compose(
         usage=usage_recorder,
         tracing=tracing,
     )
+    batching = BatchCoordinator(
+        context,
+        store=store,
+        clients=(
+            build_batch_clients(providers, submit_headers=t.batch_submit_headers)
+            if batch_clients is None
+            else batch_clients
+        ),
+        catalog=catalog,
+        retry_policy=_retry_policy(t, t.max_attempts),
+        config=BatchConfig(
+            window_seconds=t.batch_window_seconds,
+            max_size=t.batch_max_size,
+            poll_interval_seconds=t.batch_poll_interval_seconds,
+            job_lease_seconds=t.batch_job_lease_seconds,
+            fallback=BatchFallback(t.batch_fallback),
+            collector_lease_seconds=t.lease_seconds,
+        ),
+        on_report=worker.record,
+        on_batch=lambda provider, state: metrics.vendor_batches.labels(provider, state).inc(),
+    )
+    processor.batching = batching
     configured = {name for name, vendor in t.vendors.items() if vendor.api_key or vendor.base_url} | {"mock"}
     api = ApiContext(
         jobs=jobs,
@@ -181,10 +207,11 @@ def compose(
         gateway=gateway,
         idempotency_from=t.idempotency_from,
         budgets=budgets,
+        batches=store,
     )
     return Services(
         t, api, jobs, processor, worker, relay, reconciler, gateway, breakers, metrics, queue, store, clock,
-        usage_recorder, tracing,
+        usage_recorder, batching, tracing,
     )  # fmt: skip
 
 

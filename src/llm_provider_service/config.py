@@ -234,6 +234,28 @@ class Settings(BaseSettings):
         5.0, ge=0, description="Longest a gateway call waits for budget before 429 budget_exhausted."
     )
 
+    # --- vendor batch mode (jobs with llm_config_overrides.batching_mode = provider_batch_api) -------------
+    batch_window_seconds: float = Field(
+        60.0, gt=0, description="Longest a batch-mode job waits to be collected before its batch is submitted."
+    )
+    batch_max_size: int = Field(
+        1000, ge=1, description="Jobs per vendor batch: a full collection is submitted at once."
+    )
+    batch_poll_interval_seconds: float = Field(30.0, gt=0, description="How often open vendor batches are polled.")
+    batch_job_lease_seconds: float = Field(
+        90000.0, gt=0, description="Lease of a submitted batch's jobs (beyond the vendors' 24 h window)."
+    )
+    batch_submit_headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra headers sent with each vendor batch submission, JSON (e.g. the mock server's "
+        "x-mock-batch-* scripts in tests).",
+    )
+    batch_fallback: Literal["immediate", "fail"] = Field(
+        "immediate",
+        description="A job its batch did not answer (lost, expired, cancelled, retryable error): retry it as an "
+        "immediate job while attempts remain, or fail it.",
+    )
+
     # --- vendors: LLM_PROVIDER_<VENDOR>_API_KEY and LLM_PROVIDER_<VENDOR>_BASE_URL --------------------
     provider_timeout_seconds: float = Field(120.0, gt=0, description="Total timeout of one vendor call.")
     provider_connect_timeout_seconds: float = Field(10.0, gt=0, description="Connect timeout to vendors.")

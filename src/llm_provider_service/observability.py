@@ -90,6 +90,19 @@ class Metrics:
             ["provider"],
             registry=registry,
         )
+        self.vendor_batches = Counter(
+            "llm_provider_vendor_batches",
+            "Vendor batches (batch mode) by what happened: submitted, then completed, expired, cancelled, failed "
+            "or submit_failed.",
+            ["provider", "state"],
+            registry=registry,
+        )
+        self.batched_jobs = Counter(
+            "llm_provider_batched_jobs",
+            "Batch-mode jobs collected into a vendor batch.",
+            ["provider"],
+            registry=registry,
+        )
         self.processing_seconds = Histogram(
             "llm_provider_processing_seconds",
             "Provider call time of successful attempts.",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from llm_provider_service.domain.batches import BatchItemOutcome, VendorBatch
+from llm_provider_service.domain.batches import BatchItemOutcome, BatchRecord, VendorBatch
 from llm_provider_service.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
@@ -193,7 +193,32 @@ class UsageStore(Protocol):
     ) -> list[UsageSummaryRow]: ...
 
 
-class Store(JobStore, OutboxStore, UsageStore, Protocol):
+class BatchStore(Protocol):
+    """Vendor batches in flight, recorded so that a worker killed between submit and collect loses nothing."""
+
+    async def create_batch(
+        self, batch: BatchRecord, *, collector: str, job_lease_expires_at: datetime
+    ) -> BatchRecord | None:
+        """Record a batch (phase submitting, polled by `batch.poll_owner`) and, in the same transaction, move
+        those of its jobs still processing under `collector` to the batch's owner with the long lease.
+        Returns the record with the jobs that moved; None (nothing recorded) when none did."""
+
+    async def batch_submitted(self, batch_id: str, *, vendor_batch_id: str, now: datetime) -> bool:
+        """submitting -> submitted with the vendor's id."""
+
+    async def claim_batches(
+        self, *, owner: str, now: datetime, lease_expires_at: datetime, limit: int
+    ) -> list[BatchRecord]:
+        """Open batches `owner` may poll now: its own, or any whose poll lease expired; the lease is (re)set."""
+
+    async def end_batch(self, batch_id: str, *, vendor_state: str, now: datetime) -> bool:
+        """Mark an open batch ended (after its jobs were ended); False if it already was."""
+
+    async def open_batches(self, *, limit: int) -> list[BatchRecord]:
+        """Batches not yet ended, oldest first (for operators)."""
+
+
+class Store(JobStore, OutboxStore, UsageStore, BatchStore, Protocol):
     """One database holds all three (the outbox must share the jobs' transactions); wired as one object."""
 
 

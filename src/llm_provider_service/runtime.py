@@ -67,6 +67,7 @@ async def run(
         if run_worker:
             worker = services.worker
             group.create_task(worker.run(stop, grace_seconds=settings.shutdown_grace_seconds), name="worker")
+            group.create_task(services.batching.run(stop), name="vendor-batches")
         if serve_http:
             app = create_app(
                 services.api,

@@ -120,7 +120,7 @@ class Worker:
         except Exception:
             logger.exception("job %s crashed the processor", lease.job_id)
             return
-        self._record(report)
+        self.record(report)
         if self._tracing is not None and report.outcome not in (Outcome.DEFERRED, Outcome.SKIPPED):
             self._tracing.record_job(
                 job_id=report.job_id,
@@ -135,7 +135,8 @@ class Worker:
                 },
             )
 
-    def _record(self, report: ProcessingReport) -> None:
+    def record(self, report: ProcessingReport) -> None:
+        """Metrics and usage of one job's step (also of the batch-mode jobs the batch use case ends)."""
         metrics = self._metrics
         model = metrics.model_label(report.provider, report.model)
         if report.outcome in (Outcome.COMPLETED, Outcome.FAILED, Outcome.EXPIRED):
@@ -146,8 +147,7 @@ class Worker:
                 metrics.queue_wait_seconds.labels(report.provider).observe(report.queue_wait_seconds)
         if report.budget_wait_seconds is not None:
             metrics.budget_wait_seconds.labels(report.provider).observe(report.budget_wait_seconds)
-        if report.outcome == Outcome.DEFERRED and report.error_kind == BUDGET_DEFERRED:
-            metrics.budget_deferrals.labels(report.provider).inc()
+        self._record_waits(report)
         if report.call_seconds is not None:
             metrics.processing_seconds.labels(report.provider, model).observe(report.call_seconds)
         if report.outcome in (Outcome.COMPLETED, Outcome.FAILED, Outcome.RETRY_SCHEDULED):
@@ -157,6 +157,13 @@ class Worker:
             self._record_usage(report, report.usage)
         if report.outcome == Outcome.RETRY_SCHEDULED:
             metrics.job_retries.labels(report.provider, report.error_kind or "unknown").inc()
+
+    def _record_waits(self, report: ProcessingReport) -> None:
+        """Jobs set aside without an attempt's outcome: sent back for budget, or collected for a vendor batch."""
+        if report.outcome == Outcome.BATCHED:
+            self._metrics.batched_jobs.labels(report.provider).inc()
+        if report.outcome == Outcome.DEFERRED and report.error_kind == BUDGET_DEFERRED:
+            self._metrics.budget_deferrals.labels(report.provider).inc()
 
     def _record_usage(self, report: ProcessingReport, usage: TokenUsage) -> None:
         """One usage row per answered job, batched off the hot path, so /api/v1/usage covers jobs too."""

@@ -84,6 +84,7 @@ async def test_providers_show_circuit_state(api: Api) -> None:
         "concurrency_limit": None,
         "default_model": "mock-comparison-v1",
         "rate_budgets": [],
+        "open_batches": [],
     }
     openai = next(p for p in providers if p["name"] == "openai")
     assert openai["enabled"] is False

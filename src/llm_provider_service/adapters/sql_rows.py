@@ -10,6 +10,7 @@ from sqlalchemy.engine import RowMapping
 
 from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import (
+    BatchingMode,
     ComparisonRequest,
     Job,
     JobStatus,
@@ -45,6 +46,7 @@ def request_to_json(request: ComparisonRequest) -> dict[str, Any]:
             "max_tokens": overrides.max_tokens,
             "reasoning_effort": overrides.reasoning_effort.value if overrides.reasoning_effort else None,
             "output_verbosity": overrides.output_verbosity.value if overrides.output_verbosity else None,
+            "batching_mode": overrides.batching_mode.value if overrides.batching_mode else None,
         },
         "user_id": request.user_id,
         "priority": request.priority,
@@ -57,6 +59,7 @@ def _overrides_from_json(data: Mapping[str, Any]) -> LLMConfigOverrides:
     provider = data.get("provider")
     effort = data.get("reasoning_effort")
     verbosity = data.get("output_verbosity")
+    batching = data.get("batching_mode")
     return LLMConfigOverrides(
         provider=ProviderName(provider) if provider else None,
         model=data.get("model"),
@@ -65,6 +68,7 @@ def _overrides_from_json(data: Mapping[str, Any]) -> LLMConfigOverrides:
         max_tokens=data.get("max_tokens"),
         reasoning_effort=ReasoningEffort(effort) if effort else None,
         output_verbosity=OutputVerbosity(verbosity) if verbosity else None,
+        batching_mode=BatchingMode(batching) if batching else None,
     )
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import exc
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from llm_provider_service.adapters import sql_queries as queries
+from llm_provider_service.adapters.sql_batches import SqlBatchStore
 from llm_provider_service.adapters.sql_engine import create_engine, is_sqlite, sqlite_file, store_errors
 from llm_provider_service.adapters.sql_migrations import check_schema, migrate
 from llm_provider_service.adapters.sql_rows import (
@@ -44,8 +45,8 @@ _INSERT_JOB = jobs.insert()
 _INSERT_OUTBOX = outbox.insert()
 
 
-class SqlJobStore:
-    """`JobStore` and `UsageStore` on a SQL database. Build it with `from_url`, which owns the engine."""
+class SqlJobStore(SqlBatchStore):
+    """`JobStore`, `UsageStore` and `BatchStore` on a SQL database. Build it with `from_url`, which owns the engine."""
 
     def __init__(
         self, engine: AsyncEngine, *, reader: AsyncEngine | None = None, writer: SqliteWriter | None = None

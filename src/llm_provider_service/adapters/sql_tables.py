@@ -1,4 +1,4 @@
-"""Table definitions of the SQL store (jobs, outbox, usage), shared by the store and the migrations."""
+"""Table definitions of the SQL store (jobs, outbox, usage, batches), shared by the store and the migrations."""
 
 from __future__ import annotations
 
@@ -145,6 +145,32 @@ usage = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     # Usage reports select a time range first.
     sa.Index("ix_usage_created_at", "created_at"),
+)
+
+# Vendor batches in flight (OpenAI Batch, Anthropic Message Batches): the vendor's id survives a worker's death.
+batches = sa.Table(
+    "batches",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("provider", sa.String(64), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("phase", sa.String(16), nullable=False),
+    sa.Column("job_ids", sa.JSON, nullable=False),
+    sa.Column("vendor_batch_id", sa.String(255), nullable=True),
+    sa.Column("vendor_state", sa.String(32), nullable=True),
+    sa.Column("poll_owner", sa.String(128), nullable=True),
+    sa.Column("poll_lease_expires_at", UtcDateTime, nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("submitted_at", UtcDateTime, nullable=True),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    # Pollers and operators read the open batches only.
+    sa.Index(
+        "ix_batches_open",
+        "created_at",
+        postgresql_where=sa.text("phase <> 'ended'"),
+        sqlite_where=sa.text("phase <> 'ended'"),
+    ),
 )
 
 

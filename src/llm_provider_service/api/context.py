@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from llm_provider_service.api.auth import KeyChecker
 from llm_provider_service.domain.catalog import ModelCatalog
 from llm_provider_service.observability import Metrics
-from llm_provider_service.ports import JobQueue, LLMProvider, OutboxStore, UsageStore
+from llm_provider_service.ports import BatchStore, JobQueue, LLMProvider, OutboxStore, UsageStore
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
 from llm_provider_service.service.budget_gate import BudgetGate
 from llm_provider_service.service.gateway import ChatGateway
@@ -37,3 +37,4 @@ class ApiContext:
     gateway: ChatGateway | None = None  # the OpenAI-compatible `/v1` routes; absent, they answer 404
     idempotency_from: str | None = None  # "correlation_id": a job's correlation_id is its Idempotency-Key by default
     budgets: BudgetGate | None = None  # rate budgets, shown by GET /api/v1/providers
+    batches: BatchStore | None = None  # open vendor batches, shown by GET /api/v1/providers

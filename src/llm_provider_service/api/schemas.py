@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from llm_provider_service.domain.errors import RequestValidationError, UnknownProviderError
 from llm_provider_service.domain.events import iso
 from llm_provider_service.domain.models import (
+    BatchingMode,
     ComparisonRequest,
     Job,
     LLMConfigOverrides,
@@ -52,6 +53,7 @@ class LLMConfigOverridesIn(_Lenient):
     max_tokens_override: int | None = Field(None, gt=0, le=1_000_000)
     reasoning_effort: ReasoningEffort | None = None
     output_verbosity: OutputVerbosity | None = None
+    batching_mode: BatchingMode | None = None
 
 
 class ComparisonRequestIn(_Lenient):
@@ -110,6 +112,7 @@ class ComparisonRequestIn(_Lenient):
                 max_tokens=overrides.max_tokens_override,
                 reasoning_effort=overrides.reasoning_effort,
                 output_verbosity=overrides.output_verbosity,
+                batching_mode=overrides.batching_mode,
             ),
             user_id=self.user_id,
             priority=self.priority,

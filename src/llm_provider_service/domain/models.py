@@ -53,6 +53,14 @@ class ReasoningEffort(StrEnum):
     HIGH = "high"
 
 
+class BatchingMode(StrEnum):
+    """How a job reaches the vendor (the original's `LLMBatchingMode`); only `provider_batch_api` changes anything."""
+
+    PER_REQUEST = "per_request"
+    SERIAL_BUNDLE = "serial_bundle"
+    PROVIDER_BATCH_API = "provider_batch_api"
+
+
 class OutputVerbosity(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
@@ -80,6 +88,7 @@ class LLMConfigOverrides:
     max_tokens: int | None = None
     reasoning_effort: ReasoningEffort | None = None
     output_verbosity: OutputVerbosity | None = None
+    batching_mode: BatchingMode | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,11 @@ class AnthropicProvider:
         self._name = name
 
     @property
+    def transport(self) -> VendorTransport:
+        """The transport its calls go over (the vendor's batch client shares it)."""
+        return self._transport
+
+    @property
     def name(self) -> str:
         return self._name
 

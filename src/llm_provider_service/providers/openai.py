@@ -98,6 +98,11 @@ class OpenAIChatProvider:
         self._name = name or self.catalog_provider
 
     @property
+    def transport(self) -> VendorTransport:
+        """The transport its calls go over (the vendor's batch client shares it)."""
+        return self._transport
+
+    @property
     def name(self) -> str:
         return self._name
 

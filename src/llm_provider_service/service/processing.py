@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from llm_provider_service.domain.catalog import ModelCatalog
 from llm_provider_service.domain.comparison import build_completion_request, parse_comparison
@@ -41,6 +41,14 @@ BUDGET_DEFERRED = "budget_exhausted"
 Sleep = Callable[[float], Awaitable[None]]
 
 
+class BatchIntake(Protocol):
+    """Batch mode (`service.batching`): which jobs go to a vendor batch, and taking one in."""
+
+    def handles(self, job: Job) -> bool: ...
+
+    async def accept(self, job: Job, lease: Lease) -> ProcessingReport: ...
+
+
 class Outcome(StrEnum):
     """What processing one claim led to."""
 
@@ -51,6 +59,7 @@ class Outcome(StrEnum):
     DEFERRED = "deferred"  # circuit open, provider at its concurrency limit or out of budget; no attempt counted
     SKIPPED = "skipped"  # not claimable any more (finished, cancelled, taken over)
     LOST = "lost"  # the lease was lost before the result could be written
+    BATCHED = "batched"  # collected for a vendor batch (batch mode); the batch ends it later
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +105,7 @@ class JobProcessor:
         random: Callable[[], float],
         budgets: BudgetGate | None = None,
         sleep: Sleep = asyncio.sleep,
+        batching: BatchIntake | None = None,
     ) -> None:
         self._store = context.store
         self._queue = context.queue
@@ -114,12 +124,15 @@ class JobProcessor:
         self._on_events_written = context.on_events_written
         self._budgets = budgets
         self._sleep = sleep
+        self.batching = batching  # set by the composition root once the batch use case exists
 
     async def process(self, lease: Lease) -> ProcessingReport:
         job = await self._store.get(lease.job_id)
         if job is None or job.status.is_terminal:
             await self._queue_call(self._queue.ack(lease))
             return ProcessingReport(lease.job_id, Outcome.SKIPPED)
+        if self.batching is not None and self.batching.handles(job):
+            return replace(await self.batching.accept(job, lease), trace_id=job.trace_id)
         if not self._limits.try_acquire(job.provider):
             await self._queue_call(self._queue.release(lease, delay_seconds=PROVIDER_BUSY_DELAY_SECONDS))
             return ProcessingReport(job.id, Outcome.DEFERRED, job.provider, job.model)

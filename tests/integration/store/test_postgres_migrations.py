@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from llm_provider_service.adapters.sql_engine import create_engine
-from llm_provider_service.adapters.sql_migrations import upgrade_database, upgrade_database_async
+from llm_provider_service.adapters.sql_migrations import HEAD_REVISION, upgrade_database, upgrade_database_async
 from llm_provider_service.adapters.sql_store import SqlJobStore
 from llm_provider_service.adapters.sql_tables import metadata
 
@@ -35,7 +35,7 @@ def test_upgrade_database_builds_the_schema_of_the_tables(postgres_url: str) -> 
         finally:
             await engine.dispose()
 
-    assert asyncio.run(inspect()) == ("0001", [])
+    assert asyncio.run(inspect()) == (HEAD_REVISION, [])
 
 
 async def test_concurrent_upgrades_are_serialised(postgres_url: str) -> None:

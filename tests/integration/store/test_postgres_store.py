@@ -9,6 +9,7 @@ import pytest
 from llm_provider_service.adapters.sql_migrations import upgrade_database_async
 from llm_provider_service.adapters.sql_store import SqlJobStore
 from tests.unit.store.contract import JobStoreContract
+from tests.unit.store.contract_batches import BatchStoreContract
 from tests.unit.store.contract_outbox import OutboxUsageContract
 from tests.unit.store.contract_sql import SqlStoreContract
 from tests.unit.store.contract_transitions import JobTransitionsContract
@@ -16,7 +17,9 @@ from tests.unit.store.contract_transitions import JobTransitionsContract
 pytestmark = pytest.mark.integration
 
 
-class TestPostgresStore(JobStoreContract, JobTransitionsContract, OutboxUsageContract, SqlStoreContract):
+class TestPostgresStore(
+    JobStoreContract, BatchStoreContract, JobTransitionsContract, OutboxUsageContract, SqlStoreContract
+):
     @pytest.fixture
     async def store(self, postgres_url: str) -> AsyncIterator[SqlJobStore]:
         await upgrade_database_async(postgres_url)

@@ -12,7 +12,7 @@ from llm_provider_service.adapters.memory_queue import InMemoryJobQueue
 from llm_provider_service.bootstrap import compose
 from llm_provider_service.config import Settings
 from llm_provider_service.domain.models import ComparisonRequest, OutboxEvent
-from llm_provider_service.ports import StreamingLLMProvider
+from llm_provider_service.ports import BatchProvider, StreamingLLMProvider
 from llm_provider_service.service.budget_gate import BudgetGate
 from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.service.event_factory import EventFactory, LifecycleTopics
@@ -38,6 +38,7 @@ class Harness:
     random: Callable[[], float] = lambda: 0.5
     budget_policy: BudgetPolicy | None = None
     unsupported_params: Literal["drop", "reject"] = "drop"
+    batch_clients: Mapping[str, BatchProvider] | None = None
 
     def __post_init__(self) -> None:
         self.clock = FakeClock()
@@ -67,6 +68,7 @@ class Harness:
             random=self.random,
             sleep=self.sleep or self._sleep,
             budgets=self.budgets,
+            batch_clients=self.batch_clients,
         )
         self.jobs = self.services.jobs
         self.processor = self.services.processor

@@ -6,11 +6,12 @@ import pytest
 
 from tests.fakes import InMemoryJobStore
 from tests.unit.store.contract import JobStoreContract
+from tests.unit.store.contract_batches import BatchStoreContract
 from tests.unit.store.contract_outbox import OutboxUsageContract
 from tests.unit.store.contract_transitions import JobTransitionsContract
 
 
-class TestInMemoryStore(JobStoreContract, JobTransitionsContract, OutboxUsageContract):
+class TestInMemoryStore(JobStoreContract, BatchStoreContract, JobTransitionsContract, OutboxUsageContract):
     @pytest.fixture
     def store(self) -> InMemoryJobStore:
         return InMemoryJobStore()

@@ -39,7 +39,7 @@ async def test_open_creates_the_directory_and_a_migrated_wal_database(tmp_path: 
         async with engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
             assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() == SQLITE_BUSY_TIMEOUT_MS
-            assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == "0001"
+            assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one() == HEAD_REVISION
             assert await conn.run_sync(schema_differences) == []
     finally:
         await engine.dispose()

@@ -14,12 +14,15 @@ from llm_provider_service.adapters.sql_tables import jobs
 from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import JobStatus, TokenUsage
 from tests.unit.store.contract import T0, JobStoreContract, make_job, start
+from tests.unit.store.contract_batches import BatchStoreContract
 from tests.unit.store.contract_outbox import OutboxUsageContract
 from tests.unit.store.contract_sql import SqlStoreContract
 from tests.unit.store.contract_transitions import JobTransitionsContract
 
 
-class TestSqliteStore(JobStoreContract, JobTransitionsContract, OutboxUsageContract, SqlStoreContract):
+class TestSqliteStore(
+    JobStoreContract, BatchStoreContract, JobTransitionsContract, OutboxUsageContract, SqlStoreContract
+):
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SqlJobStore]:
         async with SqlJobStore.from_url(f"sqlite+aiosqlite:///{tmp_path / 'data' / 'store.db'}") as store:

@@ -50,10 +50,38 @@ async def _budget_states(context: ApiContext) -> dict[str, list[dict[str, Any]]]
     return by_provider
 
 
+OPEN_BATCHES_SHOWN = 100
+
+
+async def _open_batches(context: ApiContext) -> dict[str, list[dict[str, Any]]] | None:
+    """Each provider's open vendor batches (batch mode), oldest first; None if the store cannot be read."""
+    if context.batches is None:
+        return {}
+    try:
+        batches = await context.batches.open_batches(limit=OPEN_BATCHES_SHOWN)
+    except ServiceError:
+        return None
+    by_provider: dict[str, list[dict[str, Any]]] = {}
+    for batch in batches:
+        by_provider.setdefault(batch.provider, []).append(
+            {
+                "id": batch.id,
+                "vendor_batch_id": batch.vendor_batch_id,
+                "model": batch.model,
+                "phase": batch.phase.value,
+                "jobs": len(batch.job_ids),
+                "created_at": batch.created_at.isoformat(),
+                "submitted_at": batch.submitted_at.isoformat() if batch.submitted_at else None,
+            }
+        )
+    return by_provider
+
+
 async def list_providers(request: Request) -> Response:
     context = _context(request)
     context.keys.require_admin(request)
     budgets = await _budget_states(context)
+    open_batches = await _open_batches(context)
     providers = []
     for name in ProviderName:
         enabled = name.value in context.providers
@@ -70,6 +98,7 @@ async def list_providers(request: Request) -> Response:
                 "concurrency_limit": context.limits.limit(name.value),
                 "default_model": default_model,
                 "rate_budgets": budgets.get(name.value, []) if budgets is not None else None,
+                "open_batches": open_batches.get(name.value, []) if open_batches is not None else None,
             }
         )
     routes = []
