@@ -24,13 +24,14 @@ run: install
 	$(BIN)/llm-provider serve
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
 	$(BIN)/mypy tests
+	$(BIN)/mypy --strict scripts  # benchmark scripts import the toolkit: a moved module must fail CI, not a user
 
 # The whole suite: lint, types, then every test tier against private Redis, PostgreSQL and Apache Kafka
 # (LLM_PROVIDER_TEST_KAFKA_BROKER=tansu for the fast, memory-only Tansu). `infra fetch` is a no-op once cached.

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from llm_loadtest.histograms import percentile_ms
-from llm_loadtest.payloads import PayloadFactory
-from llm_loadtest.result import load
 
+from llm_loadtest.load.payloads import PayloadFactory
+from llm_loadtest.metrics.histograms import percentile_ms
+from llm_loadtest.metrics.result import load
 from llm_provider_service.infra.local_server import free_port
 
 CLI = str(Path(sys.executable).with_name("llm-provider"))

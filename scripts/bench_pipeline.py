@@ -83,8 +83,8 @@ def main() -> int:
             "LLM_PROVIDER_MOCK_PERFORMANCE_MODE": "true",
             "LLM_PROVIDER_LOG_LEVEL": "WARNING",
         }
-        for command in (("serve", "--no-worker"), ("worker",)):
-            processes.append(ServiceServer(base / "data", *command, settings=settings))
+        for role in (("serve", "--no-worker"), ("worker",)):
+            processes.append(ServiceServer(base / "data", *role, settings=settings))
             processes[-1].start()  # returns once it answers (/readyz, or the worker's metrics port)
         api_url = processes[0].url
         env = service_environment(base / "data", settings)

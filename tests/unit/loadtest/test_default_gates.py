@@ -31,7 +31,8 @@ def _gates(saved: dict[str, Any]) -> dict[str, bool]:
 
 def test_healthy_job_service_passes_the_default_gates(tmp_path: Path) -> None:
     with ThreadedServer(JobService()) as server:
-        code, saved, output = _run(server.url, tmp_path)
+        # The default gate set, with the latency SLO widened: this unit test must not time a busy CI host.
+        code, saved, output = _run(server.url, tmp_path, "--slo-p99-ms", "2000")
     assert code == 0, output
     assert _gates(saved) == {"errors": True, "throughput": True, "scheduled_latency": True, "completed": True}
     completion = saved["e2e"]["completion"]
