@@ -56,9 +56,17 @@ async def submit(client: httpx.AsyncClient, body: Mapping[str, Any]) -> Answer:
 
 
 async def submit_many(
-    base_url: str, topic: str, count: int, *, clients: int = 8, mock: Mapping[str, Any] | None = None
+    base_url: str,
+    topic: str,
+    count: int,
+    *,
+    clients: int = 8,
+    mock: Mapping[str, Any] | None = None,
+    pause_seconds: float = 0.0,
 ) -> list[str]:
-    """`count` jobs from `clients` concurrent tasks (one connection pool each); the accepted queue ids."""
+    """`count` jobs from `clients` concurrent tasks (one connection pool each); the accepted queue ids.
+
+    `pause_seconds` after each submission paces the load, so it lasts about as long on a fast host as on a slow one."""
     numbers = iter(range(count))
     accepted: list[str] = []
 
@@ -68,6 +76,8 @@ async def submit_many(
                 answer = await submit(client, comparison_body(topic, number, mock=mock))
                 assert answer.status == 202, f"job {number}: {answer.status} {answer.body}"
                 accepted.append(answer.body["queue_id"])
+                if pause_seconds:
+                    await asyncio.sleep(pause_seconds)
 
     async with asyncio.TaskGroup() as group:
         for _ in range(clients):

@@ -60,9 +60,12 @@ async def test_sigkill_mid_load_loses_no_callback(pipeline: Pipeline, stoppable:
         api = group.api()
         group.worker()
         published_before = await metric_value(api.base_url, "llm_provider_events_published_total")
-        load = asyncio.create_task(submit_many(api.base_url, pipeline.callback_topic, LOAD_JOBS, clients=4))
+        # Paced (4 clients, 0.1 s apart: ~40/s for ~4 s): the crash at 1 s lands mid-load on a fast host too.
+        load = asyncio.create_task(
+            submit_many(api.base_url, pipeline.callback_topic, LOAD_JOBS, clients=4, pause_seconds=0.1)
+        )
         await asyncio.sleep(1.0)  # jobs are being accepted, processed and published
-        assert not load.done(), "the load finished before the crash: raise LOAD_JOBS"
+        assert not load.done(), "the load finished before the crash"
         await asyncio.to_thread(broker.kill)  # SIGKILL: no controlled shutdown, no flush
         await asyncio.sleep(1.0)
         await asyncio.to_thread(broker.start)  # the same log dir and port: what was acknowledged is still there
