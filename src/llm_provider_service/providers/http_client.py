@@ -101,13 +101,7 @@ class VendorTransport:
                 intrinsic = intrinsic_ms(response.headers)
                 if observing():  # budgets learn the vendor's limits from every answer
                     report_rate_limits(parse_rate_limit_headers(response.status, response.headers))
-                if response.status >= 300:
-                    raise error_from_response(
-                        provider=self.provider,
-                        status=response.status,
-                        headers=response.headers,
-                        body=body[:_MAX_ERROR_BODY_BYTES],
-                    )
+                self._raise_for_status(response, body)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport_error(exc) from exc
         return VendorAnswer(self._decode(body), intrinsic)
@@ -149,16 +143,20 @@ class VendorTransport:
         try:
             async with self._session.request(method, self.base_url + path, data=payload, headers=headers) as response:
                 body = await response.read()
-                if response.status >= 300:
-                    raise error_from_response(
-                        provider=self.provider,
-                        status=response.status,
-                        headers=response.headers,
-                        body=body[:_MAX_ERROR_BODY_BYTES],
-                    )
+                self._raise_for_status(response, body)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport_error(exc) from exc
         return body
+
+    def _raise_for_status(self, response: aiohttp.ClientResponse, body: bytes) -> None:
+        """A non-2xx answer as the domain's `ProviderError` (its body cut to what error parsing needs)."""
+        if response.status >= 300:
+            raise error_from_response(
+                provider=self.provider,
+                status=response.status,
+                headers=response.headers,
+                body=body[:_MAX_ERROR_BODY_BYTES],
+            )
 
     async def request_json(
         self,
