@@ -28,7 +28,7 @@ from llm_provider_service.service.gateway import GATEWAY_MAX_ATTEMPTS, GATEWAY_M
 from llm_provider_service.service.job_context import JobContext
 from llm_provider_service.service.job_routing import JobRoutes, job_route_groups
 from llm_provider_service.service.limits import ProviderLimits
-from llm_provider_service.service.outbox import OutboxRelay
+from llm_provider_service.service.outbox import OutboxRelay, outbox_claim_seconds
 from llm_provider_service.service.processing import JobProcessor
 from llm_provider_service.service.reconciliation import Reconciler
 from llm_provider_service.service.routing import RouteSpec
@@ -91,6 +91,7 @@ def compose(
         publisher=publisher,
         clock=clock,
         poll_interval_seconds=t.outbox_poll_interval_seconds,
+        lock_seconds=outbox_claim_seconds(t.kafka_delivery_timeout_seconds),
         on_published=metrics.events_published.inc,
         on_failure=metrics.outbox_relay_failed,
         on_recovered=metrics.outbox_relay_recovered,
