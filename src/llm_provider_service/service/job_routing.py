@@ -24,7 +24,7 @@ from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.routing import RouteGroup, falls_back
 
 if TYPE_CHECKING:
-    from llm_provider_service.service.gateway import Route
+    from llm_provider_service.service.gateway_routes import Route
 
 SPENT_KEY = "route_spent"  # `last_error` key: the targets (`provider/model`) a job has used up
 
