@@ -68,12 +68,12 @@ def _rss_mib(root: int) -> list[float]:
     """VmRSS of the serving processes: `root` itself, or its children when it is a `--processes` supervisor."""
     children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and (_proc_stat(int(p.name)) or
                 ["", "0"])[1] == str(root)]  # fmt: skip
-    sizes = []
-    for pid in children or [root]:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                sizes.append(int(line.split()[1]) / 1024)
-    return sizes
+    return [
+        int(line.split()[1]) / 1024
+        for pid in children or [root]
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmRSS:")
+    ]
 
 
 def _attack(url: str, body: Path, rate: float, duration: float) -> dict[str, object]:
@@ -154,8 +154,10 @@ def main() -> int:
                     postgres_admin.create_database(postgres_server.url, database)
                     url = postgres_admin.asyncpg_url(postgres_admin.with_database(postgres_server.url, database))
                     upgrade_database(url)
-                    settings = {"LLM_PROVIDER_REDIS_URL": redis_server.url, "LLM_PROVIDER_DATABASE_URL": url,
-                                "LLM_PROVIDER_REDIS_NAMESPACE": database, "LLM_PROVIDER_LOG_LEVEL": "WARNING"}  # fmt: skip
+                    settings = {
+                        "LLM_PROVIDER_REDIS_URL": redis_server.url, "LLM_PROVIDER_DATABASE_URL": url,
+                        "LLM_PROVIDER_REDIS_NAMESPACE": database, "LLM_PROVIDER_LOG_LEVEL": "WARNING",
+                    }  # fmt: skip
                     _run(f"{tree} pg+redis x{processes}", base, path, settings, infra_pids, body, rate, duration,
                          "--no-worker", "--processes", str(processes))  # fmt: skip
         if args.embedded:
