@@ -217,6 +217,10 @@ class SqlJobStore(SqlBatchStore):
             parameters = {"p_event_ids": list(event_ids), "p_now": now}
             await self._execute("mark_published", queries.MARK_PUBLISHED, parameters)
 
+    async def release_outbox(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            await self._execute("release_outbox", queries.RELEASE_OUTBOX, {"p_event_ids": list(event_ids)})
+
     async def prune_outbox(self, *, published_before: datetime, limit: int) -> int:
         return await self._execute("prune_outbox", queries.prune_outbox(published_before, limit))
 
