@@ -9,6 +9,7 @@ import uuid
 
 import structlog
 
+from llm_provider_service.domain import ids
 from llm_provider_service.domain.errors import QueueUnavailableError, ServiceError, StoreUnavailableError
 from llm_provider_service.domain.models import TokenUsage
 from llm_provider_service.domain.usage import UsageRecord
@@ -102,7 +103,7 @@ class Worker:
             jobs = []
         running = {task.get_name() for task in self._tasks}
         expires_at = time.time() + self._lease_seconds
-        leases = [Lease(job.id, uuid.uuid4().hex, expires_at) for job in jobs if f"job-{job.id}" not in running]
+        leases = [Lease(job.id, ids.token_hex(16), expires_at) for job in jobs if f"job-{job.id}" not in running]
         if not leases:
             # Nothing new to run: back off instead of polling the store in a tight loop.
             await asyncio.sleep(OUTAGE_BACKOFF_SECONDS)

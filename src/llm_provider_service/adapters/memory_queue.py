@@ -23,10 +23,10 @@ import asyncio
 import heapq
 import itertools
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from llm_provider_service.domain import ids
 from llm_provider_service.domain.errors import QueueFullError
 from llm_provider_service.ports import Lease, QueueStats
 
@@ -171,7 +171,7 @@ class InMemoryJobQueue:
             if self._ready_seq.get(job_id) != seq:
                 continue  # removed, or re-placed under a newer seq
             del self._ready_seq[job_id]
-            token = uuid.uuid4().hex
+            token = ids.token_hex(16)
             self._hold(job_id, token, expires_at)
             leases.append(Lease(job_id=job_id, token=token, expires_at=expires_at))
         return leases
