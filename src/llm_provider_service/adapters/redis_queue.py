@@ -135,6 +135,24 @@ return 1
 """
 )
 
+# ARGV: job_id, token, job_id, token, ... Returns how many were acked.
+_ACK_MANY = (
+    _PRELUDE
+    + """
+local acked = 0
+for i = 1, #ARGV, 2 do
+  local id = ARGV[i]
+  if redis.call('HGET', TOKEN, id) == ARGV[i + 1] then
+    redis.call('ZREM', LEASED, id)
+    redis.call('HDEL', TOKEN, id)
+    redis.call('HDEL', PRIORITY, id)
+    acked = acked + 1
+  end
+end
+return acked
+"""
+)
+
 # ARGV: job_id, token, due_at ('' = ready now).
 _RELEASE = (
     _PRELUDE
@@ -179,6 +197,7 @@ class RedisJobQueue:
         self._claim_script = client.register_script(_CLAIM)
         self._renew_script = client.register_script(_RENEW)
         self._ack_script = client.register_script(_ACK)
+        self._ack_many_script = client.register_script(_ACK_MANY)
         self._release_script = client.register_script(_RELEASE)
         self._remove_script = client.register_script(_REMOVE)
 
@@ -255,6 +274,12 @@ class RedisJobQueue:
     async def ack(self, lease: Lease) -> None:
         with _translated():
             await self._ack_script(self._keys.ordered, [lease.job_id, lease.token])
+
+    async def ack_many(self, leases: Sequence[Lease]) -> None:
+        with _translated():
+            for start in range(0, len(leases), BATCH_SIZE):
+                args = [part for lease in leases[start : start + BATCH_SIZE] for part in (lease.job_id, lease.token)]
+                await self._ack_many_script(self._keys.ordered, args)
 
     async def release(self, lease: Lease, *, delay_seconds: float) -> None:
         due_at = repr(self._clock() + delay_seconds) if delay_seconds > 0 else ""
