@@ -19,7 +19,11 @@ pytestmark = pytest.mark.integration
 
 
 class TestPostgresStore(
-    JobStoreContract, BatchStoreContract, JobTransitionsContract, OutboxUsageContract, SqlStoreContract,
+    JobStoreContract,
+    BatchStoreContract,
+    JobTransitionsContract,
+    OutboxUsageContract,
+    SqlStoreContract,
     JobBatchesContract,
 ):
     @pytest.fixture
