@@ -241,6 +241,12 @@ class InMemoryJobStore(InMemoryBatches):
         self.published.update(event_ids)
         self.published_at.update(dict.fromkeys(event_ids, now))
 
+    async def release_outbox(self, event_ids: Sequence[str]) -> None:
+        self._check()
+        for event_id in event_ids:
+            if event_id not in self.published:
+                self.locked_until.pop(event_id, None)
+
     async def prune_outbox(self, *, published_before: datetime, limit: int) -> int:
         pruned = [event_id for event_id in self.published if self.published_at[event_id] < published_before][:limit]
         for event_id in pruned:

@@ -26,8 +26,9 @@ from llm_provider_service.service.clock import SystemClock
 from llm_provider_service.service.event_factory import EventFactory, LifecycleTopics
 from llm_provider_service.service.gateway import GATEWAY_MAX_ATTEMPTS, GATEWAY_MAX_RETRY_WAIT_SECONDS, ChatGateway
 from llm_provider_service.service.job_context import JobContext
+from llm_provider_service.service.job_routing import JobRoutes, job_route_groups
 from llm_provider_service.service.limits import ProviderLimits
-from llm_provider_service.service.outbox import OutboxRelay
+from llm_provider_service.service.outbox import OutboxRelay, outbox_claim_seconds
 from llm_provider_service.service.processing import JobProcessor
 from llm_provider_service.service.reconciliation import Reconciler
 from llm_provider_service.service.routing import RouteSpec
@@ -90,6 +91,7 @@ def compose(
         publisher=publisher,
         clock=clock,
         poll_interval_seconds=t.outbox_poll_interval_seconds,
+        lock_seconds=outbox_claim_seconds(t.kafka_delivery_timeout_seconds),
         on_published=metrics.events_published.inc,
         on_failure=metrics.outbox_relay_failed,
         on_recovered=metrics.outbox_relay_recovered,
@@ -108,29 +110,6 @@ def compose(
     )
     limits = ProviderLimits(t.provider_concurrency)
     context = JobContext(store, queue, events, CompletionSignals(), clock, on_events_written=relay.wake)
-    jobs = JobService(
-        context,
-        providers=providers,
-        catalog=catalog,
-        default_provider=t.default_provider.value,
-        job_ttl_seconds=t.job_ttl_seconds,
-        worker_slots=t.worker_concurrency,
-        unsupported_params=t.unsupported_params,
-    )
-    processor = JobProcessor(
-        context,
-        providers=providers,
-        catalog=catalog,
-        breakers=breakers,
-        retry_policy=_retry_policy(t, t.max_attempts),
-        limits=limits,
-        lease_seconds=t.lease_seconds,
-        call_timeout_seconds=t.provider_timeout_seconds,
-        random=random,
-        budgets=budgets,
-        sleep=sleep,
-    )
-    reconciler = Reconciler(context, outbox=store, outbox_retention_seconds=t.outbox_retention_seconds)
     usage_recorder = UsageRecorder(store)
     gateway = ChatGateway(
         providers=providers,
@@ -154,6 +133,40 @@ def compose(
             for name, spec in t.model_routes.items()
         },
         deployment_vendors={name: spec.vendor for name, spec in t.deployments.items()},
+    )
+    # Jobs share the gateway's routes (and its aliases, as one-target routes).
+    job_routes = JobRoutes(
+        job_route_groups(gateway.route_groups(), t.model_aliases, gateway.route),
+        breakers=breakers,
+        limits=limits,
+        random=random,
+    )
+    jobs = JobService(
+        context,
+        providers=providers,
+        catalog=catalog,
+        default_provider=t.default_provider.value,
+        job_ttl_seconds=t.job_ttl_seconds,
+        worker_slots=t.worker_concurrency,
+        unsupported_params=t.unsupported_params,
+        routes=job_routes,
+    )
+    processor = JobProcessor(
+        context,
+        providers=providers,
+        catalog=catalog,
+        breakers=breakers,
+        retry_policy=_retry_policy(t, t.max_attempts),
+        limits=limits,
+        lease_seconds=t.lease_seconds,
+        call_timeout_seconds=t.provider_timeout_seconds,
+        random=random,
+        budgets=budgets,
+        sleep=sleep,
+        routes=job_routes,
+    )
+    reconciler = Reconciler(
+        context, outbox=store, outbox_retention_seconds=t.outbox_retention_seconds, routes=job_routes
     )
     worker = Worker(
         queue=queue,

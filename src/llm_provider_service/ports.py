@@ -213,6 +213,9 @@ class OutboxStore(Protocol):
 
     async def mark_published(self, event_ids: Sequence[str], *, now: datetime) -> None: ...
 
+    async def release_outbox(self, event_ids: Sequence[str]) -> None:
+        """Hand claimed, still unpublished events back at once (their publish failed), without waiting out the lock."""
+
     async def outbox_backlog(self) -> int: ...
 
     async def prune_outbox(self, *, published_before: datetime, limit: int) -> int:

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -16,14 +17,17 @@ READY_TIMEOUT_SECONDS = 20.0
 
 
 class MockServerProcess:
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, *, env: Mapping[str, str] | None = None) -> None:
+        """`env`: the server's own `LLM_PROVIDER_MOCK_*` settings (e.g. fault rates); nothing else is inherited."""
         self.port = free_port()
+        self._env = dict(env or {})
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._log_path = log_dir / f"mock-server-{self.port}.log"
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> MockServerProcess:
         env = {name: value for name, value in os.environ.items() if not name.startswith("LLM_PROVIDER_")}
+        env.update(self._env)
         with self._log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 [*llm_provider_command(), "mock-server", "--port", str(self.port)],

@@ -32,7 +32,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
+from llm_provider_service.adapters.coalescing import Coalescer
 from llm_provider_service.adapters.redis_keys import DEFAULT_QUEUE_NAMESPACE, QueueKeys
+from llm_provider_service.adapters.redis_queue_scripts import ACK, ACK_MANY, CLAIM, ENQUEUE, RELEASE, REMOVE, RENEW
 from llm_provider_service.domain.errors import QueueFullError, QueueUnavailableError
 from llm_provider_service.ports import Lease, QueueStats
 
@@ -47,133 +49,6 @@ MAX_BLOCK_SECONDS = 1.0
 # BLPOP with timeout 0 would block forever; Redis takes timeouts to the millisecond.
 MIN_BLOCK_SECONDS = 0.001
 BATCH_SIZE = 1000
-
-# KEYS order, fixed by QueueKeys.ordered.
-_PRELUDE = """
-local READY, DELAYED, LEASED, PRIORITY = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local TOKEN, SEQUENCE, WAKEUP = KEYS[5], KEYS[6], KEYS[7]
-local function make_ready(id)
-  local priority = tonumber(redis.call('HGET', PRIORITY, id))
-  local seq = redis.call('INCR', SEQUENCE)
-  -- '%.0f' keeps every digit; Lua's default number format would round the sequence away.
-  redis.call('ZADD', READY, string.format('%.0f', (10 - priority) * 1e13 + seq), id)
-end
-local function place(id, due_at)
-  if due_at == '' then make_ready(id) else redis.call('ZADD', DELAYED, due_at, id) end
-  -- Wake one blocked claimer: to take the job, or to shorten its sleep to the new due time.
-  redis.call('LPUSH', WAKEUP, '1')
-  redis.call('LTRIM', WAKEUP, 0, 1023)
-end
-"""
-
-# ARGV: job_id, priority, due_at ('' = ready now), capacity. Returns 1 added, 0 already held, -1 full.
-_ENQUEUE = (
-    _PRELUDE
-    + """
-if redis.call('HEXISTS', PRIORITY, ARGV[1]) == 1 then return 0 end
-if redis.call('HLEN', PRIORITY) >= tonumber(ARGV[4]) then return -1 end
-redis.call('HSET', PRIORITY, ARGV[1], ARGV[2])
-place(ARGV[1], ARGV[3])
-return 1
-"""
-)
-
-# ARGV: now, max_jobs, lease deadline, token prefix, promote limit.
-# Returns {next delay due or '', next lease deadline or '', job_id, token, job_id, token, ...}.
-_CLAIM = (
-    _PRELUDE
-    + """
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', DELAYED, '-inf', ARGV[1], 'LIMIT', 0, ARGV[5])) do
-  redis.call('ZREM', DELAYED, id)
-  make_ready(id)
-end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', LEASED, '-inf', ARGV[1], 'LIMIT', 0, ARGV[5])) do
-  redis.call('ZREM', LEASED, id)
-  redis.call('HDEL', TOKEN, id)
-  make_ready(id)
-end
-local result = {'', ''}
-local popped = redis.call('ZPOPMIN', READY, ARGV[2])
-for i = 1, #popped, 2 do
-  local id, token = popped[i], ARGV[4] .. ':' .. ((i + 1) / 2)
-  redis.call('ZADD', LEASED, ARGV[3], id)
-  redis.call('HSET', TOKEN, id, token)
-  result[#result + 1] = id
-  result[#result + 1] = token
-end
-if redis.call('ZCARD', READY) == 0 then
-  -- Marks left now are for jobs already taken; a claimer about to block must not wake for them.
-  redis.call('DEL', WAKEUP)
-  local first_delayed = redis.call('ZRANGE', DELAYED, 0, 0, 'WITHSCORES')
-  local first_lease = redis.call('ZRANGE', LEASED, 0, 0, 'WITHSCORES')
-  if first_delayed[2] then result[1] = first_delayed[2] end
-  if first_lease[2] then result[2] = first_lease[2] end
-end
-return result
-"""
-)
-
-# ARGV: job_id, token, new deadline. Returns 1 renewed, 0 stale.
-_RENEW = (
-    _PRELUDE
-    + """
-if redis.call('HGET', TOKEN, ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('ZADD', LEASED, ARGV[3], ARGV[1])
-return 1
-"""
-)
-
-# ARGV: job_id, token.
-_ACK = (
-    _PRELUDE
-    + """
-if redis.call('HGET', TOKEN, ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('ZREM', LEASED, ARGV[1])
-redis.call('HDEL', TOKEN, ARGV[1])
-redis.call('HDEL', PRIORITY, ARGV[1])
-return 1
-"""
-)
-
-# ARGV: job_id, token, job_id, token, ... Returns how many were acked.
-_ACK_MANY = (
-    _PRELUDE
-    + """
-local acked = 0
-for i = 1, #ARGV, 2 do
-  local id = ARGV[i]
-  if redis.call('HGET', TOKEN, id) == ARGV[i + 1] then
-    redis.call('ZREM', LEASED, id)
-    redis.call('HDEL', TOKEN, id)
-    redis.call('HDEL', PRIORITY, id)
-    acked = acked + 1
-  end
-end
-return acked
-"""
-)
-
-# ARGV: job_id, token, due_at ('' = ready now).
-_RELEASE = (
-    _PRELUDE
-    + """
-if redis.call('HGET', TOKEN, ARGV[1]) ~= ARGV[2] then return 0 end
-redis.call('ZREM', LEASED, ARGV[1])
-redis.call('HDEL', TOKEN, ARGV[1])
-place(ARGV[1], ARGV[3])
-return 1
-"""
-)
-
-# ARGV: job_id. Leased jobs stay (their worker owns them).
-_REMOVE = (
-    _PRELUDE
-    + """
-if redis.call('ZREM', READY, ARGV[1]) + redis.call('ZREM', DELAYED, ARGV[1]) == 0 then return 0 end
-redis.call('HDEL', PRIORITY, ARGV[1])
-return 1
-"""
-)
 
 
 class RedisJobQueue:
@@ -193,13 +68,16 @@ class RedisJobQueue:
         self._capacity = capacity
         self._clock = clock
         self._keys = QueueKeys.for_namespace(namespace)
-        self._enqueue_script = client.register_script(_ENQUEUE)
-        self._claim_script = client.register_script(_CLAIM)
-        self._renew_script = client.register_script(_RENEW)
-        self._ack_script = client.register_script(_ACK)
-        self._ack_many_script = client.register_script(_ACK_MANY)
-        self._release_script = client.register_script(_RELEASE)
-        self._remove_script = client.register_script(_REMOVE)
+        self._enqueue_script = client.register_script(ENQUEUE)
+        self._enqueues: Coalescer[tuple[str, int, str], int] = Coalescer(
+            self._enqueue_all, max_batch=BATCH_SIZE, name="redis-enqueues"
+        )
+        self._claim_script = client.register_script(CLAIM)
+        self._renew_script = client.register_script(RENEW)
+        self._ack_script = client.register_script(ACK)
+        self._ack_many_script = client.register_script(ACK_MANY)
+        self._release_script = client.register_script(RELEASE)
+        self._remove_script = client.register_script(REMOVE)
 
     @classmethod
     @asynccontextmanager
@@ -227,25 +105,34 @@ class RedisJobQueue:
     async def enqueue(self, job_id: str, *, priority: int, delay_seconds: float = 0.0) -> None:
         _check_priority(priority)
         due_at = repr(self._clock() + delay_seconds) if delay_seconds > 0 else ""
-        with _translated():
-            added = await self._enqueue_script(self._keys.ordered, [job_id, priority, due_at, self._capacity])
-        if int(added) < 0:
+        # Concurrent enqueues (accepts) share one script call: one round trip for the lot.
+        if await self._enqueues.submit((job_id, priority, due_at)) < 0:
             raise self._full()
 
     async def enqueue_many(self, items: Sequence[tuple[str, int]]) -> None:
-        """Enqueue (job_id, priority) pairs in order, pipelined; on a full queue, those before the first misfit stay."""
+        """Enqueue (job_id, priority) pairs in order; on a full queue, those before the first misfit stay."""
         for _, priority in items:
             _check_priority(priority)
-        replies: list[object] = []
-        with _translated():
-            for start in range(0, len(items), BATCH_SIZE):
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for job_id, priority in items[start : start + BATCH_SIZE]:
-                        args: list[str | int] = [job_id, priority, "", self._capacity]
-                        await self._enqueue_script(self._keys.ordered, args, client=pipe)
-                    replies.extend(await pipe.execute())
-        if any(int(str(reply)) < 0 for reply in replies):
-            raise self._full()
+        replies: list[int | BaseException] = []
+        for start in range(0, len(items), BATCH_SIZE):
+            replies.extend(await self._enqueue_all([(job_id, priority, "") for job_id, priority in
+                                                    items[start : start + BATCH_SIZE]]))  # fmt: skip
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+            if reply < 0:
+                raise self._full()
+
+    async def _enqueue_all(self, items: list[tuple[str, int, str]]) -> list[int | BaseException]:
+        args: list[str | int] = [self._capacity]
+        for job_id, priority, due_at in items:
+            args.extend((job_id, priority, due_at))
+        try:
+            with _translated():
+                replies = await self._enqueue_script(self._keys.ordered, args)
+        except QueueUnavailableError as error:
+            return [error] * len(items)
+        return [int(reply) for reply in replies]
 
     async def claim(self, *, max_jobs: int, lease_seconds: float, wait_seconds: float = 0.0) -> list[Lease]:
         if max_jobs < 1:

@@ -171,6 +171,11 @@ MARK_PUBLISHED = (
     .where(outbox.c.event_id.in_(sa.bindparam("p_event_ids", expanding=True)))
     .values(published_at=_NOW, locked_until=None)
 )
+RELEASE_OUTBOX = (
+    sa.update(outbox)
+    .where(outbox.c.event_id.in_(sa.bindparam("p_event_ids", expanding=True)), outbox.c.published_at.is_(None))
+    .values(locked_until=None)
+)
 
 
 def claim_outbox(now: datetime, limit: int, lock_seconds: float) -> tuple[sa.Update, dict[str, Any]]:

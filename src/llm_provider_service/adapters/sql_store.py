@@ -23,6 +23,7 @@ from llm_provider_service.adapters import sql_queries as queries
 from llm_provider_service.adapters.sql_batches import SqlBatchStore
 from llm_provider_service.adapters.sql_engine import create_engine, is_sqlite, sqlite_file, store_errors
 from llm_provider_service.adapters.sql_job_batches import begin_many, finish_many
+from llm_provider_service.adapters.sql_job_inserts import JobInserts
 from llm_provider_service.adapters.sql_migrations import check_schema, migrate
 from llm_provider_service.adapters.sql_rows import (
     job_from_row,
@@ -59,6 +60,8 @@ class SqlJobStore(SqlBatchStore):
         # Plain reads may use their own connections: on SQLite (one writer connection) they then never queue
         # behind writes, and WAL lets them read while a write commits.
         self._reads = reader if reader is not None else self._autocommit  # a reader engine is autocommit already
+        # Group commit of accepts on PostgreSQL (the SQLite writer already commits queued writes together).
+        self._adds = JobInserts(self._autocommit) if writer is None and engine.dialect.name == "postgresql" else None
 
     @classmethod
     @asynccontextmanager
@@ -121,7 +124,8 @@ class SqlJobStore(SqlBatchStore):
 
         with store_errors("add"):
             for _ in range(ADD_ATTEMPTS):
-                if await self._write("add", insert):
+                added = await (self._adds.insert(row) if self._adds is not None else self._write("add", insert))
+                if added:
                     return job
                 # The idempotency key (or the id) is taken: the first writer's job is the answer.
                 existing = await self._find_existing(job)
@@ -240,6 +244,10 @@ class SqlJobStore(SqlBatchStore):
         if event_ids:
             parameters = {"p_event_ids": list(event_ids), "p_now": now}
             await self._execute("mark_published", queries.MARK_PUBLISHED, parameters)
+
+    async def release_outbox(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            await self._execute("release_outbox", queries.RELEASE_OUTBOX, {"p_event_ids": list(event_ids)})
 
     async def prune_outbox(self, *, published_before: datetime, limit: int) -> int:
         return await self._execute("prune_outbox", queries.prune_outbox(published_before, limit))

@@ -57,7 +57,7 @@ class JobView(BaseModel):
 
 class ProviderList(BaseModel):
     providers: list[dict[str, Any]]
-    routes: list[dict[str, Any]]  # gateway routes with their targets' circuit state and in-flight calls
+    routes: list[dict[str, Any]]  # routes: targets' circuit state and in-flight calls, `jobs` (may jobs name it)
 
 
 class ModelCatalog(BaseModel):

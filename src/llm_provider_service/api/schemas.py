@@ -9,7 +9,7 @@ import orjson
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from llm_provider_service.domain.errors import RequestValidationError, UnknownProviderError
+from llm_provider_service.domain.errors import RequestValidationError
 from llm_provider_service.domain.events import iso
 from llm_provider_service.domain.models import (
     BatchingMode,
@@ -46,7 +46,13 @@ class PromptBlockIn(BaseModel):
 
 
 class LLMConfigOverridesIn(_Lenient):
-    provider_override: str | None = Field(None, min_length=1, max_length=64)
+    provider_override: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="A provider (anthropic, openai, google, openrouter, openai_compatible, mock), or a route or "
+        "alias configured here (LLM_PROVIDER_MODEL_ROUTES, LLM_PROVIDER_MODEL_ALIASES); unknown names are a 400.",
+    )
     model_override: str | None = Field(None, min_length=1, max_length=200)
     temperature_override: float | None = Field(None, ge=0, le=2)
     system_prompt_override: str | None = None  # "" is allowed (the original's model allows it): the default prompt
@@ -105,7 +111,9 @@ class ComparisonRequestIn(_Lenient):
             ),
             callback_topic=self.callback_topic,
             overrides=LLMConfigOverrides(
-                provider=_provider(provider) if provider is not None else None,
+                # Any other name is a route or alias; the use case refuses one it does not know (400).
+                provider=ProviderName(provider) if provider in _PROVIDER_NAMES else None,
+                route=provider if provider is not None and provider not in _PROVIDER_NAMES else None,
                 model=overrides.model_override,
                 temperature=overrides.temperature_override,
                 system_prompt=overrides.system_prompt_override or None,
@@ -120,12 +128,7 @@ class ComparisonRequestIn(_Lenient):
         )
 
 
-def _provider(name: str) -> ProviderName:
-    try:
-        return ProviderName(name)
-    except ValueError:
-        known = ", ".join(provider.value for provider in ProviderName)
-        raise UnknownProviderError(f"unknown provider {name!r}; known providers: {known}") from None
+_PROVIDER_NAMES = frozenset(provider.value for provider in ProviderName)
 
 
 def parse_comparison_request(body: bytes) -> tuple[ComparisonRequest, str | None]:

@@ -113,13 +113,20 @@ def callback_payload(
 
     Exactly one of `call` (success) and `error` must be given. On errors `response_time_ms` is the processing
     time (0 if never started), `token_usage` zeros and `cost_estimate` 0: the original's model rejects nulls.
-    `provider` is the original's `LLMProviderType`; an OpenAI-compatible route says so in `provider_route`.
+    `provider` is the original's `LLMProviderType`; an OpenAI-compatible upstream or a job's route is named in
+    `provider_route` (and a serving deployment in `provider_deployment`).
     The caller's `request_metadata` keys are never overwritten by additive ones.
     """
     if (call is None) == (error is None):
         raise ValueError("exactly one of call and error must be given")
     additive = dict(call.extra_metadata) if call is not None else {}
-    if job.provider != provider_type(job.provider):
+    vendor = job.provider
+    if job.route is not None:  # a job on a route: the route's name, and the deployment when one served
+        vendor = job.route.vendor
+        additive["provider_route"] = job.route.name
+        if job.provider != vendor:
+            additive["provider_deployment"] = job.provider
+    elif job.provider != provider_type(job.provider):
         additive["provider_route"] = job.provider
     payload: dict[str, Any] = {
         "request_id": job.id,
@@ -128,7 +135,7 @@ def callback_payload(
         "justification": None,
         "confidence": None,
         "error_detail": None,
-        "provider": provider_type(job.provider),
+        "provider": provider_type(vendor),
         "model": job.model,
         "response_time_ms": _milliseconds(job.started_at, completed_at) or 0,
         "queue_wait_ms": _milliseconds(job.created_at, job.started_at),

@@ -84,6 +84,9 @@ class LLMConfigOverrides:
     provider: ProviderName | None = None
     model: str | None = None
     temperature: float | None = None
+    # A route or alias named by `provider_override` instead of a provider; read at submit only (the job's
+    # `provider` then records the route's name, so the store keeps no copy of this field).
+    route: str | None = None
     system_prompt: str | None = None
     max_tokens: int | None = None
     reasoning_effort: ReasoningEffort | None = None
@@ -265,6 +268,15 @@ class ErrorDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class JobRoute:
+    """The route a job was submitted under and the vendor of the target serving this attempt (in memory only:
+    the store keeps the route's name as the job's `provider`; `service.job_routing` picks the target)."""
+
+    name: str
+    vendor: str
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """A comparison job as the store records it. `result` holds the callback payload once terminal."""
 
@@ -285,6 +297,7 @@ class Job:
     trace_id: str | None = None
     result: JsonObject | None = None
     last_error: JsonObject | None = None
+    route: JobRoute | None = None  # set while a routed job runs on one of its route's targets
 
     def with_changes(self, **changes: Any) -> Job:
         return replace(self, **changes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -19,6 +20,18 @@ MAX_BACKOFF_SECONDS = 5.0
 # after a wake-up lets their events share one claim + publish + mark round instead of one round per event (three
 # store statements and a broker round trip each), for a few ms of callback latency.
 COALESCE_SECONDS = 0.005
+# What a claim must outlive beyond the publisher's delivery timeout: its own safety-net grace and the mark.
+CLAIM_MARGIN_SECONDS = 10.0
+
+
+def outbox_claim_seconds(delivery_timeout_seconds: float) -> float:
+    """How long a relay holds the rows it claimed: longer than its slowest publish can take.
+
+    A claim that expires while its publish is still waiting for the broker lets another process's relay claim the
+    same rows and publish them a second time (the duplicates a saturated soak showed with a 10 s claim and a 30 s
+    delivery timeout). The price is on the rare relay that dies holding a claim: its rows wait this long.
+    """
+    return delivery_timeout_seconds + CLAIM_MARGIN_SECONDS
 
 
 class OutboxRelay:
@@ -81,9 +94,16 @@ class OutboxRelay:
             await self._store.mark_published([event.event_id for event in events], now=self._clock.now())
         except (PublishError, StoreUnavailableError) as error:
             self._failed(error)
+            if isinstance(error, PublishError):
+                await self._release(events)
             return -1
         self._succeeded(len(events))
         return len(events)
+
+    async def _release(self, events: list[OutboxEvent]) -> None:
+        """After a failed publish the next attempt (ours or another process's) need not wait out the long claim."""
+        with contextlib.suppress(StoreUnavailableError):  # the claim then simply runs out
+            await self._store.release_outbox([event.event_id for event in events])
 
     def _failed(self, error: PublishError | StoreUnavailableError) -> None:
         cause = "broker" if isinstance(error, PublishError) else "store"

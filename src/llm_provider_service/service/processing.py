@@ -31,6 +31,7 @@ from llm_provider_service.service.budget_gate import (
     with_budget_wait,
 )
 from llm_provider_service.service.job_context import JobContext
+from llm_provider_service.service.job_routing import JobRoutes
 from llm_provider_service.service.job_writes import JobWrites
 from llm_provider_service.service.leases import LeaseKeeper
 from llm_provider_service.service.limits import ProviderLimits
@@ -107,6 +108,7 @@ class JobProcessor:
         budgets: BudgetGate | None = None,
         sleep: Sleep = asyncio.sleep,
         batching: BatchIntake | None = None,
+        routes: JobRoutes | None = None,
     ) -> None:
         self._store = context.store
         self._queue = context.queue
@@ -128,6 +130,7 @@ class JobProcessor:
         # Begins, finishes and acks of the worker's concurrent jobs go out in batches (one transaction each).
         self._writes = JobWrites(context.store, context.queue)
         self.batching = batching  # set by the composition root once the batch use case exists
+        self.routes = routes  # jobs whose provider is a route run on the target it picks (set like `batching`)
 
     async def process(self, lease: Lease) -> ProcessingReport:
         return await self.process_job(lease, await self._store.get(lease.job_id))
@@ -139,6 +142,8 @@ class JobProcessor:
             return ProcessingReport(lease.job_id, Outcome.SKIPPED)
         if self.batching is not None and self.batching.handles(job):
             return replace(await self.batching.accept(job, lease), trace_id=job.trace_id)
+        if self.routes is not None:
+            job = self.routes.target(job)  # a routed job: from here on, it is the target's job
         if not self._limits.try_acquire(job.provider):
             await self._queue_call(self._queue.release(lease, delay_seconds=PROVIDER_BUSY_DELAY_SECONDS))
             return ProcessingReport(job.id, Outcome.DEFERRED, job.provider, job.model)
@@ -193,6 +198,8 @@ class JobProcessor:
             await self._queue_call(self._queue.ack(lease))
             return ProcessingReport(job.id, Outcome.SKIPPED, job.provider, job.model)
         self._on_events_written()
+        if job.route is not None:  # the store's row names the route; this attempt runs on the target picked
+            started = started.with_changes(provider=job.provider, model=job.model, route=job.route)
         if now >= started.expires_at:
             breaker.record_cancelled()
             await self._cancel_admission(admission)
@@ -263,17 +270,21 @@ class JobProcessor:
             raise ProviderError(ProviderErrorKind.TIMEOUT, "provider call timed out", provider=job.provider) from exc
 
     async def _handle_failure(self, job: Job, lease: Lease, error: ProviderError) -> ProcessingReport:
-        if self._retry.should_retry(error, job.attempts):
+        retrying = self._retry.should_retry(error, job.attempts)
+        moved = None if self.routes is None else self.routes.move_on(job, error, retrying=retrying)
+        if retrying or moved is not None:
             delay = self._retry.delay_seconds(
                 job.attempts, retry_after_seconds=error.retry_after_seconds, random=self._random
             )
+            if moved is not None:  # the route's next target owes nothing to this one's backoff: it goes at once
+                delay = 0.0
             now = self._clock.now()
             rescheduled = await self._store.reschedule(
                 job.id,
                 owner=lease.token,
                 now=now,
                 available_at=now + timedelta(seconds=delay),
-                last_error={"kind": error.kind.value, "message": str(error), "attempt": job.attempts},
+                last_error=moved or {"kind": error.kind.value, "message": str(error), "attempt": job.attempts},
             )
             if not rescheduled:
                 return ProcessingReport(job.id, Outcome.LOST, job.provider, job.model, job.attempts)
@@ -288,11 +299,12 @@ class JobProcessor:
     async def _complete(
         self, job: Job, lease: Lease, answer: _Answer, wait_seconds: float | None = None
     ) -> ProcessingReport:
-        model = self._catalog.lookup(job.provider, job.model)
+        vendor = job.route.vendor if job.route is not None else job.provider  # a deployment prices as its vendor
+        model = self._catalog.lookup(vendor, job.model)
         usage = answer.response.usage
         call = CompletedCall(
             comparison=answer.comparison,
-            provider=job.provider,
+            provider=vendor,
             model=answer.response.model or job.model,
             usage=usage,
             cost_usd=round(model.cost_usd(usage), 8),

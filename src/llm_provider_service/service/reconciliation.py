@@ -12,6 +12,7 @@ from llm_provider_service.domain.errors import QueueFullError, QueueUnavailableE
 from llm_provider_service.domain.models import JobStatus
 from llm_provider_service.ports import OutboxStore
 from llm_provider_service.service.job_context import JobContext
+from llm_provider_service.service.job_routing import JobRoutes
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,9 @@ class Reconciler:
         grace_seconds: float = 2.0,
         batch_size: int = 500,
         outbox_retention_seconds: float = 86400.0,
+        routes: JobRoutes | None = None,
     ) -> None:
+        self._routes = routes
         self._store = context.store
         self._outbox = outbox
         self._queue = context.queue
@@ -70,9 +73,10 @@ class Reconciler:
         for job in await self._store.overdue_jobs(now=now, limit=self._batch_size):
             if job.status != JobStatus.QUEUED:
                 continue  # a processing job expires when its worker (or the next one) picks it up
-            outcome = self._outcomes.expired(job, now=now)
+            named = self._routes.primary(job) if self._routes is not None else job  # a route's job: its primary
+            outcome = self._outcomes.expired(named, now=now)
             finished = await self._store.finish(
-                job.id, outcome, owner=None, now=now, events=self._events.terminal(job, outcome, now=now)
+                job.id, outcome, owner=None, now=now, events=self._events.terminal(named, outcome, now=now)
             )
             if finished is not None:
                 expired += 1

@@ -24,6 +24,7 @@ from llm_provider_service.domain.errors import (
 from llm_provider_service.domain.models import ComparisonRequest, Job, JobStatus
 from llm_provider_service.ports import LLMProvider, QueueStats
 from llm_provider_service.service.job_context import JobContext
+from llm_provider_service.service.job_routing import JobRoutes
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +54,10 @@ class JobService:
         job_ttl_seconds: float,
         worker_slots: int,
         unsupported_params: Literal["drop", "reject"] = "drop",
+        routes: JobRoutes | None = None,
     ) -> None:
         self._store = context.store
+        self._routes = routes
         self._unsupported_params = unsupported_params
         self._dropped_logged: set[tuple[str, str]] = set()
         self._queue = context.queue
@@ -77,11 +80,36 @@ class JobService:
             raise UnknownProviderError(f"provider {provider!r} is not configured on this service")
         return self._catalog.lookup(provider, request.overrides.model)
 
-    def _apply_parameter_policy(self, request: ComparisonRequest, model: ModelInfo) -> ComparisonRequest:
-        """Parameters the model cannot take: refused (`reject`), or removed and named in the callback (`drop`)."""
-        names = model.unsupported(request.overrides)
+    def route_names(self) -> frozenset[str]:
+        """The routes and aliases a job's `provider_override` may name."""
+        return frozenset(self._routes.names()) if self._routes is not None else frozenset()
+
+    def _resolve(self, request: ComparisonRequest) -> tuple[str, list[ModelInfo]]:
+        """The job's `provider` (a provider, or a route's name) and the models it may run on, primary first.
+
+        An unknown route is refused before anything is stored; a route picks its own models, so a
+        `model_override` next to one is refused too."""
+        route = request.overrides.route
+        if route is None:
+            model = self.resolve_model(request)
+            return model.provider, [model]
+        models = self._routes.models(route) if self._routes is not None else None
+        if models is None:
+            known = sorted({*self._providers, *(self._routes.names() if self._routes is not None else ())})
+            raise UnknownProviderError(f"unknown provider or route {route!r}; known here: {', '.join(known)}")
+        if request.overrides.model is not None:
+            raise UnsupportedParameterError(
+                f"route {route!r} chooses its own models: send no model_override with it", param="model_override"
+            )
+        return route, models
+
+    def _apply_parameter_policy(self, request: ComparisonRequest, models: list[ModelInfo]) -> ComparisonRequest:
+        """Parameters a model cannot take (any target of a route): refused (`reject`), or removed and named
+        in the callback (`drop`)."""
+        names = tuple(dict.fromkeys(name for model in models for name in model.unsupported(request.overrides)))
         if not names:
             return request
+        model = models[0]
         if self._unsupported_params == "reject":
             raise UnsupportedParameterError(f"{model.provider}/{model.model_id} does not accept {', '.join(names)}")
         if (model.provider, model.model_id) not in self._dropped_logged and len(self._dropped_logged) < 1024:
@@ -92,15 +120,15 @@ class JobService:
     async def submit(
         self, request: ComparisonRequest, *, idempotency_key: str | None = None, trace_id: str | None = None
     ) -> Submission:
-        model = self.resolve_model(request)
-        request = self._apply_parameter_policy(request, model)
+        provider, models = self._resolve(request)
+        request = self._apply_parameter_policy(request, models)
         now = self._clock.now()
         job = Job(
             id=str(uuid.uuid4()),
             request=request,
             status=JobStatus.QUEUED,
-            provider=model.provider,
-            model=model.model_id,
+            provider=provider,
+            model=models[0].model_id,
             created_at=now,
             updated_at=now,
             available_at=now,
@@ -160,9 +188,11 @@ class JobService:
         if job.status != JobStatus.QUEUED:
             raise ConflictError(f"job {job_id} is {job.status.value} and can no longer be cancelled")
         now = self._clock.now()
-        outcome = self._outcomes.cancelled(job, now=now)
+        # A routed job that never ran reports its route's primary target (the callback needs a vendor).
+        named = self._routes.primary(job) if self._routes is not None else job
+        outcome = self._outcomes.cancelled(named, now=now)
         finished = await self._store.finish(
-            job_id, outcome, owner=None, now=now, events=self._events.terminal(job, outcome, now=now)
+            job_id, outcome, owner=None, now=now, events=self._events.terminal(named, outcome, now=now)
         )
         if finished is None:
             raise ConflictError(f"job {job_id} started before it could be cancelled")

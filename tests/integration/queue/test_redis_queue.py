@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from llm_provider_service.adapters.redis_queue import RedisJobQueue
-from llm_provider_service.domain.errors import QueueUnavailableError
+from llm_provider_service.domain.errors import QueueFullError, QueueUnavailableError
 from llm_provider_service.infra.redis_server import RedisServer, flush_database
 from llm_provider_service.ports import Lease
 
@@ -169,3 +169,21 @@ async def test_out_of_range_priority_and_bad_namespace_are_programming_errors(cl
     with pytest.raises(ValueError, match="namespace"):
         RedisJobQueue(client, capacity=10, namespace="{x}")
     assert (await queue.stats()).total == 0
+
+
+async def test_concurrent_enqueues_share_one_script_call_and_each_hears_its_own_outcome(client: Redis) -> None:
+    queue = RedisJobQueue(client, capacity=30, namespace="coalesced")
+    await queue.enqueue("held", priority=5)
+    outcomes: list[BaseException | None] = []
+
+    async def enqueue_concurrently() -> None:
+        ids = ["held", *(f"job-{n}" for n in range(39))]
+        enqueues = (queue.enqueue(job_id, priority=5) for job_id in ids)
+        outcomes.extend(await asyncio.gather(*enqueues, return_exceptions=True))
+
+    calls = await _commands_run_by(client, enqueue_concurrently)
+
+    assert calls["cmdstat_evalsha"] == 1  # 40 concurrent enqueues, one round trip
+    # "held" was in already (no error); 29 new ones fill the queue; the last 10 hear it is full.
+    assert [type(outcome) for outcome in outcomes] == [type(None)] * 30 + [QueueFullError] * 10
+    assert (await queue.stats()).ready == 30

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from llm_provider_service.bootstrap import compose
 from llm_provider_service.domain.models import JobStatus, OutboxEvent
 from llm_provider_service.service.outbox import OutboxRelay
 from tests.fakes import RecordingPublisher
@@ -47,7 +48,7 @@ async def test_outbox_survives_a_broker_outage_and_drains() -> None:
     assert await harness.relay.relay_once() == -1
     assert await harness.store.outbox_backlog() == 9
     harness.publisher.failing = False
-    harness.clock.advance(11)  # the failed batch's claim lock runs out
+    harness.clock.advance(1)  # the failed batch was handed back: no waiting out its claim
     assert len(await harness.callbacks()) == 3
     assert await harness.store.outbox_backlog() == 0
     ids = [event.event_id for event in harness.publisher.events]
@@ -127,3 +128,40 @@ async def test_a_broker_outage_is_reported_once_loudly_then_as_a_duration_and_it
     assert "none is lost" in levels[0][1]
     assert "still failing after 4.0 s" in levels[1][1]
     assert "recovered after 6.0 s" in levels[2][1]
+
+
+async def test_a_publish_as_slow_as_the_delivery_timeout_is_not_published_again_by_another_process() -> None:
+    """Two processes' relays share one outbox: a claim must outlive the slowest publish the broker allows."""
+    harness = Harness()
+    await harness.jobs.submit(comparison())
+    await harness.process_next()
+    other_process = compose(
+        harness.settings,
+        store=harness.store,
+        queue=harness.queue,
+        publisher=harness.publisher,
+        providers={"mock": harness.provider},
+        clock=harness.clock,
+    )
+    republished: list[int] = []
+
+    class SlowBroker(RecordingPublisher):
+        async def publish(self, events: Sequence[OutboxEvent]) -> None:
+            # The broker acknowledges only at the very end of the delivery timeout; meanwhile the other relay polls.
+            harness.clock.advance(harness.settings.kafka_delivery_timeout_seconds + 1.0)
+            republished.append(await other_process.relay.relay_once())
+            await super().publish(events)
+
+    slow = SlowBroker()
+    relay = compose(
+        harness.settings,
+        store=harness.store,
+        queue=harness.queue,
+        publisher=slow,
+        providers={"mock": harness.provider},
+        clock=harness.clock,
+    ).relay
+    assert await relay.relay_once() == 3
+    assert republished == [0]
+    assert len(slow.events) == 3
+    assert harness.publisher.events == []

@@ -61,6 +61,17 @@ class OutboxUsageContract:
 
         assert again == written
 
+    async def test_a_released_claim_comes_back_at_once_but_a_published_event_never(self, store: Store) -> None:
+        written = await record_events(store, 3)
+        claimed = await store.claim_outbox(now=T0, limit=3, lock_seconds=LOCK_SECONDS)
+        await store.mark_published([claimed[0].event_id], now=T0)
+
+        await store.release_outbox([item.event_id for item in claimed])
+        await store.release_outbox([])
+
+        assert await store.claim_outbox(now=T0, limit=10, lock_seconds=LOCK_SECONDS) == written[1:]
+        assert await store.outbox_backlog() == 2
+
     async def test_published_events_leave_the_backlog(self, store: Store) -> None:
         written = await record_events(store, 3)
         claimed = await store.claim_outbox(now=T0, limit=2, lock_seconds=LOCK_SECONDS)

@@ -102,6 +102,7 @@ async def list_providers(request: Request) -> Response:
             }
         )
     routes = []
+    job_routes = context.jobs.route_names()
     for group in context.gateway.route_groups() if context.gateway is not None else ():
         targets = [
             {
@@ -111,7 +112,9 @@ async def list_providers(request: Request) -> Response:
             }
             for route in group.targets
         ]
-        routes.append({"name": group.name, "strategy": group.strategy, "targets": targets})
+        routes.append(
+            {"name": group.name, "strategy": group.strategy, "targets": targets, "jobs": group.name in job_routes}
+        )
     return json_response({"providers": providers, "routes": routes})
 
 
