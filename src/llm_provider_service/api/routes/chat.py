@@ -146,8 +146,8 @@ async def _sse(
         for index in range(choices):
             yield writer.first(index)
         async for chunk in chunks:
-            if chunk.delta:
-                yield writer.content(chunk.delta, chunk.index)
+            if chunk.delta or chunk.logprobs:
+                yield writer.content(chunk.delta, chunk.index, chunk.logprobs)
             if chunk.tool_calls:
                 yield writer.tool_calls(chunk.tool_calls, chunk.index)
             usage = chunk.usage or usage
