@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from llm_provider_service.api.context import ApiContext
+from llm_provider_service.api.fast_path import FastPath
 from llm_provider_service.api.middleware import EdgeMiddleware
 from llm_provider_service.api.openapi import build_document, openapi_route
 from llm_provider_service.api.problems import EXCEPTION_HANDLERS
@@ -43,7 +44,8 @@ def create_app(
                 max_body_bytes=max_body_bytes,
                 max_in_flight=max_in_flight,
                 tracing=tracing,
-            )
+            ),
+            Middleware(FastPath, routes=[*chat.routes, *embeddings.routes]),  # the gateway's hot path
         ],
         exception_handlers=handlers,
     )

@@ -7,6 +7,7 @@ one error table (`api/problems.py`): caller mistakes are 400 as at OpenAI, so th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -85,14 +86,20 @@ class ChunkWriter:
             chunk["usage"] = _usage(usage) if usage is not None else None
         return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
-    def delta(self, delta: dict[str, Any], finish_reason: str | None = None, index: int = 0) -> bytes:
-        return self._frame([{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}])
+    def delta(
+        self,
+        delta: dict[str, Any],
+        finish_reason: str | None = None,
+        index: int = 0,
+        logprobs: Mapping[str, Any] | None = None,
+    ) -> bytes:
+        return self._frame([{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}])
 
     def first(self, index: int = 0) -> bytes:
         return self.delta({"role": "assistant", "content": "", "refusal": None}, index=index)
 
-    def content(self, text: str, index: int = 0) -> bytes:
-        return self.delta({"content": text}, index=index)
+    def content(self, text: str, index: int = 0, logprobs: Mapping[str, Any] | None = None) -> bytes:
+        return self.delta({"content": text}, index=index, logprobs=logprobs)
 
     def tool_calls(self, pieces: tuple[ToolCallDelta, ...], index: int = 0) -> bytes:
         """Tool-call pieces as OpenAI streams them: id, type and name with a call's first piece only."""

@@ -11,6 +11,9 @@ from llm_provider_service.domain.models import ComparisonRequest, LLMConfigOverr
 TOKENS_PER_PRICE_UNIT = 1_000_000
 # A family prefix must end where the id has one of these (`gpt-4` is no family of `gpt-4o`).
 _FAMILY_SEPARATORS = frozenset("-.:@/")
+# Ids resolved by family or as an `openai_compatible` id are remembered (every gateway call resolves its model);
+# past this many, new ones are resolved each time, so callers sending random ids cannot grow memory.
+_MAX_REMEMBERED_IDS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,7 @@ class ModelCatalog:
     def __init__(self, models: Iterable[ModelInfo]) -> None:
         self._models: dict[tuple[str, str], ModelInfo] = {}
         self._defaults: dict[str, ModelInfo] = {}
+        self._resolved: dict[tuple[str, str], ModelInfo] = {}
         for model in models:
             self._models[(model.provider, model.model_id)] = model
             if model.is_default or model.provider not in self._defaults:
@@ -124,9 +128,16 @@ class ModelCatalog:
                 return self._defaults[provider]
             except KeyError:
                 raise UnknownModelError(f"no models are configured for provider {provider!r}") from None
-        found = self._models.get((provider, model_id)) or self._family(provider, model_id)
+        key = (provider, model_id)
+        found = self._models.get(key) or self._resolved.get(key)
         if found is not None:
             return found
+        found = self._family(provider, model_id) or self._compatible(provider, model_id)
+        if len(self._resolved) < _MAX_REMEMBERED_IDS:
+            self._resolved[key] = found
+        return found
+
+    def _compatible(self, provider: str, model_id: str) -> ModelInfo:
         default = self._defaults.get(provider)
         if default is not None and provider == "openai_compatible":
             return ModelInfo(

@@ -251,6 +251,7 @@ class CompletionChunk:
     finish_reason: str | None = None
     tool_calls: tuple[ToolCallDelta, ...] = ()
     index: int = 0  # the choice this piece belongs to (n > 1)
+    logprobs: JsonObject | None = None  # this piece's token log probabilities, OpenAI's shape (`content`)
 
 
 @dataclass(frozen=True, slots=True)

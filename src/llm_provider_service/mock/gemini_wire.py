@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from llm_provider_service.mock.engine import MockResult
+from llm_provider_service.mock.logprobs import gemini_logprobs
 from llm_provider_service.mock.profile import FaultKind
 from llm_provider_service.mock.tool_calls import ToolPlan, call_arguments
 from llm_provider_service.mock.wire import (
@@ -61,6 +62,14 @@ class _GenerateRequest:
     schema: Mapping[str, Any] | None
     tool: ToolPlan | None
     shape: AnswerShape
+    top_logprobs: int | None = None  # None: `responseLogprobs` not asked for; else `logprobs` (alternatives)
+
+    def logprobs(self, text: str) -> dict[str, Any]:
+        """`logprobsResult` and `avgLogprobs` of a text part when they were asked for (none for function calls)."""
+        if self.top_logprobs is None or self.tool is not None or not text:
+            return {}
+        result, average = gemini_logprobs(text, self.top_logprobs)
+        return {"logprobsResult": result, "avgLogprobs": average}
 
 
 def _parse(request: web.Request, model: str, body: Mapping[str, Any]) -> _GenerateRequest:
@@ -88,7 +97,9 @@ def _parse(request: web.Request, model: str, body: Mapping[str, Any]) -> _Genera
         images=sum(1 for part in every_part if "inlineData" in part or "fileData" in part),
         choices=count if isinstance(count, int) and tool is None and 1 <= count <= 8 else 1,
     )
-    return _GenerateRequest(model, "\n\n".join(parts), tool.schema if tool else schema, tool, shape)
+    top = config.get("logprobs")
+    top_logprobs = (top if isinstance(top, int) and 0 <= top <= 20 else 0) if config.get("responseLogprobs") else None
+    return _GenerateRequest(model, "\n\n".join(parts), tool.schema if tool else schema, tool, shape, top_logprobs)
 
 
 def _parts(content: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -126,8 +137,10 @@ def _usage(result: MockResult, *, final: bool) -> dict[str, Any]:
     return usage
 
 
-def _candidate(index: int, parts: list[dict[str, Any]], *, final: bool) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": index}
+def _candidate(
+    index: int, parts: list[dict[str, Any]], *, final: bool, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": index, **(extra or {})}
     if final:
         candidate["finishReason"] = "STOP"
     return candidate
@@ -139,9 +152,12 @@ def _response(
     parts: list[dict[str, Any]] = [{"text": text}]
     if request.tool is not None and result.outcome != FaultKind.MALFORMED:
         parts = [{"functionCall": {"name": request.tool.name, "args": call_arguments(request.tool, result.structured)}}]
-    candidates = [_candidate(0, parts, final=final)]
+    candidates = [_candidate(0, parts, final=final, extra=request.logprobs(text))]
     if final:
-        candidates.extend(_candidate(i, [{"text": more}], final=True) for i, more in enumerate(result.more_texts, 1))
+        candidates.extend(
+            _candidate(i, [{"text": more}], final=True, extra=request.logprobs(more))
+            for i, more in enumerate(result.more_texts, 1)
+        )
     return {
         "candidates": candidates,
         "usageMetadata": _usage(result, final=final),

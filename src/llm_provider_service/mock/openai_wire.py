@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from llm_provider_service.mock.engine import MockResult
+from llm_provider_service.mock.logprobs import openai_logprobs
 from llm_provider_service.mock.tool_calls import ToolPlan, argument_pieces, call_arguments
 from llm_provider_service.mock.wire import (
     INVALID_REQUEST,
@@ -60,6 +61,7 @@ class _ChatRequest:
     stream: bool
     include_usage: bool
     shape: AnswerShape
+    top_logprobs: int | None = None  # None: no `logprobs` asked for; else how many alternatives per token
 
     @property
     def tool_name(self) -> str | None:
@@ -86,6 +88,7 @@ def _parse(request: web.Request, body: Mapping[str, Any]) -> _ChatRequest:
     tool = _tool(request, body, after_tool_result=after_tool)
     stream_options = body.get("stream_options") or {}
     n = body.get("n")
+    top = body.get("top_logprobs")
     return _ChatRequest(
         model=str(body.get("model") or "mock-comparison-v1"),
         prompt=prompt,
@@ -98,6 +101,7 @@ def _parse(request: web.Request, body: Mapping[str, Any]) -> _ChatRequest:
             images=images,
             choices=n if isinstance(n, int) and tool is None and 1 <= n <= 128 else 1,
         ),
+        top_logprobs=(top if isinstance(top, int) and 0 <= top <= 20 else 0) if body.get("logprobs") is True else None,
     )
 
 
@@ -148,14 +152,22 @@ def _message(chat: _ChatRequest, result: MockResult, call_id: str) -> dict[str, 
     return {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
 
 
+def _logprobs(chat: _ChatRequest, text: str) -> dict[str, Any] | None:
+    """Log probabilities of a text answer (or piece) when the request asked; tool calls have none, as OpenAI's."""
+    if chat.top_logprobs is None or chat.tool_name is not None:
+        return None
+    return openai_logprobs(text, chat.top_logprobs)
+
+
 def _choices(chat: _ChatRequest, result: MockResult, call_id: str) -> list[dict[str, Any]]:
     finish_reason = "stop" if chat.tool_name is None else "tool_calls"
+    message = _message(chat, result, call_id)
     choices = [
-        {"index": 0, "message": _message(chat, result, call_id), "logprobs": None, "finish_reason": finish_reason}
+        {"index": 0, "message": message, "logprobs": _logprobs(chat, result.text), "finish_reason": finish_reason}
     ]
     for index, text in enumerate(result.more_texts, start=1):
         message = {"role": "assistant", "content": text, "refusal": None}
-        choices.append({"index": index, "message": message, "logprobs": None, "finish_reason": "stop"})
+        choices.append({"index": index, "message": message, "logprobs": _logprobs(chat, text), "finish_reason": "stop"})
     return choices
 
 
@@ -203,8 +215,11 @@ async def _stream(
             chunk["usage"] = usage
         await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
 
-    def choice(delta: dict[str, Any], finish_reason: str | None = None, index: int = 0) -> list[dict[str, Any]]:
-        return [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]
+    def choice(
+        delta: dict[str, Any], finish_reason: str | None = None, index: int = 0, text: str = ""
+    ) -> list[dict[str, Any]]:
+        logprobs = _logprobs(chat, text) if text else None
+        return [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}]
 
     if chat.tool_name is None:
         await send(choice({"role": "assistant", "content": "", "refusal": None}))
@@ -215,11 +230,11 @@ async def _stream(
     pieces = argument_pieces(_arguments(chat, result)) if chat.tool_name is not None else None
     async for _, text in paced_chunks(request, result, pieces):
         if chat.tool_name is None:
-            await send(choice({"content": text}))
+            await send(choice({"content": text}, text=text))
         else:
             await send(choice({"tool_calls": [{"index": 0, "function": {"arguments": text}}]}))
     for index, text in enumerate(result.more_texts, start=1):
-        await send(choice({"role": "assistant", "content": text}, index=index))
+        await send(choice({"role": "assistant", "content": text}, index=index, text=text))
         await send(choice({}, "stop", index=index))
     await send(choice({}, "stop" if chat.tool_name is None else "tool_calls"))
     if chat.include_usage:

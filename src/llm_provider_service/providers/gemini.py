@@ -28,6 +28,7 @@ from llm_provider_service.providers.gemini_contents import (
     function_calls,
     gemini_contents,
     gemini_tools,
+    openai_logprobs,
     sampling_config,
 )
 from llm_provider_service.providers.http_client import VendorTransport
@@ -240,6 +241,7 @@ class GeminiProvider:
                 "thoughts_token_count": as_int(usage.get("thoughtsTokenCount")),
             },
             tool_calls=first.tool_calls,
+            logprobs=first.logprobs,
             more_choices=tuple(answers[1:]),
         )
 
@@ -250,7 +252,7 @@ class GeminiProvider:
         if not text and not calls and request.output_schema is None:
             raise invalid_response(self.name, "empty answer" + (" (cut off at the token limit)" if truncated else ""))
         finish = "length" if truncated else "tool_calls" if calls else "stop"
-        return AnswerChoice(text, calls, finish)
+        return AnswerChoice(text, calls, finish, openai_logprobs(candidate))
 
 
 def _parts_of(candidate: Mapping[str, Any]) -> list[Any]:
@@ -279,8 +281,9 @@ def _candidate_chunks(chunk: Mapping[str, Any], calls_seen: dict[int, int]) -> l
         calls = function_calls(_parts_of(candidate), str(chunk.get("responseId", "")), start)
         calls_seen[index] = start + len(calls)
         deltas = tuple(ToolCallDelta(start + k, call.id, call.name, call.arguments) for k, call in enumerate(calls))
-        if text or deltas:
-            pieces.append(CompletionChunk(text, tool_calls=deltas, index=index))
+        logprobs = openai_logprobs(candidate)
+        if text or deltas or logprobs:
+            pieces.append(CompletionChunk(text, tool_calls=deltas, index=index, logprobs=logprobs))
         reason = candidate.get("finishReason")
         if reason:
             mapped = "length" if reason == "MAX_TOKENS" else "tool_calls" if calls_seen.get(index) else "stop"

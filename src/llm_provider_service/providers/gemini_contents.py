@@ -112,7 +112,35 @@ def sampling_config(request: CompletionRequest) -> dict[str, Any]:
     config.update((key, value) for key, value in values.items() if value is not None)
     if request.options.n != 1:
         config["candidateCount"] = request.options.n
+    if options.logprobs:
+        config["responseLogprobs"] = True
+        if options.top_logprobs:
+            config["logprobs"] = options.top_logprobs
     return config
+
+
+def openai_logprobs(candidate: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A candidate's `logprobsResult` in OpenAI's shape (`content`: token, logprob, bytes, top_logprobs)."""
+    result = candidate.get("logprobsResult")
+    if not isinstance(result, dict) or not isinstance(result.get("chosenCandidates"), list):
+        return None
+    top = result.get("topCandidates")
+    steps: list[Any] = top if isinstance(top, list) else []
+    content = []
+    for position, chosen in enumerate(result["chosenCandidates"]):
+        if not isinstance(chosen, dict):
+            continue
+        step = steps[position] if position < len(steps) and isinstance(steps[position], dict) else {}
+        alternatives = [_entry(item) for item in step.get("candidates") or () if isinstance(item, dict)]
+        content.append({**_entry(chosen), "top_logprobs": alternatives})
+    return {"content": content, "refusal": None}
+
+
+def _entry(item: Mapping[str, Any]) -> dict[str, Any]:
+    token = str(item.get("token", ""))
+    value = item.get("logProbability")
+    return {"token": token, "logprob": float(value) if isinstance(value, int | float) else 0.0,
+            "bytes": list(token.encode())}  # fmt: skip
 
 
 def function_calls(parts: list[Any], id_prefix: str, start: int = 0) -> list[ToolCall]:

@@ -134,8 +134,11 @@ class OpenAIChatProvider:
                 pieces = tuple(
                     _tool_call_delta(piece) for piece in delta.get("tool_calls") or () if isinstance(piece, dict)
                 )
-                if delta.get("content") or pieces:
-                    yield CompletionChunk(str(delta.get("content") or ""), tool_calls=pieces, index=index)
+                logprobs = choice.get("logprobs")
+                logprobs = logprobs if isinstance(logprobs, dict) else None
+                if delta.get("content") or pieces or logprobs:
+                    text = str(delta.get("content") or "")
+                    yield CompletionChunk(text, tool_calls=pieces, index=index, logprobs=logprobs)
                 if choice.get("finish_reason"):
                     if index:
                         yield CompletionChunk(finish_reason=str(choice["finish_reason"]), index=index)

@@ -64,6 +64,8 @@ def parse_rate_limit_headers(
     status: int, headers: Mapping[str, str], *, now: datetime | None = None
 ) -> RateLimitObservation | None:
     """The observation these headers carry, or None when they say nothing about rate limits."""
+    if status != 429 and not _mentions_limits(headers):
+        return None  # most answers: one pass over the names instead of a dozen lookups and a clock read
     readings: dict[Dimension, DimensionReading] = {}
     for dimension, name in _OPENAI.items():
         reading = DimensionReading(
@@ -87,6 +89,14 @@ def parse_rate_limit_headers(
     if not readings and retry_after is None and status != 429:
         return None
     return RateLimitObservation(status=status, readings=readings, retry_after_seconds=retry_after)
+
+
+def _mentions_limits(headers: Mapping[str, str]) -> bool:
+    for name in headers:
+        lowered = name.lower()
+        if "ratelimit" in lowered or lowered == "retry-after":
+            return True
+    return False
 
 
 def _duration(text: str | None) -> float | None:

@@ -27,7 +27,8 @@ _COMMON = frozenset(
 SUPPORTED_PARAMETERS: dict[str, frozenset[str]] = {
     "anthropic": _COMMON | {"tools", "tool_choice", "parallel_tool_calls", "stop", "top_p", "user"},
     "google": _COMMON
-    | {"tools", "tool_choice", "stop", "top_p", "seed", "frequency_penalty", "presence_penalty", "n"},
+    | {"tools", "tool_choice", "stop", "top_p", "seed", "frequency_penalty", "presence_penalty", "n", "logprobs",
+       "top_logprobs"},
     # The mock simulates tools, stop sequences and n; sampling parameters are accepted and have no effect
     # on its deterministic answers (as with a vendor at temperature 0).
     "mock": _COMMON

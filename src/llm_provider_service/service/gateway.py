@@ -19,7 +19,6 @@ from llm_provider_service.domain.catalog import ModelCatalog
 from llm_provider_service.domain.embeddings import EmbeddingRequest, EmbeddingResponse
 from llm_provider_service.domain.errors import ProviderError, UnsupportedParameterError
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, CompletionResponse, TokenUsage
-from llm_provider_service.domain.rate_limits import observing_rate_limits
 from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.ports import Clock, EmbeddingProvider, StreamingLLMProvider
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
@@ -151,7 +150,7 @@ class ChatGateway:
         started = self._clock.monotonic()
         try:
             admission = await guard.admit(route, budget_request) if budget_request is not None else None
-            with observing_rate_limits() as seen:
+            with guard.observing() as seen:
                 try:
                     answer = await guard.with_retries(lambda attempt: guard.attempt(route, call, attempt))
                 except ProviderError as error:
@@ -176,7 +175,7 @@ class ChatGateway:
         started = self._clock.monotonic()
         try:
             admission = await guard.admit(route, request)
-            with observing_rate_limits() as seen:
+            with guard.observing() as seen:
                 source, first = await guard.with_retries(lambda attempt: guard.start(route, request, attempt))
             # Streams settle their learning at the start; the usage refund is not worth holding the stream for.
             await guard.settle(admission, None, seen.last)

@@ -8,7 +8,8 @@ gateway request passes through here. A sync caller is held for at most `retry_po
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ from llm_provider_service.domain.errors import (
     ProviderUnavailableError,
 )
 from llm_provider_service.domain.models import CompletionChunk, CompletionRequest, TokenUsage
+from llm_provider_service.domain.rate_limits import ObservationSink, observing_rate_limits
 from llm_provider_service.resilience.circuit_breaker import CircuitBreaker, CircuitBreakerRegistry
 from llm_provider_service.resilience.retry import RetryPolicy, call_with_retries
 from llm_provider_service.service.budget_gate import Admission, BudgetGate, record_provider_failure
@@ -27,6 +29,8 @@ from llm_provider_service.service.limits import ProviderLimits
 
 T = TypeVar("T")
 MIN_RETRY_AFTER_SECONDS = 1.0
+# Without budgets nobody reads vendors' rate-limit headers: no sink is installed, so adapters skip parsing them.
+_UNOBSERVED = contextlib.nullcontext(ObservationSink())
 
 
 class CallGuard:
@@ -55,10 +59,9 @@ class CallGuard:
         self._budgets = budgets
         self._budget_wait_seconds = budget_wait_seconds
 
-    @property
-    def budgets_on(self) -> bool:
-        """Whether rate budgets are configured (only then are vendors' rate-limit headers read)."""
-        return self._budgets is not None
+    def observing(self) -> contextlib.AbstractContextManager[ObservationSink]:
+        """Collects the vendor's rate-limit headers for the budgets; a no-op (nothing parsed) without budgets."""
+        return observing_rate_limits() if self._budgets is not None else _UNOBSERVED
 
     def acquire(self, route: Route) -> None:
         if not self._limits.try_acquire(route.provider_name):
@@ -147,7 +150,8 @@ class CallGuard:
             raise
         return source, first
 
-    async def with_retries(self, call: Callable[[int], Awaitable[T]]) -> T:
+    def with_retries(self, call: Callable[[int], Awaitable[T]]) -> Coroutine[Any, Any, T]:
+        """`call(attempt)` retried within the budget (a plain function: one coroutine layer less per call)."""
         waited = 0.0
 
         def within_budget(attempt: int, error: ProviderError, delay_seconds: float) -> None:
@@ -156,7 +160,7 @@ class CallGuard:
                 raise error  # a sync caller is not held longer: answer with this error now
             waited += delay_seconds
 
-        return await call_with_retries(
+        return call_with_retries(
             call, self._retry_policy, sleep=self._sleep, random=self._random, on_retry=within_budget
         )
 

@@ -119,3 +119,22 @@ async def test_a_stream_fault_raises_before_any_chunk(client: genai.Client) -> N
 
     with pytest.raises(errors.ServerError):
         await consume()
+
+
+async def test_asked_for_logprobs_parse_as_the_sdks_logprobs_result(client: genai.Client) -> None:
+    config = _config(response_logprobs=True, logprobs=3)
+    response = await client.aio.models.generate_content(model="gemini-2.5-flash", contents=PROMPT, config=config)
+
+    assert response.candidates is not None
+    candidate = response.candidates[0]
+    result = candidate.logprobs_result
+    assert result is not None
+    assert result.chosen_candidates is not None
+    assert result.top_candidates is not None
+    assert "".join(chosen.token or "" for chosen in result.chosen_candidates) == response.text
+    assert all(len(step.candidates or []) == 3 for step in result.top_candidates)
+    assert candidate.avg_logprobs is not None
+    assert candidate.avg_logprobs < 0
+    plain = await client.aio.models.generate_content(model="gemini-2.5-flash", contents=PROMPT, config=_config())
+    assert plain.candidates is not None
+    assert plain.candidates[0].logprobs_result is None  # only when asked

@@ -155,3 +155,21 @@ async def test_models_are_listed(client: AsyncOpenAI) -> None:
     models = [model.id async for model in client.models.list()]
 
     assert models == ["mock-comparison-v1"]
+
+
+async def test_asked_for_logprobs_stream_with_each_piece(client: AsyncOpenAI) -> None:
+    stream = await client.chat.completions.create(
+        model="gpt-4.1", messages=[{"role": "user", "content": "Hello"}], stream=True, logprobs=True, top_logprobs=2
+    )
+    text, tokens = "", list[str]()
+    async for chunk in stream:
+        for choice in chunk.choices:
+            text += choice.delta.content or ""
+            if choice.logprobs is not None and choice.logprobs.content:
+                tokens.extend(entry.token for entry in choice.logprobs.content)
+                assert all(len(entry.top_logprobs) == 2 for entry in choice.logprobs.content)
+
+    assert text
+    assert "".join(tokens) == text
+    plain = await client.chat.completions.create(model="gpt-4.1", messages=[{"role": "user", "content": "Hello"}])
+    assert plain.choices[0].logprobs is None  # only when asked

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from multidict import CIMultiDict
 
 from llm_provider_service.domain.rate_limits import Dimension, DimensionReading
 from llm_provider_service.providers.rate_limit_headers import parse_duration_seconds, parse_rate_limit_headers
@@ -58,3 +59,19 @@ def test_anthropic_headers_with_split_input_and_output_tokens() -> None:
 
 def test_no_rate_limit_headers_is_no_observation() -> None:
     assert parse_rate_limit_headers(200, {"content-type": "application/json"}) is None
+
+
+def test_names_are_matched_whatever_their_case_as_vendors_send_them() -> None:
+    headers = CIMultiDict({"Content-Type": "application/json", "X-RateLimit-Remaining-Tokens": "10"})
+    observation = parse_rate_limit_headers(200, headers)
+    assert observation is not None
+    assert observation.readings[Dimension.TOKENS] == DimensionReading(None, 10, None)
+    retry_only = parse_rate_limit_headers(503, CIMultiDict({"Retry-After": "3"}))
+    assert retry_only is not None
+    assert retry_only.retry_after_seconds == 3.0
+
+
+def test_a_429_without_any_header_is_still_an_observation() -> None:
+    observation = parse_rate_limit_headers(429, {"content-type": "application/json"})
+    assert observation is not None
+    assert observation.status == 429

@@ -23,7 +23,8 @@ CALL = CompletionRequest(
         ("anthropic", "seed", False),
         ("anthropic", "stop", True),
         ("google", "seed", True),
-        ("google", "logprobs", False),
+        ("google", "logprobs", True),
+        ("anthropic", "logprobs", False),
         ("mock", "n", True),
     ],
 )

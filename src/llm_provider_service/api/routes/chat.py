@@ -108,7 +108,11 @@ async def chat_completions(request: Request) -> Response:
             writer = ChunkWriter(completion_id, created, route.name, include_usage=chat.include_usage)
             headers = {**_route_headers(route, dropped), **_SSE_HEADERS}
             return StreamingResponse(_sse(writer, chunks, choices), media_type="text/event-stream", headers=headers)
-        route, response = await first_available(routes, lambda r: gateway.complete(r, call_for(r)))
+        if len(routes) == 1:  # the common case, without the fallback loop's extra coroutine
+            route = routes[0]
+            response = await gateway.complete(route, call_for(route))
+        else:
+            route, response = await first_available(routes, lambda r: gateway.complete(r, call_for(r)))
     except ServiceError as exc:
         return error_response(exc, correlation_id=correlation_id_of(request))
     headers = _route_headers(route, dropped)
@@ -142,8 +146,8 @@ async def _sse(
         for index in range(choices):
             yield writer.first(index)
         async for chunk in chunks:
-            if chunk.delta:
-                yield writer.content(chunk.delta, chunk.index)
+            if chunk.delta or chunk.logprobs:
+                yield writer.content(chunk.delta, chunk.index, chunk.logprobs)
             if chunk.tool_calls:
                 yield writer.tool_calls(chunk.tool_calls, chunk.index)
             usage = chunk.usage or usage
