@@ -16,7 +16,6 @@ from llm_provider_service.api.context import ApiContext
 from llm_provider_service.config import Settings
 from llm_provider_service.observability import Metrics
 from llm_provider_service.ports import BatchProvider, Clock, EventPublisher, JobQueue, Store, StreamingLLMProvider
-from llm_provider_service.providers.batch_registry import build_batch_clients
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry, CircuitState
 from llm_provider_service.resilience.retry import RetryPolicy
@@ -183,9 +182,7 @@ def compose(
         context,
         store=store,
         clients=(
-            build_batch_clients(providers, submit_headers=t.batch_submit_headers)
-            if batch_clients is None
-            else batch_clients
+            _batch_clients(providers, submit_headers=t.batch_submit_headers) if batch_clients is None else batch_clients
         ),
         catalog=catalog,
         retry_policy=_retry_policy(t, t.max_attempts),
@@ -273,3 +270,14 @@ async def build_services(
             budgets=budgets,
             tracing=resources.open_tracing(settings, stack),
         )
+
+
+def _batch_clients(
+    providers: Mapping[str, StreamingLLMProvider], *, submit_headers: Mapping[str, str]
+) -> Mapping[str, BatchProvider]:
+    """The vendor batch clients; their modules (and aiohttp) are imported only when such a vendor is configured."""
+    if not {"openai", "anthropic"} & providers.keys():
+        return {}
+    from llm_provider_service.providers.batch_registry import build_batch_clients
+
+    return build_batch_clients(providers, submit_headers=submit_headers)

@@ -14,10 +14,8 @@ from llm_provider_service.config import Settings
 from llm_provider_service.mock.engine import MockEngine
 from llm_provider_service.mock.profile import MockProfile
 from llm_provider_service.ports import EventPublisher, JobQueue, RateBudget, Store, StreamingLLMProvider
-from llm_provider_service.providers.http_client import open_http_session
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.providers.mock import MockProvider
-from llm_provider_service.providers.registry import build_deployments, build_provider_registry
 from llm_provider_service.service.budget_gate import BudgetGate
 from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.tracing import Tracing
@@ -61,14 +59,28 @@ async def open_budgets(settings: Settings, stack: AsyncExitStack) -> BudgetGate 
     return BudgetGate(budget, policy, clock=time.time)
 
 
+def vendors_configured(settings: Settings) -> bool:
+    """Whether a deployment is named or a vendor has a key or a base URL (each vendor needs one of them)."""
+    vendors = settings.vendors.values()
+    return bool(settings.deployments) or any(
+        (vendor.api_key and vendor.api_key.get_secret_value()) or vendor.base_url for vendor in vendors
+    )
+
+
 async def open_providers(settings: Settings, stack: AsyncExitStack) -> Mapping[str, StreamingLLMProvider]:
+    mock = MockProvider(MockEngine(mock_profile(settings)))
+    if not vendors_configured(settings):
+        # The mock alone needs no HTTP session: aiohttp and the vendor adapters stay unimported (start-up, memory).
+        return {mock.name: mock}
+    from llm_provider_service.providers.http_client import open_http_session
+    from llm_provider_service.providers.registry import build_deployments, build_provider_registry
+
     session = await stack.enter_async_context(
         open_http_session(
             timeout_seconds=settings.provider_timeout_seconds,
             connect_timeout_seconds=settings.provider_connect_timeout_seconds,
         )
     )
-    mock = MockProvider(MockEngine(mock_profile(settings)))
     catalog = default_catalog()
     providers = dict(
         build_provider_registry(session=session, catalog=catalog, mock=mock, endpoints=settings.vendors).providers

@@ -1,20 +1,26 @@
-"""Running the packaged Alembic migrations: `upgrade_database` for the CLI, `migrate` for an open engine."""
+"""Running the packaged Alembic migrations: `upgrade_database` for the CLI, `migrate` for an open engine.
+
+Alembic (and Mako under it) is imported only when a migration has to run: a process starting on a current schema
+learns that from one SELECT of the version table, which keeps start-up short and Alembic out of its memory.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
+import sqlalchemy as sa
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from llm_provider_service.adapters.sql_engine import create_engine, sqlite_file, store_errors
 from llm_provider_service.domain.errors import StoreUnavailableError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 logger = logging.getLogger(__name__)
 
@@ -23,16 +29,23 @@ MIGRATIONS_DIRECTORY = Path(__file__).with_name("migrations")
 MIGRATION_LOCK_KEY = 7_265_118_734
 # The newest revision in migrations/versions (a unit test keeps the two equal).
 HEAD_REVISION = "0002"
+VERSION_TABLE = "alembic_version"
 
 
 def alembic_config() -> Config:
     """Alembic settings pointing at the migrations inside the installed package (no alembic.ini needed)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY))
     return config
 
 
 def _upgrade_on(connection: Connection, revision: str) -> None:
+    if revision in ("head", HEAD_REVISION) and _current_revision(connection) == HEAD_REVISION:
+        return  # already current: nothing for Alembic to do
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
@@ -52,7 +65,11 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
 
 
 def _current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    """The schema's revision (what Alembic would read), or None for a database that was never migrated."""
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return None
+    revision = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()  # noqa: S608 - constant
+    return str(revision) if revision is not None else None
 
 
 async def check_schema(engine: AsyncEngine) -> None:
