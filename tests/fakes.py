@@ -22,6 +22,7 @@ from llm_provider_service.domain.models import (
     TokenUsage,
 )
 from llm_provider_service.domain.usage import UsageGrouping, UsageRecord, UsageSummaryRow
+from llm_provider_service.ports import AttemptStart, JobFinish
 from tests.fake_batches import InMemoryBatches
 
 START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -92,6 +93,27 @@ class InMemoryJobStore(InMemoryBatches):
     async def get(self, job_id: str) -> Job | None:
         self._check()
         return self.jobs.get(job_id)
+
+    async def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        self._check()
+        return {job_id: self.jobs[job_id] for job_id in job_ids if job_id in self.jobs}
+
+    async def begin_attempts(self, starts: Sequence[AttemptStart]) -> list[Job | None]:
+        self._check()  # all or nothing: an outage fails the whole batch before any change
+        return [
+            await self.begin_attempt(
+                start.job_id, owner=start.owner, now=start.now, lease_expires_at=start.lease_expires_at,
+                events=start.events,
+            )
+            for start in starts
+        ]  # fmt: skip
+
+    async def finish_many(self, finishes: Sequence[JobFinish]) -> list[bool]:
+        self._check()
+        return [
+            await self.finish(item.job_id, item.outcome, owner=item.owner, now=item.now, events=item.events) is not None
+            for item in finishes
+        ]
 
     def _write_events(self, events: Sequence[OutboxEvent]) -> None:
         for event in events:

@@ -73,6 +73,28 @@ class Lease:
 
 
 @dataclass(frozen=True, slots=True)
+class AttemptStart:
+    """One job of `JobStore.begin_attempts`: what `begin_attempt` takes for it."""
+
+    job_id: str
+    owner: str
+    now: datetime
+    lease_expires_at: datetime
+    events: Sequence[OutboxEvent] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class JobFinish:
+    """One job of `JobStore.finish_many`: what `finish` takes for it."""
+
+    job_id: str
+    outcome: JobOutcome
+    owner: str | None
+    now: datetime
+    events: Sequence[OutboxEvent] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class QueueStats:
     """Queue depth by state, read in O(1)."""
 
@@ -105,6 +127,9 @@ class JobQueue(Protocol):
     async def ack(self, lease: Lease) -> None:
         """The job is done with the queue: forget it."""
 
+    async def ack_many(self, leases: Sequence[Lease]) -> None:
+        """`ack` for each lease, in one call (stale leases are skipped, as `ack` skips them)."""
+
     async def release(self, lease: Lease, *, delay_seconds: float) -> None:
         """Give the job back, claimable again after `delay_seconds` (retry backoff, open circuit)."""
 
@@ -133,11 +158,18 @@ class JobStore(Protocol):
 
     async def get(self, job_id: str) -> Job | None: ...
 
+    async def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """The jobs of these ids that exist, by id: one read for a whole claim."""
+
     async def begin_attempt(
         self, job_id: str, *, owner: str, now: datetime, lease_expires_at: datetime, events: Sequence[OutboxEvent]
     ) -> Job | None:
         """Move a due queued job (or a processing job whose lease expired) to processing, count the
         attempt and set the lease. None if the job is not claimable (terminal, cancelled, leased)."""
+
+    async def begin_attempts(self, starts: Sequence[AttemptStart]) -> list[Job | None]:
+        """`begin_attempt` for each start, in order, in one transaction: one answer per start (a job listed twice
+        begins once)."""
 
     async def extend_lease(self, job_id: str, *, owner: str, lease_expires_at: datetime) -> bool: ...
 
@@ -155,6 +187,10 @@ class JobStore(Protocol):
         """Write a terminal outcome (status, callback payload as the result, its facts) and its events atomically.
         With `owner`, the job must be processing under that lease; without, it must be queued (cancel, expire).
         None if not applicable."""
+
+    async def finish_many(self, finishes: Sequence[JobFinish]) -> list[bool]:
+        """`finish` for each item, in order, in one transaction: True for each job it finished (a job listed twice
+        finishes once)."""
 
     async def due_jobs(self, *, now: datetime, limit: int) -> list[Job]:
         """Queued jobs that are due and processing jobs whose lease expired, oldest first (reconciler)."""

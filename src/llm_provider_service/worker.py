@@ -9,8 +9,9 @@ import uuid
 
 import structlog
 
+from llm_provider_service.domain import ids
 from llm_provider_service.domain.errors import QueueUnavailableError, ServiceError, StoreUnavailableError
-from llm_provider_service.domain.models import TokenUsage
+from llm_provider_service.domain.models import Job, TokenUsage
 from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.observability import Metrics
 from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease
@@ -22,6 +23,13 @@ logger = logging.getLogger(__name__)
 
 CLAIM_WAIT_SECONDS = 0.5
 OUTAGE_BACKOFF_SECONDS = 0.5
+
+
+class _Unread:
+    """A claimed job whose row the worker could not read with the others'."""
+
+
+_UNREAD = _Unread()
 
 
 class Worker:
@@ -71,8 +79,10 @@ class Worker:
                     await self._wait_for_slot(stop)
                     continue
                 leases = await self._claim(free)
+                jobs = await self._read_jobs(leases)
                 for lease in leases:
-                    task = asyncio.create_task(self._run_one(lease), name=f"job-{lease.job_id}")
+                    run = self._run_one(lease, jobs.get(lease.job_id) if jobs is not None else _UNREAD)
+                    task = asyncio.create_task(run, name=f"job-{lease.job_id}")
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
         finally:
@@ -102,17 +112,29 @@ class Worker:
             jobs = []
         running = {task.get_name() for task in self._tasks}
         expires_at = time.time() + self._lease_seconds
-        leases = [Lease(job.id, uuid.uuid4().hex, expires_at) for job in jobs if f"job-{job.id}" not in running]
+        leases = [Lease(job.id, ids.token_hex(16), expires_at) for job in jobs if f"job-{job.id}" not in running]
         if not leases:
             # Nothing new to run: back off instead of polling the store in a tight loop.
             await asyncio.sleep(OUTAGE_BACKOFF_SECONDS)
         return leases[:free]
 
-    async def _run_one(self, lease: Lease) -> None:
+    async def _read_jobs(self, leases: list[Lease]) -> dict[str, Job] | None:
+        """The claimed jobs in one read; None if the store is down (each job then reads its own, and fails alone)."""
+        if not leases:
+            return {}
+        try:
+            return await self._store.get_many([lease.job_id for lease in leases])
+        except StoreUnavailableError:
+            return None
+
+    async def _run_one(self, lease: Lease, job: Job | _Unread | None) -> None:
         structlog.contextvars.bind_contextvars(queue_id=lease.job_id)
         started_ns = time.time_ns()
         try:
-            report = await self._processor.process(lease)
+            if isinstance(job, _Unread):
+                report = await self._processor.process(lease)
+            else:
+                report = await self._processor.process_job(lease, job)
         except ServiceError as error:
             # Store or queue trouble mid-job: the lease expires and the job is picked up again.
             logger.warning("job %s interrupted by %s; its lease will expire", lease.job_id, error.code)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO
+
+import orjson
 
 from llm_provider_service.domain.errors import PublishError
 from llm_provider_service.domain.models import OutboxEvent
@@ -21,12 +22,12 @@ class JsonlEventPublisher:
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> JsonlEventPublisher:
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = await asyncio.to_thread(self._path.open, "a", encoding="utf-8")
+        self._file = await asyncio.to_thread(self._path.open, "ab")
         return self
 
     async def __aexit__(
@@ -39,17 +40,17 @@ class JsonlEventPublisher:
     async def publish(self, events: Sequence[OutboxEvent]) -> None:
         if self._file is None:
             raise PublishError("the JSONL publisher is not open")
-        lines = "".join(
-            json.dumps(
+        # The value is JSON already: embedded as it is, not parsed and serialised again.
+        lines = b"".join(
+            orjson.dumps(
                 {
                     "topic": event.topic,
                     "key": event.key,
                     "headers": dict(event.headers),
-                    "value": json.loads(event.value),
+                    "value": orjson.Fragment(event.value),
                 },
-                separators=(",", ":"),
+                option=orjson.OPT_APPEND_NEWLINE,
             )
-            + "\n"
             for event in events
         )
         async with self._lock:
@@ -58,7 +59,7 @@ class JsonlEventPublisher:
             except OSError as exc:
                 raise PublishError(f"could not append events to {self._path}") from exc
 
-    def _write(self, lines: str) -> None:
+    def _write(self, lines: bytes) -> None:
         assert self._file is not None  # noqa: S101 - checked by publish before the thread starts
         self._file.write(lines)
         self._file.flush()

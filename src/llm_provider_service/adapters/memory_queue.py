@@ -23,10 +23,10 @@ import asyncio
 import heapq
 import itertools
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from llm_provider_service.domain import ids
 from llm_provider_service.domain.errors import QueueFullError
 from llm_provider_service.ports import Lease, QueueStats
 
@@ -105,6 +105,10 @@ class InMemoryJobQueue:
         del self._leased[lease.job_id]
         del self._priority[lease.job_id]
 
+    async def ack_many(self, leases: Sequence[Lease]) -> None:
+        for lease in leases:
+            await self.ack(lease)
+
     async def release(self, lease: Lease, *, delay_seconds: float) -> None:
         held = self._leased.get(lease.job_id)
         if held is None or held.token != lease.token:
@@ -165,13 +169,14 @@ class InMemoryJobQueue:
         now = self._clock()
         self._promote(now)
         expires_at = now + lease_seconds
+        prefix = ids.token_hex(16)  # one random prefix per claim, numbered per job (as the Redis queue does)
         leases: list[Lease] = []
         while self._ready and len(leases) < max_jobs:
             _, seq, job_id = heapq.heappop(self._ready)
             if self._ready_seq.get(job_id) != seq:
                 continue  # removed, or re-placed under a newer seq
             del self._ready_seq[job_id]
-            token = uuid.uuid4().hex
+            token = f"{prefix}:{len(leases) + 1}"
             self._hold(job_id, token, expires_at)
             leases.append(Lease(job_id=job_id, token=token, expires_at=expires_at))
         return leases

@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 
 from llm_provider_service.adapters.coalescing import Coalescer
 from llm_provider_service.adapters.redis_keys import DEFAULT_QUEUE_NAMESPACE, QueueKeys
-from llm_provider_service.adapters.redis_queue_scripts import ACK, CLAIM, ENQUEUE, RELEASE, REMOVE, RENEW
+from llm_provider_service.adapters.redis_queue_scripts import ACK, ACK_MANY, CLAIM, ENQUEUE, RELEASE, REMOVE, RENEW
 from llm_provider_service.domain.errors import QueueFullError, QueueUnavailableError
 from llm_provider_service.ports import Lease, QueueStats
 
@@ -75,6 +75,7 @@ class RedisJobQueue:
         self._claim_script = client.register_script(CLAIM)
         self._renew_script = client.register_script(RENEW)
         self._ack_script = client.register_script(ACK)
+        self._ack_many_script = client.register_script(ACK_MANY)
         self._release_script = client.register_script(RELEASE)
         self._remove_script = client.register_script(REMOVE)
 
@@ -160,6 +161,12 @@ class RedisJobQueue:
     async def ack(self, lease: Lease) -> None:
         with _translated():
             await self._ack_script(self._keys.ordered, [lease.job_id, lease.token])
+
+    async def ack_many(self, leases: Sequence[Lease]) -> None:
+        with _translated():
+            for start in range(0, len(leases), BATCH_SIZE):
+                args = [part for lease in leases[start : start + BATCH_SIZE] for part in (lease.job_id, lease.token)]
+                await self._ack_many_script(self._keys.ordered, args)
 
     async def release(self, lease: Lease, *, delay_seconds: float) -> None:
         due_at = repr(self._clock() + delay_seconds) if delay_seconds > 0 else ""

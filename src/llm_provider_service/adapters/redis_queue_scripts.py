@@ -97,6 +97,24 @@ return 1
 """
 )
 
+# ARGV: job_id, token, job_id, token, ... (a worker's finished jobs at once). Returns how many were acked.
+ACK_MANY = (
+    _PRELUDE
+    + """
+local acked = 0
+for i = 1, #ARGV, 2 do
+  local id = ARGV[i]
+  if redis.call('HGET', TOKEN, id) == ARGV[i + 1] then
+    redis.call('ZREM', LEASED, id)
+    redis.call('HDEL', TOKEN, id)
+    redis.call('HDEL', PRIORITY, id)
+    acked = acked + 1
+  end
+end
+return acked
+"""
+)
+
 # ARGV: job_id, token, due_at ('' = ready now).
 RELEASE = (
     _PRELUDE

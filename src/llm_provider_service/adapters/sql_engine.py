@@ -77,10 +77,11 @@ def create_engine(
         if readonly:
             # Readers never take the write lock (WAL), so a few of them can run beside the single writer. They are
             # autocommit from their first connect, with nothing to roll back on return: setting and resetting the
-            # isolation level per checkout cost two aiosqlite thread hops per read.
+            # isolation level per checkout cost two aiosqlite thread hops per read, and the ROLLBACK that closing
+            # a connection issues even in autocommit mode (a no-op for the driver) a third.
             options.update(
                 pool_size=SQLITE_READERS, max_overflow=0, pool_timeout=pool_timeout_seconds,
-                isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                isolation_level="AUTOCOMMIT", pool_reset_on_return=None, skip_autocommit_rollback=True,
             )  # fmt: skip
         elif pooled:
             # SQLite has one writer at a time: several pooled connections would only contend for the file lock

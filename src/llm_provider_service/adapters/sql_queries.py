@@ -39,8 +39,18 @@ def held_by(owner: str) -> sa.ColumnElement[bool]:
 _NOW = sa.bindparam("p_now", type_=UtcDateTime())
 
 GET_JOB = sa.select(jobs).where(jobs.c.id == sa.bindparam("p_id"))
+GET_JOBS = sa.select(jobs).where(jobs.c.id.in_(sa.bindparam("p_ids", expanding=True)))
+# The rows a batch of begins or finishes decides on, locked (PostgreSQL; SQLite's single writer needs no lock) in
+# one order, so two batches over the same jobs wait for each other instead of deadlocking.
+LOCK_JOBS = GET_JOBS.order_by(jobs.c.id).with_for_update()
+LOCK_JOB_STATES = (
+    sa.select(jobs.c.id, jobs.c.status, jobs.c.lease_owner)
+    .where(jobs.c.id.in_(sa.bindparam("p_ids", expanding=True)))
+    .order_by(jobs.c.id)
+    .with_for_update()
+)
 
-BEGIN_ATTEMPT = (
+_BEGIN_ATTEMPT = (
     sa.update(jobs)
     .where(jobs.c.id == sa.bindparam("p_id"), claimable(_NOW))
     .values(
@@ -51,8 +61,10 @@ BEGIN_ATTEMPT = (
         started_at=sa.func.coalesce(jobs.c.started_at, _NOW),
         updated_at=_NOW,
     )
-    .returning(*jobs.c)
 )
+BEGIN_ATTEMPT = _BEGIN_ATTEMPT.returning(*jobs.c)
+# For many jobs at once (executemany: no RETURNING); the caller has read and locked the rows and knows the outcome.
+BEGIN_ATTEMPT_MANY = _BEGIN_ATTEMPT
 
 
 def begin_attempt(job_id: str, *, owner: str, now: datetime, lease_expires_at: datetime) -> dict[str, Any]:
@@ -82,8 +94,8 @@ def uncounted_attempt() -> sa.ColumnElement[int]:
 _OUTCOME_COLUMNS = ("prompt_tokens", "completion_tokens", "cost_usd", "response_time_ms", "prompt_sha256")
 
 
-def _finish_statement(applicable: sa.ColumnElement[bool]) -> sa.Update:
-    return (
+def _finish_statement(applicable: sa.ColumnElement[bool], *, returning: bool = True) -> sa.Update:
+    statement = (
         sa.update(jobs)
         .where(jobs.c.id == sa.bindparam("p_id"), applicable)
         .values(
@@ -95,15 +107,17 @@ def _finish_statement(applicable: sa.ColumnElement[bool]) -> sa.Update:
             finished_at=_NOW,
             **{name: sa.bindparam(f"p_{name}", type_=jobs.c[name].type) for name in _OUTCOME_COLUMNS},
         )
-        .returning(*jobs.c)
     )
+    return statement.returning(*jobs.c) if returning else statement
 
 
 # With an owner the job must be running under that lease; without one it must still wait in the queue.
-FINISH_OWNED = _finish_statement(
-    sa.and_(jobs.c.status == PROCESSING, jobs.c.lease_owner == sa.bindparam("p_owner", type_=sa.String()))
-)
+_OWNED = sa.and_(jobs.c.status == PROCESSING, jobs.c.lease_owner == sa.bindparam("p_owner", type_=sa.String()))
+FINISH_OWNED = _finish_statement(_OWNED)
 FINISH_QUEUED = _finish_statement(jobs.c.status == QUEUED)
+# For many jobs at once (executemany), like BEGIN_ATTEMPT_MANY.
+FINISH_OWNED_MANY = _finish_statement(_OWNED, returning=False)
+FINISH_QUEUED_MANY = _finish_statement(jobs.c.status == QUEUED, returning=False)
 
 
 def finish(job_id: str, outcome: JobOutcome, *, owner: str | None, now: datetime) -> tuple[sa.Update, dict[str, Any]]:

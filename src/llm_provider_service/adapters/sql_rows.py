@@ -118,7 +118,7 @@ def job_to_row(job: Job) -> dict[str, Any]:
     }
 
 
-def job_from_row(row: RowMapping) -> Job:
+def job_from_row(row: Mapping[Any, Any]) -> Job:
     return Job(
         id=row["id"],
         request=request_from_json(row["request"]),

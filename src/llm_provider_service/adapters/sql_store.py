@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from llm_provider_service.adapters import sql_queries as queries
 from llm_provider_service.adapters.sql_batches import SqlBatchStore
 from llm_provider_service.adapters.sql_engine import create_engine, is_sqlite, sqlite_file, store_errors
+from llm_provider_service.adapters.sql_job_batches import begin_many, finish_many
 from llm_provider_service.adapters.sql_job_inserts import JobInserts
 from llm_provider_service.adapters.sql_migrations import check_schema, migrate
 from llm_provider_service.adapters.sql_rows import (
@@ -37,6 +38,7 @@ from llm_provider_service.domain.errors import StoreUnavailableError
 from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import Job, JobStatus, OutboxEvent
 from llm_provider_service.domain.usage import UsageGrouping, UsageRecord, UsageSummaryRow
+from llm_provider_service.ports import AttemptStart, JobFinish
 
 ADD_ATTEMPTS = 3
 T = TypeVar("T")
@@ -147,6 +149,32 @@ class SqlJobStore(SqlBatchStore):
             async with self._reads.connect() as conn:
                 row = (await conn.execute(queries.GET_JOB, {"p_id": job_id})).mappings().first()
             return job_from_row(row) if row is not None else None
+
+    async def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        if not job_ids:
+            return {}
+        parameters = {"p_ids": list(job_ids)}
+        if self._writer is not None:
+            # A worker's claim, read on the SQLite writer's thread in one hop beside the writes queued there (an
+            # aiosqlite read pays a hop per cursor call): the worker's next step writes these very rows there.
+            def read(conn: sa.Connection) -> dict[str, Job]:
+                return {row["id"]: job_from_row(row) for row in conn.execute(queries.GET_JOBS, parameters).mappings()}
+
+            return await self._write("get_many", read)
+        with store_errors("get_many"):
+            async with self._reads.connect() as conn:
+                rows = (await conn.execute(queries.GET_JOBS, parameters)).mappings().all()
+        return {row["id"]: job_from_row(row) for row in rows}
+
+    async def begin_attempts(self, starts: Sequence[AttemptStart]) -> list[Job | None]:
+        if not starts:
+            return []
+        return await self._write("begin_attempts", lambda conn: begin_many(conn, starts), atomic=True)
+
+    async def finish_many(self, finishes: Sequence[JobFinish]) -> list[bool]:
+        if not finishes:
+            return []
+        return await self._write("finish_many", lambda conn: finish_many(conn, finishes), atomic=True)
 
     async def begin_attempt(
         self, job_id: str, *, owner: str, now: datetime, lease_expires_at: datetime, events: Sequence[OutboxEvent]

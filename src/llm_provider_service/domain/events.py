@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from llm_provider_service.domain import ids
 from llm_provider_service.domain.models import (
     Comparison,
     ErrorDetail,
@@ -70,7 +70,7 @@ def envelope(
 ) -> dict[str, Any]:
     """Wrap `data` in the standard envelope with a fresh, stable `event_id`."""
     return {
-        "event_id": event_id or str(uuid.uuid4()),
+        "event_id": event_id or ids.uuid4(),
         "event_type": event_type,
         "event_timestamp": iso(timestamp),
         "source_service": source_service,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
+from llm_provider_service.domain import ids
 from llm_provider_service.domain.events import CALLBACK_EVENT_TYPE, JobOutcome, envelope, iso
 from llm_provider_service.domain.models import Job, JobStatus, OutboxEvent
 
@@ -23,8 +24,8 @@ class LifecycleTopics:
 
 def traceparent(trace_id: str | None) -> str:
     """A W3C traceparent carrying the job's trace id (a fresh span id per event)."""
-    trace = trace_id or secrets.token_hex(16)
-    return f"00-{trace}-{secrets.token_hex(8)}-01"
+    trace = trace_id or ids.token_hex(16)
+    return f"00-{trace}-{ids.token_hex(8)}-01"
 
 
 class EventFactory:
@@ -60,7 +61,7 @@ class EventFactory:
             event_id=body["event_id"],
             topic=topic,
             key=key,
-            value=json.dumps(body, separators=(",", ":")).encode(),
+            value=orjson.dumps(body),
             headers=headers,
         )
 

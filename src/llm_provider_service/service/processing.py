@@ -32,6 +32,7 @@ from llm_provider_service.service.budget_gate import (
 )
 from llm_provider_service.service.job_context import JobContext
 from llm_provider_service.service.job_routing import JobRoutes
+from llm_provider_service.service.job_writes import JobWrites
 from llm_provider_service.service.leases import LeaseKeeper
 from llm_provider_service.service.limits import ProviderLimits
 
@@ -126,11 +127,16 @@ class JobProcessor:
         self._on_events_written = context.on_events_written
         self._budgets = budgets
         self._sleep = sleep
+        # Begins, finishes and acks of the worker's concurrent jobs go out in batches (one transaction each).
+        self._writes = JobWrites(context.store, context.queue)
         self.batching = batching  # set by the composition root once the batch use case exists
         self.routes = routes  # jobs whose provider is a route run on the target it picks (set like `batching`)
 
     async def process(self, lease: Lease) -> ProcessingReport:
-        job = await self._store.get(lease.job_id)
+        return await self.process_job(lease, await self._store.get(lease.job_id))
+
+    async def process_job(self, lease: Lease, job: Job | None) -> ProcessingReport:
+        """`process` with the job already read (the worker reads a whole claim's jobs at once); None: not found."""
         if job is None or job.status.is_terminal:
             await self._queue_call(self._queue.ack(lease))
             return ProcessingReport(lease.job_id, Outcome.SKIPPED)
@@ -179,7 +185,7 @@ class JobProcessor:
     async def _begin(self, job: Job, lease: Lease, admission: Admission | None) -> ProcessingReport:
         breaker = self._breakers.get(job.provider)
         now = self._clock.now()
-        started = await self._store.begin_attempt(
+        started = await self._writes.begin_attempt(
             job.id,
             owner=lease.token,
             now=now,
@@ -314,15 +320,15 @@ class JobProcessor:
     async def _finish(self, job: Job, lease: Lease, outcome: JobOutcome) -> ProcessingReport:
         now = self._clock.now()
         status = outcome.status
-        finished = await self._store.finish(
+        finished = await self._writes.finish(
             job.id, outcome, owner=lease.token, now=now, events=self._events.terminal(job, outcome, now=now)
         )
-        if finished is None:
+        if not finished:
             logger.warning("job %s was taken over before its %s result was written", job.id, status.value)
             return ProcessingReport(job.id, Outcome.LOST, job.provider, job.model, job.attempts)
         self._on_events_written()
         self._signals.notify(job.id)
-        await self._queue_call(self._queue.ack(lease))
+        await self._queue_call(self._writes.ack(lease))
         queue_wait = (job.started_at - job.created_at).total_seconds() if job.started_at else None
         return ProcessingReport(
             job.id,

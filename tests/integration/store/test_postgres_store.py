@@ -12,6 +12,7 @@ from llm_provider_service.adapters.sql_migrations import upgrade_database_async
 from llm_provider_service.adapters.sql_store import SqlJobStore
 from tests.unit.store.contract import JobStoreContract, make_job
 from tests.unit.store.contract_batches import BatchStoreContract
+from tests.unit.store.contract_job_batches import JobBatchesContract
 from tests.unit.store.contract_outbox import OutboxUsageContract
 from tests.unit.store.contract_sql import SqlStoreContract
 from tests.unit.store.contract_transitions import JobTransitionsContract
@@ -20,7 +21,12 @@ pytestmark = pytest.mark.integration
 
 
 class TestPostgresStore(
-    JobStoreContract, BatchStoreContract, JobTransitionsContract, OutboxUsageContract, SqlStoreContract
+    JobStoreContract,
+    BatchStoreContract,
+    JobTransitionsContract,
+    OutboxUsageContract,
+    SqlStoreContract,
+    JobBatchesContract,
 ):
     @pytest.fixture
     async def store(self, postgres_url: str) -> AsyncIterator[SqlJobStore]:

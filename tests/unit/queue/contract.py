@@ -156,6 +156,22 @@ class QueueContract:
         assert await queue.contains(["a"]) == set()
         assert await queue.renew(current, lease_seconds=10) is None
 
+    async def test_ack_many_forgets_the_current_leases_and_skips_stale_ones(
+        self, queue: BatchJobQueue, clock: ManualClock
+    ) -> None:
+        for job_id in ("a", "b", "c"):
+            await queue.enqueue(job_id, priority=5)
+        first = {lease.job_id: lease for lease in await queue.claim(max_jobs=3, lease_seconds=10)}
+        clock.advance(11)  # every lease expired: the next claim hands the jobs out again, with new tokens
+        current = {lease.job_id: lease for lease in await queue.claim(max_jobs=3, lease_seconds=10)}
+        assert set(current) == {"a", "b", "c"}
+
+        await queue.ack_many([current["a"], current["b"], first["c"]])
+
+        assert await queue.contains(["a", "b", "c"]) == {"c"}  # the stale lease on "c" left its new holder's alone
+        assert (await queue.stats()).leased == 1
+        await queue.ack_many([])
+
     async def test_renew_pushes_the_deadline(self, queue: BatchJobQueue, clock: ManualClock) -> None:
         await queue.enqueue("a", priority=5)
         lease = await claim_one(queue, lease_seconds=10)

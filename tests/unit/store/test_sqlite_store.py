@@ -15,13 +15,19 @@ from llm_provider_service.domain.events import JobOutcome
 from llm_provider_service.domain.models import JobStatus, TokenUsage
 from tests.unit.store.contract import T0, JobStoreContract, make_job, start
 from tests.unit.store.contract_batches import BatchStoreContract
+from tests.unit.store.contract_job_batches import JobBatchesContract
 from tests.unit.store.contract_outbox import OutboxUsageContract
 from tests.unit.store.contract_sql import SqlStoreContract
 from tests.unit.store.contract_transitions import JobTransitionsContract
 
 
 class TestSqliteStore(
-    JobStoreContract, BatchStoreContract, JobTransitionsContract, OutboxUsageContract, SqlStoreContract
+    JobStoreContract,
+    BatchStoreContract,
+    JobTransitionsContract,
+    OutboxUsageContract,
+    SqlStoreContract,
+    JobBatchesContract,
 ):
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SqlJobStore]:
