@@ -135,7 +135,7 @@ def compose(
     )
     # Jobs share the gateway's routes (and its aliases, as one-target routes).
     job_routes = JobRoutes(
-        job_route_groups(gateway.route_groups(), t.model_aliases, gateway.route),
+        job_route_groups(gateway.route_groups(), t.model_aliases, gateway.route, providers=providers),
         breakers=breakers,
         limits=limits,
         random=random,
