@@ -196,6 +196,7 @@ def compose(
         ),
         on_report=worker.record,
         on_batch=lambda provider, state: metrics.vendor_batches.labels(provider, state).inc(),
+        budgets=budgets,
     )
     processor.batching = batching
     configured = {name for name, vendor in t.vendors.items() if vendor.api_key or vendor.base_url} | {"mock"}
