@@ -215,3 +215,19 @@ async def test_a_route_named_like_a_provider_never_reroutes_that_providers_jobs(
     assert (report.outcome, report.provider) == (Outcome.COMPLETED, "mock")
     assert harness.primary.requests == []  # type: ignore[attr-defined]
     assert "mock" not in harness.jobs.route_names()
+
+
+async def test_a_half_open_primary_with_its_probe_out_hands_the_job_to_the_fallback() -> None:
+    harness = _harness(failure_threshold=1)
+    breaker = harness.breakers.get("openai_compatible")
+    breaker.record_failure(_server_error())
+    harness.clock.advance(31)  # past the reset: half-open
+    assert breaker.would_allow()
+    assert breaker.allow()  # a probe is out (another job's call)
+    assert not breaker.would_allow()
+    await harness.jobs.submit(_routed("judge"))
+
+    report = await harness.process_next()
+
+    assert (report.outcome, report.provider) == (Outcome.COMPLETED, "mock")
+    assert harness.primary.requests == []  # type: ignore[attr-defined]
