@@ -45,7 +45,8 @@ def create_app(
                 max_in_flight=max_in_flight,
                 tracing=tracing,
             ),
-            Middleware(FastPath, routes=[*chat.routes, *embeddings.routes]),  # the gateway's hot path
+            # The hot paths: the gateway's, and job submission.
+            Middleware(FastPath, routes=[*chat.routes, *embeddings.routes, *comparison.routes]),
         ],
         exception_handlers=handlers,
     )

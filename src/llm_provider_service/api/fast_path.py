@@ -1,8 +1,9 @@
-"""The gateway's POST endpoints dispatched by one dict lookup, past Starlette's router and exception middleware.
+"""The hot POST endpoints dispatched by one dict lookup, past Starlette's router and exception middleware.
 
-`POST /v1/chat/completions` and `POST /v1/embeddings` are the hot path: the endpoints render every domain
-error themselves (OpenAI's error shape), so the router's regex matching, `ExceptionMiddleware` and the
-endpoint wrapper add nothing to them but cost. Sitting inside `EdgeMiddleware` (correlation id, size limit,
+`POST /v1/chat/completions`, `POST /v1/embeddings` (the gateway) and `POST /api/v1/comparison` (job
+submission) are the hot paths: the endpoints render every domain error themselves (OpenAI's error shape;
+problem+json), so the router's regex matching, `ExceptionMiddleware` and the endpoint wrapper add nothing to
+them but cost. Sitting inside `EdgeMiddleware` (correlation id, size limit,
 load shedding, metrics, tracing) and `ServerErrorMiddleware` (unexpected errors, by `api/problems.py`), this
 dispatch keeps what those give; every other request, and these paths under a `root_path`, go the usual way.
 """
