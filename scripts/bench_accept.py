@@ -137,7 +137,7 @@ def _accept_runs(args: argparse.Namespace, trees: list[tuple[str, str | None]], 
                  body: Path, infra_pids: list[int], duration: float) -> None:  # fmt: skip
     """Every (processes, rate) pair on Redis + PostgreSQL, each tree on a fresh database of its own."""
     redis_url, server_url = urls
-    for processes in [int(value) for value in args.processes.split(",")]:
+    for processes in [int(value) for value in args.processes.split(",") if value]:
         for rate in [float(value) for value in args.rates.split(",")]:
             for tree, path in trees:
                 database = f"bench_{tree}_{processes}_{int(rate)}"
@@ -193,8 +193,8 @@ def main() -> int:
     return 0
 
 
-def _ready_seconds(data: Path, source: str | None) -> tuple[float, float]:
-    """Seconds from spawning an embedded `serve` to its first 200 from /readyz, and its RSS then."""
+def _ready_seconds(data: Path, source: str | None) -> tuple[float, float, float]:
+    """Seconds from spawning an embedded `serve` to its first 200 from /readyz, its CPU seconds and RSS then."""
     port = free_port()
     env = service_environment(data, {"LLM_PROVIDER_LOG_LEVEL": "WARNING"})
     if source is not None:
@@ -211,7 +211,7 @@ def _ready_seconds(data: Path, source: str | None) -> tuple[float, float]:
             except OSError:
                 time.sleep(0.01)
         ready = time.monotonic() - started
-        return ready, _rss_mib(process.pid)[0]
+        return ready, _tree_cpu_seconds(process.pid), _rss_mib(process.pid)[0]
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -219,10 +219,11 @@ def _ready_seconds(data: Path, source: str | None) -> tuple[float, float]:
 
 def _startup(tree: str, base: Path, source: str | None) -> None:
     data = Path(tempfile.mkdtemp(dir=base, prefix="start-"))
-    fresh, fresh_rss = _ready_seconds(data, source)
-    again, again_rss = _ready_seconds(data, source)
+    fresh, fresh_cpu, fresh_rss = _ready_seconds(data, source)
+    again, again_cpu, again_rss = _ready_seconds(data, source)
     row = {"config": f"{tree} start-up", "fresh_ready_s": round(fresh, 3), "restart_ready_s": round(again, 3),
-           "rss_mib": [round(fresh_rss, 1), round(again_rss, 1)], "load_average": os.getloadavg()[0]}  # fmt: skip
+           "cpu_s": [round(fresh_cpu, 2), round(again_cpu, 2)], "rss_mib": [round(fresh_rss, 1), round(again_rss, 1)],
+           "load_average": os.getloadavg()[0]}  # fmt: skip
     sys.stdout.write(json.dumps(row) + "\n")
     sys.stdout.flush()
 
