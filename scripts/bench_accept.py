@@ -260,14 +260,20 @@ def _rss_after_jobs(tree: str, base: Path, source: str | None, redis_url: str, s
         for process in processes:
             process.start()
         rate = 200
+        cpu_before = [_tree_cpu_seconds(process.pid or 0) for process in processes]
+        started = time.monotonic()
         _attack(processes[0].url, body, rate, jobs / rate)
         deadline = time.monotonic() + MAX_DRAIN_SECONDS
         while _completed(postgres_admin.libpq_url(postgres_admin.with_database(server_url, database))) < jobs:
             if time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        sizes = {process.args[0]: _rss_mib(process.pid or 0) for process in processes}
-        sys.stdout.write(json.dumps({"config": f"{tree} rss after {jobs} jobs", "rss_mib": sizes}) + "\n")
+        wall = time.monotonic() - started
+        row = {"config": f"{tree} serve + worker, {jobs} jobs at {rate}/s", "drained_s": round(wall, 1)}
+        for process, before in zip(processes, cpu_before, strict=True):
+            cpu_us = 1e6 * (_tree_cpu_seconds(process.pid or 0) - before) / jobs
+            row[process.args[0]] = {"rss_mib": _rss_mib(process.pid or 0), "cpu_us_per_job": round(cpu_us)}
+        sys.stdout.write(json.dumps(row) + "\n")
     finally:
         for process in reversed(processes):
             process.stop(timeout_seconds=30)
