@@ -199,11 +199,10 @@ async def throughput(gateway: str, model: str, concurrency: int, seconds: float,
     return result
 
 
-def _start_floor(upstream: str, cpu: int | None) -> tuple[subprocess.Popen[str], str]:
-    """The aiohttp pass-through floor (`llm_loadtest.infra.floor --upstream`), pinned like the gateway."""
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "llm_loadtest.infra.floor", "--upstream", upstream], stdout=subprocess.PIPE, text=True
-    )
+def _start_floor(upstream: str, cpu: int | None, *, asgi: bool = False) -> tuple[subprocess.Popen[str], str]:
+    """The aiohttp pass-through floor (`llm_loadtest.infra.floor --upstream`, `--asgi`: under uvicorn), pinned."""
+    command = [sys.executable, "-m", "llm_loadtest.infra.floor", "--upstream", upstream, *(["--asgi"] if asgi else [])]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603 - our interpreter, module
     if cpu is not None:
         os.sched_setaffinity(process.pid, {cpu})
     line = process.stdout.readline() if process.stdout is not None else ""
@@ -214,8 +213,11 @@ def _start_floor(upstream: str, cpu: int | None) -> tuple[subprocess.Popen[str],
 
 
 def _targets(options: argparse.Namespace, floor: str, floor_pid: int) -> list[tuple[str, str, str, int | None]]:
-    """(label, base URL, model, pid) of the floor, the baseline gateway (if given) and the gateway."""
+    """(label, base URL, model, pid) of the floor, the ASGI floor, the baseline gateway (if given) and the gateway."""
     targets: list[tuple[str, str, str, int | None]] = [("floor", floor, options.floor_model, floor_pid)]
+    if options.asgi_floor is not None:
+        process, url = options.asgi_floor
+        targets.append(("asgi-floor", url, options.floor_model, process.pid))
     if options.baseline_gateway:
         targets.append(("baseline", _loopback(options.baseline_gateway), options.model, options.baseline_pid))
     targets.append(("gateway", _loopback(options.gateway), options.model, options.service_pid))
@@ -236,7 +238,9 @@ def _summary(label: str, runs: list[Closed], floors: list[Closed]) -> None:
 
 async def versus_floor(options: argparse.Namespace) -> None:
     """Floor, baseline and gateway in turn, same closed loop and upstream, `repeats` times: ratios of one run."""
-    process, floor = _start_floor(f"{_loopback(options.floor_upstream)}/v1/chat/completions", options.floor_cpu)
+    upstream = f"{_loopback(options.floor_upstream)}/v1/chat/completions"
+    process, floor = _start_floor(upstream, options.floor_cpu)
+    options.asgi_floor = _start_floor(upstream, options.floor_cpu, asgi=True) if options.with_asgi_floor else None
     try:
         targets = _targets(options, floor, process.pid)
         runs: dict[str, list[Closed]] = {label: [] for label, *_ in targets}
@@ -248,8 +252,9 @@ async def versus_floor(options: argparse.Namespace) -> None:
         for label, results in runs.items():
             _summary(label, results, runs["floor"])
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        for started in (process, *([options.asgi_floor[0]] if options.asgi_floor else [])):
+            started.terminate()
+            started.wait(timeout=10)
 
 
 def main() -> None:
@@ -281,6 +286,7 @@ def main() -> None:
     thr.add_argument("--service-pid", type=int, default=None, help="report the gateway's CPU time per request")
     thr.add_argument("--baseline-gateway", help="with --floor-upstream: an older build, run in turn with the others")
     thr.add_argument("--baseline-pid", type=int, default=None, help="report the baseline's CPU time per request")
+    thr.add_argument("--with-asgi-floor", action="store_true", help="also the same floor as raw ASGI under uvicorn")
     args = parser.parse_args()
     runner = uvloop.run  # the generator must not be the bottleneck
     if args.command == "latency":

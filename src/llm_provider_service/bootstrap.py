@@ -135,7 +135,7 @@ def compose(
     )
     # Jobs share the gateway's routes (and its aliases, as one-target routes).
     job_routes = JobRoutes(
-        job_route_groups(gateway.route_groups(), t.model_aliases, gateway.route),
+        job_route_groups(gateway.route_groups(), t.model_aliases, gateway.route, providers=providers),
         breakers=breakers,
         limits=limits,
         random=random,
@@ -196,6 +196,7 @@ def compose(
         ),
         on_report=worker.record,
         on_batch=lambda provider, state: metrics.vendor_batches.labels(provider, state).inc(),
+        budgets=budgets,
     )
     processor.batching = batching
     configured = {name for name, vendor in t.vendors.items() if vendor.api_key or vendor.base_url} | {"mock"}

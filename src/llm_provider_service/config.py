@@ -267,7 +267,9 @@ class Settings(BaseSettings):
         default_factory=VendorSettings, description="Any OpenAI-compatible server."
     )
     model_aliases: dict[str, str] = Field(
-        default_factory=dict, description='Gateway aliases, JSON, e.g. {"fast": "openai/gpt-5-mini"}.'
+        default_factory=dict,
+        description='Model aliases for the gateway and for jobs\' provider_override, JSON, e.g. {"fast": '
+        '"openai/gpt-5-mini"}.',
     )
     deployments: dict[str, DeploymentSettings] = Field(
         default_factory=dict,
@@ -276,7 +278,8 @@ class Settings(BaseSettings):
     )
     model_routes: dict[str, ModelRouteSettings] = Field(
         default_factory=dict,
-        description='Gateway routes with fallbacks, JSON, e.g. {"judge": {"targets": ["anthropic/claude-sonnet-4-5", '
+        description='Routes with fallbacks, for the gateway and for jobs\' provider_override, JSON, e.g. {"judge": '
+        '{"targets": ["anthropic/claude-sonnet-4-5", '
         '"openai/gpt-4.1"], "strategy": "fallback"}}; strategy fallback, weighted (with "weights") or least_busy.',
     )
 

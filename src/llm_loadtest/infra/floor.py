@@ -3,6 +3,8 @@
 Nothing a Python HTTP service does per request can cost less, so it is the same-run baseline of TOOLKIT.md §3: the
 gateway benchmark compares the gateway with it, and the performance tier measures it before each gate to learn how
 fast this host is right now (`python -m llm_loadtest.infra.floor [--upstream URL]` prints `port N` once listening).
+`--asgi` serves the same pass-through as a raw ASGI app under uvicorn (httptools), the gateway's server: the
+difference between the two floors is the server's share of the gateway's gap, the rest is the gateway's own work.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 import orjson
@@ -46,6 +49,47 @@ def floor_app(upstream: str | None) -> web.Application:
     app.on_startup.append(open_session)
     app.on_cleanup.append(close_session)
     return app
+
+
+def floor_asgi(upstream: str | None) -> Any:
+    """The same pass-through as a raw ASGI app (no framework): read, parse, forward, re-serialise, answer."""
+    sessions: list[aiohttp.ClientSession] = []
+    start = {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = orjson.loads(b"".join(chunks))
+        if upstream is not None:
+            if not sessions:
+                sessions.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
+            async with sessions[0].post(upstream, data=orjson.dumps(body),
+                                        headers={"content-type": "application/json"}) as answer:  # fmt: skip
+                body = orjson.loads(await answer.read())
+        await send(start)
+        await send({"type": "http.response.body", "body": orjson.dumps(body)})
+
+    return app
+
+
+async def _serve_asgi(port: int, upstream: str | None) -> None:
+    import uvicorn  # only this variant needs it
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    config = uvicorn.Config(
+        floor_asgi(upstream), loop="none", http="httptools", lifespan="off", log_config=None, access_log=False
+    )
+    server = uvicorn.Server(config)
+    sys.stdout.write(f"port {listener.getsockname()[1]}\n")
+    sys.stdout.flush()
+    await server.serve(sockets=[listener])
 
 
 async def _serve(port: int, upstream: str | None) -> None:
@@ -105,8 +149,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m llm_loadtest.infra.floor", description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--upstream", help="forward each body to this URL (pass-through floor of a gateway)")
+    parser.add_argument("--asgi", action="store_true", help="serve it as raw ASGI under uvicorn (httptools)")
     args = parser.parse_args()
-    uvloop.run(_serve(args.port, args.upstream))
+    uvloop.run((_serve_asgi if args.asgi else _serve)(args.port, args.upstream))
 
 
 if __name__ == "__main__":

@@ -32,11 +32,11 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from llm_provider_service.adapters.coalescing import Coalescer
 from llm_provider_service.adapters.redis_keys import DEFAULT_QUEUE_NAMESPACE, QueueKeys
 from llm_provider_service.adapters.redis_queue_scripts import ACK, ACK_MANY, CLAIM, ENQUEUE, RELEASE, REMOVE, RENEW
 from llm_provider_service.domain.errors import QueueFullError, QueueUnavailableError
 from llm_provider_service.ports import Lease, QueueStats
+from llm_provider_service.service.coalescing import Coalescer
 
 MIN_PRIORITY, MAX_PRIORITY = 0, 10
 FULL_RETRY_AFTER_SECONDS = 1.0

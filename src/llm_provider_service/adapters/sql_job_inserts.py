@@ -16,9 +16,9 @@ from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from llm_provider_service.adapters.coalescing import Coalescer
 from llm_provider_service.adapters.sql_engine import is_transient_error
 from llm_provider_service.adapters.sql_tables import jobs
+from llm_provider_service.service.coalescing import Coalescer
 
 # Executed with a list of rows, SQLAlchemy renders one INSERT ... VALUES (...), (...) ("insertmanyvalues").
 _INSERT_SKIPPING_TAKEN = postgresql.insert(jobs).on_conflict_do_nothing().returning(jobs.c.id)

@@ -243,6 +243,7 @@ def _messages(wire: list[MessageIn], *, verbatim: bool) -> tuple[list[TextBlock]
     parts we cannot translate (audio, files) through untouched instead of refusing them."""
     system: list[TextBlock] = []
     messages: list[ChatMessage] = []
+    has_user = False
     for index, message in enumerate(wire):
         if message.role in ("system", "developer"):  # "developer" is OpenAI's newer name for the system prompt
             system.append(TextBlock(message.text()))
@@ -257,7 +258,8 @@ def _messages(wire: list[MessageIn], *, verbatim: bool) -> tuple[list[TextBlock]
             messages.append(ChatMessage("assistant", message.text(), tool_calls=calls))
         else:
             messages.append(ChatMessage("user", message.text(), parts=_parts(message, index, verbatim=verbatim)))
-    if not any(message.role == "user" for message in messages):
+            has_user = True
+    if not has_user:
         raise _invalid("messages", "messages must include a user message")
     return system, messages
 

@@ -143,6 +143,8 @@ class VendorTransport:
         try:
             async with self._session.request(method, self.base_url + path, data=payload, headers=headers) as response:
                 body = await response.read()
+                if observing():  # the batch endpoints' own limits (`service.batching` learns them apart)
+                    report_rate_limits(parse_rate_limit_headers(response.status, response.headers))
                 self._raise_for_status(response, body)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._transport_error(exc) from exc

@@ -13,25 +13,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 from llm_provider_service.domain.batches import BatchItemOutcome, BatchPhase, BatchRecord, VendorBatch
 from llm_provider_service.domain.catalog import ModelCatalog
 from llm_provider_service.domain.comparison import build_completion_request
 from llm_provider_service.domain.errors import ProviderError, QueueUnavailableError, ServiceError
 from llm_provider_service.domain.models import BatchingMode, CompletionRequest, Job
+from llm_provider_service.domain.rate_limits import observing_rate_limits
 from llm_provider_service.ports import BatchProvider, Lease, Store
 from llm_provider_service.resilience.retry import RetryPolicy
 from llm_provider_service.service.batch_endings import BatchEndings
+from llm_provider_service.service.budget_gate import BudgetGate
 from llm_provider_service.service.job_context import JobContext
 from llm_provider_service.service.processing import Outcome, ProcessingReport
 
 logger = logging.getLogger(__name__)
 
 FALLBACK_MARK = "batch_fallback"  # in `last_error`: this job left batch mode and runs as an immediate job
+BATCH_API_BUDGET = "batch-api"  # the budget key's model part for what the batch endpoints' headers teach
+T = TypeVar("T")
 
 
 class BatchFallback(StrEnum):
@@ -70,8 +75,10 @@ class BatchCoordinator:
         config: BatchConfig,
         on_report: Callable[[ProcessingReport], None] = lambda report: None,
         on_batch: Callable[[str, str], None] = lambda provider, state: None,
+        budgets: BudgetGate | None = None,
     ) -> None:
         self._context = context
+        self._budgets = budgets
         self._store = store
         self._clients = clients
         self._config = config
@@ -183,7 +190,7 @@ class BatchCoordinator:
         if client is None:  # recorded by a worker configured differently: leave it to one that has the client
             return
         try:
-            vendor = await client.submit_batch(list(requests.items()))
+            vendor = await self._vendor(batch.provider, client.submit_batch(list(requests.items())))
         except ProviderError as error:
             logger.warning("batch %s of %d jobs was refused: %s", batch.id, len(jobs), error)
             await self._end_all(batch, jobs, {}, state="submit_failed", error=error)
@@ -201,13 +208,25 @@ class BatchCoordinator:
         client = self._clients.get(batch.provider)
         if client is None:
             return
-        status: VendorBatch = await client.batch_status(batch.vendor_batch_id)
+        status: VendorBatch = await self._vendor(batch.provider, client.batch_status(batch.vendor_batch_id))
         if not status.state.ended:
             return
         jobs = await self._open_jobs(batch)
-        outcomes = await client.batch_results(batch.vendor_batch_id, _requests(jobs))
+        outcomes = await self._vendor(batch.provider, client.batch_results(batch.vendor_batch_id, _requests(jobs)))
         by_id = {outcome.custom_id: outcome for outcome in outcomes}
         await self._end_all(batch, jobs, by_id, state=status.state.value)
+
+    async def _vendor(self, provider: str, call: Awaitable[T]) -> T:
+        """A batch-API call whose rate-limit headers the budgets learn, under the batch endpoints' own key
+        (`provider/batch-api`): their limits are not the models' immediate ones, so they must not throttle those."""
+        if self._budgets is None:
+            return await call
+        with observing_rate_limits() as seen:
+            try:
+                return await call
+            finally:
+                if seen.last is not None:
+                    await self._budgets.learn(provider, BATCH_API_BUDGET, seen.last)
 
     async def _end_all(
         self,

@@ -98,6 +98,10 @@ class BudgetGate:
         refund = admission.demand.minus(actual_demand(usage)) if admission.limited and admission.grant.granted else None
         await self._record(admission.key, refund, observation)
 
+    async def learn(self, provider: str, model: str, observation: RateLimitObservation) -> None:
+        """Learn from a vendor answer made outside an admission (the batch APIs' calls)."""
+        await self._record(budget_key(provider, model), None, observation)
+
     async def cancel(self, admission: Admission) -> None:
         """The call did not happen after all: give the whole reservation back."""
         if admission.limited and admission.grant.granted:

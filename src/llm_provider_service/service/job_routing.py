@@ -13,15 +13,18 @@ way gets one attempt; the spent targets travel in the job's `last_error`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from llm_provider_service.domain.catalog import ModelInfo
 from llm_provider_service.domain.errors import ModelNotFoundError, ProviderError
-from llm_provider_service.domain.models import Job, JobRoute
+from llm_provider_service.domain.models import Job, JobRoute, ProviderName
 from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry, CircuitState
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.routing import RouteGroup, falls_back
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from llm_provider_service.service.gateway_routes import Route
@@ -114,13 +117,24 @@ def _spent(last_error: Mapping[str, Any] | None) -> list[str]:
 
 
 def job_route_groups(
-    groups: Iterable[RouteGroup], aliases: Mapping[str, str], route: Callable[[str], Route]
+    groups: Iterable[RouteGroup],
+    aliases: Mapping[str, str],
+    route: Callable[[str], Route],
+    *,
+    providers: Iterable[str] = (),
 ) -> list[RouteGroup]:
-    """The gateway's routes, and each alias served here as a one-target route."""
-    found = list(groups)
+    """The gateway's routes, and each alias served here as a one-target route; a name that is also a provider's
+    (or a deployment's) is left out, so it can never reroute the jobs stored under that provider."""
+    taken = {*providers, *(name.value for name in ProviderName)}
+    found = [group for group in groups if group.name not in taken]
     for alias, target in aliases.items():
+        if alias in taken:
+            continue
         try:
             found.append(RouteGroup(alias, (route(target),)))
         except ModelNotFoundError:  # an alias not served here is ignored, as the gateway ignores it
             continue
+    skipped = sorted(taken & {*(group.name for group in groups), *aliases})
+    if skipped:
+        logger.warning("routes named like a provider are not used by jobs: %s", ", ".join(skipped))
     return found

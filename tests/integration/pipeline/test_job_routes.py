@@ -4,11 +4,15 @@ fallback (the in-process mock) serves, and every callback names the fallback and
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from tests.compat.mock_server_process import MockServerProcess
 from tests.integration.pipeline.conftest import Pipeline
@@ -19,6 +23,27 @@ pytestmark = pytest.mark.integration
 
 JOBS = 6
 ROUTES = {"judge": {"targets": ["openai_compatible/judge-primary", "mock/mock-comparison-v1"]}}
+
+
+async def _rows(postgres_url: str, query: str) -> list[tuple[object, ...]]:
+    engine = create_async_engine(postgres_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            return [tuple(row) for row in (await conn.execute(sa.text(query))).all()]
+    finally:
+        await engine.dispose()
+
+
+async def _job_usage(postgres_url: str, job_ids: list[str], *, timeout_seconds: float) -> list[tuple[object, ...]]:
+    """The jobs' usage rows (written off the hot path, so they may trail the callbacks by a flush)."""
+    wanted = {f"job:{job_id}:" for job_id in job_ids}
+    async with asyncio.timeout(timeout_seconds):
+        while True:
+            rows = await _rows(postgres_url, "SELECT id, provider, model FROM usage WHERE source = 'job'")
+            mine = [row for row in rows if any(str(row[0]).startswith(prefix) for prefix in wanted)]
+            if len(mine) >= len(job_ids):
+                return mine
+            await asyncio.sleep(0.2)
 
 
 def _env(mock_url: str) -> dict[str, str]:
@@ -58,6 +83,7 @@ async def test_a_routed_job_falls_back_once_the_primary_breaker_opens(
                     accepted.append(answer.body["queue_id"])
             await callbacks.wait_for(JOBS, timeout_seconds=60)
             events = await callbacks.wait_quiet(quiet_seconds=1.0, timeout_seconds=10)
+            usage = await _job_usage(pipeline.postgres_url, accepted, timeout_seconds=15)
         changes = [event.envelope["data"] for event in circuit_events.events]
 
     assert (refused.status_code, refused.json()["code"]) == (400, "unknown_provider"), group.logs()
@@ -67,5 +93,16 @@ async def test_a_routed_job_falls_back_once_the_primary_breaker_opens(
     assert {data["provider"] for data in served} == {"mock"}  # the fallback served every one
     assert {data["request_metadata"]["provider_route"] for data in served} == {"judge"}
     assert max(data["attempts"] for data in served) > 1  # some met the failing primary first
+    assert {(row[1], row[2]) for row in usage} == {("mock", "mock-comparison-v1")}  # usage names who served
+    stored = await _rows(pipeline.postgres_url, "SELECT id, provider, result FROM jobs")
+    results = {str(row[0]): row for row in stored if str(row[0]) in accepted}
+    assert {row[1] for row in results.values()} == {"judge"}  # the row keeps the route the job was sent to
+    assert all(_result(row[2])["provider"] == "mock" for row in results.values())  # its result, who served
     opened = [change for change in changes if change["state"] == "open"]
     assert [change["provider"] for change in opened] == ["openai_compatible"], changes  # its failures, its breaker
+
+
+def _result(value: object) -> dict[str, object]:
+    parsed = json.loads(value) if isinstance(value, str | bytes) else value
+    assert isinstance(parsed, dict)
+    return parsed

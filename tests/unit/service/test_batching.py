@@ -19,7 +19,14 @@ from llm_provider_service.domain.models import (
     ProviderName,
     TokenUsage,
 )
+from llm_provider_service.domain.rate_limits import (
+    Dimension,
+    DimensionReading,
+    RateLimitObservation,
+    report_rate_limits,
+)
 from llm_provider_service.providers.manifest import default_catalog
+from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.service.processing import Outcome
 from tests.compat.original_models import parse_callback
 from tests.fake_batch_vendor import FakeBatchVendor
@@ -233,3 +240,28 @@ async def test_shutdown_submits_what_was_collected() -> None:
     stop.set()
     await h.services.batching.run(stop)
     assert vendor.submitted == {"vb-1": ids}
+
+
+class _ReportingVendor(FakeBatchVendor):
+    """Answers as the fake does, with the rate-limit headers a vendor's batch endpoint sends."""
+
+    async def submit_batch(self, items: Any) -> Any:
+        report_rate_limits(RateLimitObservation(200, {Dimension.REQUESTS: DimensionReading(50, 49, 60.0)}))
+        return await super().submit_batch(items)
+
+
+async def test_the_batch_endpoints_rate_limits_are_learned_apart_from_the_models_budgets() -> None:
+    vendor = _ReportingVendor()
+    h = Harness(
+        providers={"openai": ScriptedProvider(name="openai"), "mock": ScriptedProvider()},
+        batch_clients={"openai": vendor},
+        settings_overrides={"batch_window_seconds": WINDOW, "batch_max_size": 3, "batch_poll_interval_seconds": POLL},
+        budget_policy=BudgetPolicy(),
+    )
+    await collect(h, 3)
+
+    assert vendor.submitted  # the full collection went out
+    assert h.budgets is not None
+    states = {state.key: state for state in await h.budgets.budget.states(now=h.clock.epoch())}
+    assert states["openai/batch-api"].limits == {Dimension.REQUESTS: 50}
+    assert f"openai/{MODEL}" not in states  # the model's immediate budget is not throttled by batch limits

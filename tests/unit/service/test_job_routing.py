@@ -203,3 +203,15 @@ async def test_a_cancelled_routed_job_names_its_primary_target() -> None:
     data = (await harness.callbacks())[0]["data"]
     assert data["provider"] == "anthropic"
     assert data["request_metadata"]["provider_route"] == "eu"
+
+
+async def test_a_route_named_like_a_provider_never_reroutes_that_providers_jobs() -> None:
+    harness = _harness(model_routes={"mock": {"targets": ["openai_compatible/primary"]}, **ROUTES})
+    job = (await harness.jobs.submit(comparison())).job  # the default provider, mock
+    assert job.provider == "mock"
+
+    report = await harness.process_next()
+
+    assert (report.outcome, report.provider) == (Outcome.COMPLETED, "mock")
+    assert harness.primary.requests == []  # type: ignore[attr-defined]
+    assert "mock" not in harness.jobs.route_names()

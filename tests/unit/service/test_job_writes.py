@@ -1,4 +1,4 @@
-"""The coalescer under the worker's writes: concurrent calls share one batch, and errors reach the right callers."""
+"""The worker's coalesced writes: concurrent calls share one batch, and errors reach the right callers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from llm_provider_service.domain.errors import StoreUnavailableError
-from llm_provider_service.service.job_writes import Coalescer
+from llm_provider_service.service.coalescing import Coalescer
+from llm_provider_service.service.job_writes import narrowing
 
 
 class Recorder:
@@ -32,7 +33,7 @@ class Recorder:
 
 async def test_calls_made_in_one_turn_of_the_loop_share_one_batch() -> None:
     recorder = Recorder()
-    coalescer = Coalescer(recorder.run)
+    coalescer = Coalescer(narrowing(recorder.run))
 
     answers = await asyncio.gather(*(coalescer.submit(n) for n in range(5)))
 
@@ -43,7 +44,7 @@ async def test_calls_made_in_one_turn_of_the_loop_share_one_batch() -> None:
 async def test_calls_made_while_a_batch_is_written_go_out_together_next() -> None:
     recorder = Recorder()
     recorder.gate.clear()
-    coalescer = Coalescer(recorder.run)
+    coalescer = Coalescer(narrowing(recorder.run))
     first = asyncio.ensure_future(coalescer.submit(1))
     await asyncio.sleep(0.01)  # the first batch is in flight, held at the gate
     later = [asyncio.ensure_future(coalescer.submit(n)) for n in (2, 3)]
@@ -56,7 +57,7 @@ async def test_calls_made_while_a_batch_is_written_go_out_together_next() -> Non
 
 async def test_batches_hold_at_most_max_batch_items() -> None:
     recorder = Recorder()
-    coalescer = Coalescer(recorder.run, max_batch=2)
+    coalescer = Coalescer(narrowing(recorder.run), max_batch=2)
 
     await asyncio.gather(*(coalescer.submit(n) for n in range(5)))
 
@@ -66,7 +67,7 @@ async def test_batches_hold_at_most_max_batch_items() -> None:
 async def test_an_outage_fails_every_caller_of_the_batch() -> None:
     recorder = Recorder()
     recorder.unavailable = True
-    coalescer = Coalescer(recorder.run)
+    coalescer = Coalescer(narrowing(recorder.run))
 
     results = await asyncio.gather(*(coalescer.submit(n) for n in range(3)), return_exceptions=True)
 
@@ -77,7 +78,7 @@ async def test_an_outage_fails_every_caller_of_the_batch() -> None:
 async def test_any_other_failure_reaches_only_the_caller_whose_item_caused_it() -> None:
     recorder = Recorder()
     recorder.fail_on = 1
-    coalescer = Coalescer(recorder.run)
+    coalescer = Coalescer(narrowing(recorder.run))
 
     results = await asyncio.gather(*(coalescer.submit(n) for n in range(3)), return_exceptions=True)
 
@@ -90,7 +91,7 @@ async def test_any_other_failure_reaches_only_the_caller_whose_item_caused_it() 
 async def test_a_cancelled_caller_leaves_the_others_their_answers() -> None:
     recorder = Recorder()
     recorder.gate.clear()
-    coalescer = Coalescer(recorder.run)
+    coalescer = Coalescer(narrowing(recorder.run))
     tasks = [asyncio.ensure_future(coalescer.submit(n)) for n in range(3)]
     await asyncio.sleep(0.01)
     tasks[1].cancel()

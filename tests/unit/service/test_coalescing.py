@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from llm_provider_service.adapters.coalescing import Coalescer
+from llm_provider_service.service.coalescing import Coalescer
 
 
 class Recorder:
