@@ -4,7 +4,10 @@ Starts private Redis and PostgreSQL (durable defaults: fsync on, synchronous_com
 `--processes` value one `llm-provider serve --no-worker --processes N` on them, and offers each `--rates` value open
 loop with vegeta (`scripts/install-load-tools.sh vegeta`; light on CPU, so the two cores go to the service). With
 `--embedded` it also offers `--embedded-rate` to an embedded `serve` (SQLite, in-process queue and worker).
-`--before DIR` runs every configuration a second time, interleaved, from the source tree DIR/src (e.g. an export
+`--startups N` times N starts of an embedded `serve` to a 200 from `/readyz` (a fresh data directory, then a
+restart on it). `--rss-jobs N` runs N jobs through `serve --no-worker` + `worker` on Redis and PostgreSQL and
+reports both processes' resident memory once they are done. `--before DIR` runs every configuration a second time,
+interleaved, from the source tree DIR/src (e.g. an export
 made by `git archive <commit> | tar -x -C DIR`). CPU per accept is the service processes' user+system time
 (`/proc`, children of the supervisor included) over the accepted requests; PostgreSQL and Redis CPU are reported
 beside it. Bounded: every attack lasts `--duration` seconds; loopback only. Usage:
@@ -15,6 +18,7 @@ beside it. Bounded: every attack lasts `--duration` seconds; loopback only. Usag
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -22,22 +26,26 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]  # no stubs; only the scripts use it directly
 import orjson
 
 from llm_loadtest.load.payloads import PayloadFactory
 from llm_provider_service.adapters.sql_migrations import upgrade_database
 from llm_provider_service.infra import postgres_admin
-from llm_provider_service.infra.local_server import make_base_dir
+from llm_provider_service.infra.local_server import free_port, make_base_dir
 from llm_provider_service.infra.postgres_server import PostgresServer
 from llm_provider_service.infra.redis_server import RedisServer
-from llm_provider_service.infra.service_server import ServiceServer
+from llm_provider_service.infra.service_server import ServiceServer, llm_provider_command, service_environment
 
 TOOLS = Path(os.environ.get("LLM_PROVIDER_TOOLS_DIR", Path.home() / ".cache/llm-provider/tools")) / "bin"
 MAX_DURATION_SECONDS = 120.0
+MAX_DRAIN_SECONDS = 120.0
+READY_TIMEOUT_SECONDS = 30.0
 WARMUP_REQUESTS_PER_SECOND = 100
 
 
@@ -125,6 +133,25 @@ def _body(directory: Path) -> Path:
     return path
 
 
+def _accept_runs(args: argparse.Namespace, trees: list[tuple[str, str | None]], base: Path, urls: list[str],
+                 body: Path, infra_pids: list[int], duration: float) -> None:  # fmt: skip
+    """Every (processes, rate) pair on Redis + PostgreSQL, each tree on a fresh database of its own."""
+    redis_url, server_url = urls
+    for processes in [int(value) for value in args.processes.split(",") if value]:
+        for rate in [float(value) for value in args.rates.split(",")]:
+            for tree, path in trees:
+                database = f"bench_{tree}_{processes}_{int(rate)}"
+                postgres_admin.create_database(server_url, database)
+                url = postgres_admin.asyncpg_url(postgres_admin.with_database(server_url, database))
+                upgrade_database(url)
+                settings = {
+                    "LLM_PROVIDER_REDIS_URL": redis_url, "LLM_PROVIDER_DATABASE_URL": url,
+                    "LLM_PROVIDER_REDIS_NAMESPACE": database, "LLM_PROVIDER_LOG_LEVEL": "WARNING",
+                }  # fmt: skip
+                _run(f"{tree} pg+redis x{processes}", base, path, settings, infra_pids, body, rate, duration,
+                     "--no-worker", "--processes", str(processes))  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--processes", default="1,2")
@@ -132,6 +159,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--embedded", action="store_true", help="also an embedded serve (SQLite, with worker)")
     parser.add_argument("--embedded-rate", type=float, default=200.0)
+    parser.add_argument("--startups", type=int, default=0, help="time this many starts to /readyz")
+    parser.add_argument("--rss-jobs", type=int, default=0, help="jobs through serve + worker, then their RSS")
     parser.add_argument("--before", type=Path, help="a source export to measure interleaved (its src/ is used)")
     args = parser.parse_args()
     duration = min(args.duration, MAX_DURATION_SECONDS)
@@ -140,6 +169,9 @@ def main() -> int:
         return 3
     trees = [("after", None), *([("before", str(args.before.resolve() / "src"))] if args.before else [])]
     base = make_base_dir("llm-provider-bench-accept-")
+    for _ in range(min(args.startups, 20)):
+        for tree, path in trees:
+            _startup(tree, base, path)
     servers = [RedisServer(base / "redis"), PostgresServer(base / "postgres", fast=False)]
     try:
         for server in servers:
@@ -147,19 +179,9 @@ def main() -> int:
         redis_server, postgres_server = servers
         body = _body(base)
         infra_pids = [pid for pid in (server.pid for server in servers) if pid is not None]
-        for processes in [int(value) for value in args.processes.split(",")]:
-            for rate in [float(value) for value in args.rates.split(",")]:
-                for tree, path in trees:
-                    database = f"bench_{tree}_{processes}_{int(rate)}"
-                    postgres_admin.create_database(postgres_server.url, database)
-                    url = postgres_admin.asyncpg_url(postgres_admin.with_database(postgres_server.url, database))
-                    upgrade_database(url)
-                    settings = {
-                        "LLM_PROVIDER_REDIS_URL": redis_server.url, "LLM_PROVIDER_DATABASE_URL": url,
-                        "LLM_PROVIDER_REDIS_NAMESPACE": database, "LLM_PROVIDER_LOG_LEVEL": "WARNING",
-                    }  # fmt: skip
-                    _run(f"{tree} pg+redis x{processes}", base, path, settings, infra_pids, body, rate, duration,
-                         "--no-worker", "--processes", str(processes))  # fmt: skip
+        _accept_runs(args, trees, base, [redis_server.url, postgres_server.url], body, infra_pids, duration)
+        for tree, path in trees if args.rss_jobs > 0 else []:
+            _rss_after_jobs(tree, base, path, redis_server.url, postgres_server.url, body, min(args.rss_jobs, 100_000))
         if args.embedded:
             for tree, path in trees:
                 settings = {"LLM_PROVIDER_MOCK_PERFORMANCE_MODE": "true", "LLM_PROVIDER_LOG_LEVEL": "WARNING"}
@@ -169,6 +191,96 @@ def main() -> int:
             server.stop()
         shutil.rmtree(base, ignore_errors=True)
     return 0
+
+
+def _ready_seconds(data: Path, source: str | None) -> tuple[float, float, float]:
+    """Seconds from spawning an embedded `serve` to its first 200 from /readyz, its CPU seconds and RSS then."""
+    port = free_port()
+    env = service_environment(data, {"LLM_PROVIDER_LOG_LEVEL": "WARNING"})
+    if source is not None:
+        env["PYTHONPATH"] = source
+    started = time.monotonic()
+    command = [*llm_provider_command(), "serve", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)  # noqa: S603 - our own console script
+    try:
+        while time.monotonic() - started < READY_TIMEOUT_SECONDS:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.01)
+        ready = time.monotonic() - started
+        return ready, _tree_cpu_seconds(process.pid), _rss_mib(process.pid)[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _startup(tree: str, base: Path, source: str | None) -> None:
+    data = Path(tempfile.mkdtemp(dir=base, prefix="start-"))
+    fresh, fresh_cpu, fresh_rss = _ready_seconds(data, source)
+    again, again_cpu, again_rss = _ready_seconds(data, source)
+    row = {"config": f"{tree} start-up", "fresh_ready_s": round(fresh, 3), "restart_ready_s": round(again, 3),
+           "cpu_s": [round(fresh_cpu, 2), round(again_cpu, 2)], "rss_mib": [round(fresh_rss, 1), round(again_rss, 1)],
+           "load_average": os.getloadavg()[0]}  # fmt: skip
+    sys.stdout.write(json.dumps(row) + "\n")
+    sys.stdout.flush()
+
+
+def _completed(libpq: str) -> int:
+    async def count() -> int:
+        connection = await asyncpg.connect(libpq)
+        try:
+            return int(await connection.fetchval("SELECT count(*) FROM jobs WHERE status = 'completed'"))
+        finally:
+            await connection.close()
+
+    return asyncio.run(count())
+
+
+def _rss_after_jobs(tree: str, base: Path, source: str | None, redis_url: str, server_url: str, body: Path,
+                    jobs: int) -> None:  # fmt: skip
+    """`jobs` jobs through one API and one worker process; then the RSS of each."""
+    database = f"rss_{tree}"
+    postgres_admin.create_database(server_url, database)
+    url = postgres_admin.asyncpg_url(postgres_admin.with_database(server_url, database))
+    upgrade_database(url)
+    settings = {
+        "LLM_PROVIDER_REDIS_URL": redis_url, "LLM_PROVIDER_DATABASE_URL": url, "LLM_PROVIDER_REDIS_NAMESPACE": database,
+        "LLM_PROVIDER_MOCK_PERFORMANCE_MODE": "true", "LLM_PROVIDER_LOG_LEVEL": "WARNING",
+    }  # fmt: skip
+    previous = os.environ.get("PYTHONPATH")
+    if source is not None:
+        os.environ["PYTHONPATH"] = source
+    data = Path(tempfile.mkdtemp(dir=base, prefix="data-"))
+    processes = [ServiceServer(data, "serve", "--no-worker", settings=settings), ServiceServer(data, "worker",
+                 settings=settings)]  # fmt: skip
+    try:
+        for process in processes:
+            process.start()
+        rate = 200
+        cpu_before = [_tree_cpu_seconds(process.pid or 0) for process in processes]
+        started = time.monotonic()
+        _attack(processes[0].url, body, rate, jobs / rate)
+        deadline = time.monotonic() + MAX_DRAIN_SECONDS
+        while _completed(postgres_admin.libpq_url(postgres_admin.with_database(server_url, database))) < jobs:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        wall = time.monotonic() - started
+        row = {"config": f"{tree} serve + worker, {jobs} jobs at {rate}/s", "drained_s": round(wall, 1)}
+        for process, before in zip(processes, cpu_before, strict=True):
+            cpu_us = 1e6 * (_tree_cpu_seconds(process.pid or 0) - before) / jobs
+            row[process.args[0]] = {"rss_mib": _rss_mib(process.pid or 0), "cpu_us_per_job": round(cpu_us)}
+        sys.stdout.write(json.dumps(row) + "\n")
+    finally:
+        for process in reversed(processes):
+            process.stop(timeout_seconds=30)
+        if previous is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = previous
 
 
 def _run(label: str, base: Path, source: str | None, settings: dict[str, str], infra_pids: list[int], body: Path,

@@ -46,6 +46,16 @@ async def test_calls_made_while_a_batch_runs_share_the_next_batch() -> None:
     assert recorder.batches == [[1], [2, 3, 4], [5, 6]]
 
 
+async def test_a_call_right_after_a_batch_ended_starts_the_next() -> None:
+    recorder = Recorder()
+    coalescer = Coalescer(recorder.flush)
+
+    for n in range(5):
+        assert await coalescer.submit(n) == n * 10
+
+    assert recorder.batches == [[0], [1], [2], [3], [4]]
+
+
 async def test_each_caller_gets_its_own_error() -> None:
     coalescer = Coalescer(Recorder().flush)
 
