@@ -79,6 +79,13 @@ class CircuitBreaker:
             return True
         return False
 
+    def would_allow(self) -> bool:
+        """Whether `allow()` would say yes now, without taking a probe slot (to choose between breakers)."""
+        state = self.state
+        return state is CircuitState.CLOSED or (
+            state is CircuitState.HALF_OPEN and self._probes_in_flight < self._half_open_probes
+        )
+
     def retry_after_seconds(self) -> float:
         """Seconds until the breaker lets a probe through; 0 unless open."""
         if self.state is not CircuitState.OPEN:

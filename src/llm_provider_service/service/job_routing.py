@@ -3,8 +3,9 @@
 A job whose `provider_override` names a route (`LLM_PROVIDER_MODEL_ROUTES`) or an alias
 (`LLM_PROVIDER_MODEL_ALIASES`) is stored with the route's name as its `provider`. Each attempt runs on one
 target, in the gateway's order (`RouteGroup.ordered`: fallback order, a weighted pick or the least busy first):
-the first target whose breaker is not open and that is below its concurrency limit. When none is, the first
-one is taken and the job waits in the queue as any job whose provider is unavailable does. A retryable failure
+the first whose breaker would let a call through (not open, or half-open with a probe slot free) and that is
+below its concurrency limit. When none is, the first is taken and the job waits in the queue as any job whose
+provider is unavailable does. A retryable failure
 is retried later on the route as usual (the same target again unless its breaker has opened meanwhile); when the
 job's retry budget is spent, or a target fails for good (an authentication error, say), the job moves to the
 next target instead of failing, unless the caller is at fault (`routing.falls_back`). Each target reached that
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from llm_provider_service.domain.catalog import ModelInfo
 from llm_provider_service.domain.errors import ModelNotFoundError, ProviderError
 from llm_provider_service.domain.models import Job, JobRoute, ProviderName
-from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry, CircuitState
+from llm_provider_service.resilience.circuit_breaker import CircuitBreakerRegistry
 from llm_provider_service.service.limits import ProviderLimits
 from llm_provider_service.service.routing import RouteGroup, falls_back
 
@@ -99,7 +100,7 @@ class JobRoutes:
 
     def _can_serve(self, route: Route) -> bool:
         name = route.provider_name
-        if self._breakers.get(name).state is CircuitState.OPEN:
+        if not self._breakers.get(name).would_allow():  # open, or half-open with its probes out
             return False
         limit = self._limits.limit(name)
         return limit is None or self._limits.in_flight(name) < limit

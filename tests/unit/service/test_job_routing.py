@@ -27,7 +27,9 @@ ROUTES = {
 }  # fmt: skip
 
 
-def _harness(*, max_attempts: int = 5, failure_threshold: int = 5, **settings: Any) -> Harness:
+def _harness(
+    *, max_attempts: int = 5, failure_threshold: int = 5, ttl_seconds: float = 3600.0, **settings: Any
+) -> Harness:
     primary = ScriptedProvider(name="openai_compatible")
     fallback = ScriptedProvider(name="mock")
     deployment = ScriptedProvider(name="anthropic")
@@ -35,6 +37,7 @@ def _harness(*, max_attempts: int = 5, failure_threshold: int = 5, **settings: A
         providers={"openai_compatible": primary, "mock": fallback, "anthropic-eu": deployment},
         max_attempts=max_attempts,
         failure_threshold=failure_threshold,
+        ttl_seconds=ttl_seconds,
         settings_overrides={
             "model_routes": ROUTES,
             "deployments": {"anthropic-eu": {"vendor": "anthropic"}},
@@ -215,3 +218,33 @@ async def test_a_route_named_like_a_provider_never_reroutes_that_providers_jobs(
     assert (report.outcome, report.provider) == (Outcome.COMPLETED, "mock")
     assert harness.primary.requests == []  # type: ignore[attr-defined]
     assert "mock" not in harness.jobs.route_names()
+
+
+async def test_a_half_open_primary_with_its_probe_out_hands_the_job_to_the_fallback() -> None:
+    harness = _harness(failure_threshold=1)
+    breaker = harness.breakers.get("openai_compatible")
+    breaker.record_failure(_server_error())
+    harness.clock.advance(31)  # past the reset: half-open
+    assert breaker.would_allow()
+    assert breaker.allow()  # a probe is out (another job's call)
+    assert not breaker.would_allow()
+    await harness.jobs.submit(_routed("judge"))
+
+    report = await harness.process_next()
+
+    assert (report.outcome, report.provider) == (Outcome.COMPLETED, "mock")
+    assert harness.primary.requests == []  # type: ignore[attr-defined]
+
+
+async def test_a_routed_job_expired_by_the_reconciler_names_its_primary_target() -> None:
+    harness = _harness(ttl_seconds=60.0)
+    job = (await harness.jobs.submit(_routed("eu"))).job
+    harness.clock.advance(61)
+
+    assert (await harness.reconciler.run_once()).expired == 1
+
+    data = (await harness.callbacks())[0]["data"]
+    assert (data["request_id"], data["provider"]) == (job.id, "anthropic")
+    assert data["error_detail"]["details"]["kind"] == "expired"
+    assert data["request_metadata"]["provider_route"] == "eu"
+    assert data["request_metadata"]["provider_deployment"] == "anthropic-eu"
