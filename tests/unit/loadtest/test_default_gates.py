@@ -51,7 +51,8 @@ def test_healthy_job_service_passes_the_default_gates(tmp_path: Path) -> None:
 def test_service_that_accepts_but_cannot_finish_fails_on_completed_throughput(tmp_path: Path) -> None:
     # Accepts are instant (every 202 in time), but the worker finishes half the offered rate.
     with ThreadedServer(JobService(jobs_per_second=RATE / 2)) as server:
-        code, saved, output = _run(server.url, tmp_path)
+        # The latency SLO widened as in the healthy case: on a busy host a 100 ms p99 would fail for the wrong reason.
+        code, saved, output = _run(server.url, tmp_path, "--slo-p99-ms", "2000")
     assert code == 1, output
     gates = _gates(saved)
     assert gates["throughput"]  # every job was accepted in time: the old gates would pass
