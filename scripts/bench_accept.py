@@ -1,16 +1,16 @@
 """Accept-path benchmark: `POST /api/v1/comparison` req/s, p99 and CPU per accept, for 1 and 2 API processes.
 
-Starts private Redis and PostgreSQL (durable defaults: fsync on, synchronous_commit on) on loopback, then for each
-`--processes` value one `llm-provider serve --no-worker --processes N` on them, and offers each `--rates` value open
-loop with vegeta (`scripts/install-load-tools.sh vegeta`; light on CPU, so the two cores go to the service). With
-`--embedded` it also offers `--embedded-rate` to an embedded `serve` (SQLite, in-process queue and worker).
-`--startups N` times N starts of an embedded `serve` to a 200 from `/readyz` (a fresh data directory, then a
-restart on it). `--rss-jobs N` runs N jobs through `serve --no-worker` + `worker` on Redis and PostgreSQL and
-reports both processes' resident memory once they are done. `--before DIR` runs every configuration a second time,
-interleaved, from the source tree DIR/src (e.g. an export
-made by `git archive <commit> | tar -x -C DIR`). CPU per accept is the service processes' user+system time
-(`/proc`, children of the supervisor included) over the accepted requests; PostgreSQL and Redis CPU are reported
-beside it. Bounded: every attack lasts `--duration` seconds; loopback only. Usage:
+Starts private Redis and PostgreSQL (durable defaults: fsync on, synchronous_commit on, unless
+`--postgres-setting`) on loopback, then for each `--processes` value one `llm-provider serve --no-worker
+--processes N` on them, and offers each `--rates` value open loop with vegeta (`scripts/install-load-tools.sh
+vegeta`; light on CPU, so the two cores go to the service). With `--embedded` it also offers `--embedded-rate` to
+an embedded `serve` (SQLite, in-process queue and worker). `--startups N` times N starts of an embedded `serve` to
+a 200 from `/readyz` (a fresh data directory, then a restart on it). `--rss-jobs N` runs N jobs through `serve
+--no-worker` + `worker` on Redis and PostgreSQL and reports both processes' resident memory and CPU per job once
+they are done. `--before DIR` runs every configuration a second time, interleaved, from the source tree DIR/src
+(e.g. an export made by `git archive <commit> | tar -x -C DIR`). CPU per accept is the service processes'
+user+system time (`/proc`, children of the supervisor included) over the accepted requests; PostgreSQL and Redis
+CPU are reported beside it. Bounded: every attack lasts `--duration` seconds; loopback only. Usage:
 
     .venv/bin/python scripts/bench_accept.py --processes 1,2 --rates 500,1000 --duration 10 [--embedded]
 """
@@ -28,7 +28,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]  # no stubs; only the scripts use it directly
@@ -47,6 +48,23 @@ MAX_DURATION_SECONDS = 120.0
 MAX_DRAIN_SECONDS = 120.0
 READY_TIMEOUT_SECONDS = 30.0
 WARMUP_REQUESTS_PER_SECOND = 100
+
+
+def _apply_postgres_settings(server_url: str, settings: list[str]) -> None:
+    """`ALTER SYSTEM` + reload, e.g. `synchronous_commit=off` to see how much of the latency is the WAL flush."""
+
+    async def apply() -> None:
+        connection = await asyncpg.connect(postgres_admin.libpq_url(server_url))
+        try:
+            for setting in settings:
+                name, value = setting.split("=", 1)
+                await connection.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+            await connection.execute("SELECT pg_reload_conf()")
+        finally:
+            await connection.close()
+
+    if settings:
+        asyncio.run(apply())
 
 
 def _proc_stat(pid: int) -> list[str] | None:
@@ -161,6 +179,7 @@ def main() -> int:
     parser.add_argument("--embedded-rate", type=float, default=200.0)
     parser.add_argument("--startups", type=int, default=0, help="time this many starts to /readyz")
     parser.add_argument("--rss-jobs", type=int, default=0, help="jobs through serve + worker, then their RSS")
+    parser.add_argument("--postgres-setting", action="append", default=[], help="NAME=VALUE (reloadable only)")
     parser.add_argument("--before", type=Path, help="a source export to measure interleaved (its src/ is used)")
     args = parser.parse_args()
     duration = min(args.duration, MAX_DURATION_SECONDS)
@@ -177,6 +196,7 @@ def main() -> int:
         for server in servers:
             server.start()
         redis_server, postgres_server = servers
+        _apply_postgres_settings(postgres_server.url, args.postgres_setting)
         body = _body(base)
         infra_pids = [pid for pid in (server.pid for server in servers) if pid is not None]
         _accept_runs(args, trees, base, [redis_server.url, postgres_server.url], body, infra_pids, duration)
@@ -250,51 +270,54 @@ def _rss_after_jobs(tree: str, base: Path, source: str | None, redis_url: str, s
         "LLM_PROVIDER_REDIS_URL": redis_url, "LLM_PROVIDER_DATABASE_URL": url, "LLM_PROVIDER_REDIS_NAMESPACE": database,
         "LLM_PROVIDER_MOCK_PERFORMANCE_MODE": "true", "LLM_PROVIDER_LOG_LEVEL": "WARNING",
     }  # fmt: skip
-    previous = os.environ.get("PYTHONPATH")
-    if source is not None:
-        os.environ["PYTHONPATH"] = source
     data = Path(tempfile.mkdtemp(dir=base, prefix="data-"))
     processes = [ServiceServer(data, "serve", "--no-worker", settings=settings), ServiceServer(data, "worker",
                  settings=settings)]  # fmt: skip
-    try:
-        for process in processes:
-            process.start()
-        rate = 200
-        cpu_before = [_tree_cpu_seconds(process.pid or 0) for process in processes]
-        started = time.monotonic()
-        _attack(processes[0].url, body, rate, jobs / rate)
-        deadline = time.monotonic() + MAX_DRAIN_SECONDS
-        while _completed(postgres_admin.libpq_url(postgres_admin.with_database(server_url, database))) < jobs:
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        wall = time.monotonic() - started
-        row = {"config": f"{tree} serve + worker, {jobs} jobs at {rate}/s", "drained_s": round(wall, 1)}
-        for process, before in zip(processes, cpu_before, strict=True):
-            cpu_us = 1e6 * (_tree_cpu_seconds(process.pid or 0) - before) / jobs
-            row[process.args[0]] = {"rss_mib": _rss_mib(process.pid or 0), "cpu_us_per_job": round(cpu_us)}
-        sys.stdout.write(json.dumps(row) + "\n")
-    finally:
-        for process in reversed(processes):
-            process.stop(timeout_seconds=30)
-        if previous is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = previous
+    with _source_tree(source):
+        try:
+            for process in processes:
+                process.start()
+            rate = 200
+            cpu_before = [_tree_cpu_seconds(process.pid or 0) for process in processes]
+            started = time.monotonic()
+            _attack(processes[0].url, body, rate, jobs / rate)
+            deadline = time.monotonic() + MAX_DRAIN_SECONDS
+            while _completed(postgres_admin.libpq_url(postgres_admin.with_database(server_url, database))) < jobs:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            wall = time.monotonic() - started
+            row = {"config": f"{tree} serve + worker, {jobs} jobs at {rate}/s", "drained_s": round(wall, 1)}
+            for process, before in zip(processes, cpu_before, strict=True):
+                cpu_us = 1e6 * (_tree_cpu_seconds(process.pid or 0) - before) / jobs
+                row[process.args[0]] = {"rss_mib": _rss_mib(process.pid or 0), "cpu_us_per_job": round(cpu_us)}
+            sys.stdout.write(json.dumps(row) + "\n")
+        finally:
+            for process in reversed(processes):
+                process.stop(timeout_seconds=30)
 
 
 def _run(label: str, base: Path, source: str | None, settings: dict[str, str], infra_pids: list[int], body: Path,
          rate: float, duration: float, *serve_args: str) -> None:  # fmt: skip
-    previous = os.environ.get("PYTHONPATH")
-    if source is not None:
-        os.environ["PYTHONPATH"] = source  # the child (and its `--processes` children) import that tree
     data = Path(tempfile.mkdtemp(dir=base, prefix="data-"))
     service = ServiceServer(data, "serve", *serve_args, settings=settings)
+    with _source_tree(source):
+        try:
+            service.start()
+            _measure(label, service, infra_pids, body, rate, duration)
+        finally:
+            service.stop(timeout_seconds=30)
+
+
+@contextmanager
+def _source_tree(source: str | None) -> Iterator[None]:
+    """Children started meanwhile (and their `--processes` children) import the package from `source`."""
+    previous = os.environ.get("PYTHONPATH")
+    if source is not None:
+        os.environ["PYTHONPATH"] = source
     try:
-        service.start()
-        _measure(label, service, infra_pids, body, rate, duration)
+        yield
     finally:
-        service.stop(timeout_seconds=30)
         if previous is None:
             os.environ.pop("PYTHONPATH", None)
         else:

@@ -96,7 +96,10 @@ async def _latency_once(
     for index in range(warmup + requests):
         if index == warmup:
             cpu_before = {label: _cpu_seconds(pid) for label, _, _, pid in targets if pid is not None}
-        for label, url, model, _ in targets:
+        # Rotated each round: processes sharing a core finish work after they answer, which would always
+        # delay the same next target in a fixed order.
+        shift = index % len(targets)
+        for label, url, model, _ in targets[shift:] + targets[:shift]:
             elapsed = await _call(session, f"{url}/v1/chat/completions", model)
             if index >= warmup:
                 samples[label].append(elapsed)

@@ -34,9 +34,11 @@ class Coalescer(Generic[Item, Result]):
 
     async def submit(self, item: Item) -> Result:
         """`item`'s outcome once the batch it ran in has returned."""
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
         self._pending.append((item, future))
-        if self._runner is None or self._runner.done():
+        # A runner left behind by a closed event loop (an adapter reused across `asyncio.run`s) never runs again.
+        if self._runner is None or self._runner.done() or self._runner.get_loop() is not loop:
             self._runner = asyncio.create_task(self._run(), name=self._name)
         # A cancelled caller cancels only its future: its item is written (or fails) with the batch all the same.
         return await future

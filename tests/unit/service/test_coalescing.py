@@ -102,3 +102,29 @@ async def test_a_cancelled_caller_leaves_the_batch_to_run() -> None:
 def test_a_batch_needs_room_for_one() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         Coalescer(Recorder().flush, max_batch=0)
+
+
+def test_a_coalescer_serves_a_new_event_loop_after_its_old_one_closed_mid_batch() -> None:
+    stuck = asyncio.Event()
+
+    async def flush(items: list[int]) -> list[int | BaseException]:
+        if items == [1]:
+            await stuck.wait()  # never set: the loop is closed with this batch in flight
+        return list(items)
+
+    coalescer = Coalescer(flush)
+
+    async def abandon() -> None:
+        task = asyncio.ensure_future(coalescer.submit(1))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        task.cancel()
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(abandon())
+    loop.close()  # closed without cancelling its tasks: the runner stays pending for good
+
+    async def submit_again() -> int:
+        return await asyncio.wait_for(coalescer.submit(2), timeout=5)
+
+    assert asyncio.run(submit_again()) == 2

@@ -30,6 +30,8 @@ def _context(request: Request) -> ApiContext:
 
 
 def _wait_seconds(request: Request, context: ApiContext) -> float | None:
+    if not request.scope.get("query_string"):
+        return None  # the common case, without parsing an empty query string into a multi-dict
     raw = request.query_params.get("wait")
     if raw is None:
         return None
