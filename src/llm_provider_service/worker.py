@@ -15,7 +15,8 @@ from llm_provider_service.domain.models import Job, TokenUsage
 from llm_provider_service.domain.usage import UsageRecord
 from llm_provider_service.observability import Metrics
 from llm_provider_service.ports import Clock, JobQueue, JobStore, Lease
-from llm_provider_service.service.processing import BUDGET_DEFERRED, JobProcessor, Outcome, ProcessingReport
+from llm_provider_service.service.processing import JobProcessor
+from llm_provider_service.service.processing_report import BUDGET_DEFERRED, Outcome, ProcessingReport
 from llm_provider_service.service.usage_recorder import UsageRecorder
 from llm_provider_service.tracing import Tracing
 

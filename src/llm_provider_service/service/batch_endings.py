@@ -14,7 +14,7 @@ from llm_provider_service.domain.events import CompletedCall, JobOutcome
 from llm_provider_service.domain.models import Comparison, CompletionResponse, Job
 from llm_provider_service.resilience.retry import RetryPolicy
 from llm_provider_service.service.job_context import JobContext
-from llm_provider_service.service.processing import Outcome, ProcessingReport
+from llm_provider_service.service.processing_report import Outcome, ProcessingReport
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from llm_provider_service.resilience.retry import RetryPolicy
 from llm_provider_service.service.batch_endings import BatchEndings
 from llm_provider_service.service.budget_gate import BudgetGate
 from llm_provider_service.service.job_context import JobContext
-from llm_provider_service.service.processing import Outcome, ProcessingReport
+from llm_provider_service.service.processing_report import Outcome, ProcessingReport
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 class LeaseKeeper:
     """An async context that renews a lease every third of its length until the block exits.
 
-    The renewal task is owned here: started on enter, cancelled and awaited on exit. When the lease is lost
+    The renewal task is owned here: started when the first renewal falls due (a job that ends sooner, most of them,
+    costs one timer instead of a task), cancelled and awaited on exit. When the lease is lost
     (expired and taken by another worker, or taken over in the store), the block is cancelled at once, the
     way `asyncio.timeout` cancels: the vendor call stops instead of paying for an answer nobody may write.
     That cancellation ends at this context's exit (`lost` is then True); a cancellation from outside
@@ -31,13 +32,19 @@ class LeaseKeeper:
         self._lease_seconds = lease_seconds
         self.lost = False
         self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._holder: asyncio.Task[object] | None = None
         self._exiting = False
 
     async def __aenter__(self) -> LeaseKeeper:
         self._holder = asyncio.current_task()
-        self._task = asyncio.create_task(self._renew_forever(), name=f"lease-{self.lease.job_id}")
+        self._timer = asyncio.get_running_loop().call_later(self._lease_seconds / 3, self._start_renewing)
         return self
+
+    def _start_renewing(self) -> None:
+        self._timer = None
+        if not self._exiting:
+            self._task = asyncio.create_task(self._renew_forever(), name=f"lease-{self.lease.job_id}")
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -47,6 +54,8 @@ class LeaseKeeper:
         swallow = self.lost and exc_type is asyncio.CancelledError
         if swallow and self._holder is not None and self._holder.uncancel() > 0:
             swallow = False
+        if self._timer is not None:
+            self._timer.cancel()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -60,6 +69,7 @@ class LeaseKeeper:
 
     async def _renew_forever(self) -> None:
         interval = self._lease_seconds / 3
+        await self._renew_once()  # the first renewal is due now: the timer waited out its interval
         while not self.lost:
             await asyncio.sleep(interval)
             await self._renew_once()

@@ -7,8 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from llm_provider_service.domain.catalog import ModelCatalog
 from llm_provider_service.domain.comparison import build_completion_request, parse_comparison
@@ -35,52 +34,17 @@ from llm_provider_service.service.job_routing import JobRoutes
 from llm_provider_service.service.job_writes import JobWrites
 from llm_provider_service.service.leases import LeaseKeeper
 from llm_provider_service.service.limits import ProviderLimits
+from llm_provider_service.service.processing_report import (
+    BUDGET_DEFERRED,
+    BatchIntake,
+    Outcome,
+    ProcessingReport,
+)
 
 logger = logging.getLogger(__name__)
 
 PROVIDER_BUSY_DELAY_SECONDS = 0.05
-BUDGET_DEFERRED = "budget_exhausted"
 Sleep = Callable[[float], Awaitable[None]]
-
-
-class BatchIntake(Protocol):
-    """Batch mode (`service.batching`): which jobs go to a vendor batch, and taking one in."""
-
-    def handles(self, job: Job) -> bool: ...
-
-    async def accept(self, job: Job, lease: Lease) -> ProcessingReport: ...
-
-
-class Outcome(StrEnum):
-    """What processing one claim led to."""
-
-    COMPLETED = "completed"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    RETRY_SCHEDULED = "retry_scheduled"
-    DEFERRED = "deferred"  # circuit open, provider at its concurrency limit or out of budget; no attempt counted
-    SKIPPED = "skipped"  # not claimable any more (finished, cancelled, taken over)
-    LOST = "lost"  # the lease was lost before the result could be written
-    BATCHED = "batched"  # collected for a vendor batch (batch mode); the batch ends it later
-
-
-@dataclass(frozen=True, slots=True)
-class ProcessingReport:
-    """Facts the worker turns into metrics and logs."""
-
-    job_id: str
-    outcome: Outcome
-    provider: str = ""
-    model: str = ""
-    attempt: int = 0
-    queue_wait_seconds: float | None = None
-    call_seconds: float | None = None
-    end_to_end_seconds: float | None = None
-    usage: TokenUsage | None = None
-    cost_usd: float = 0.0
-    error_kind: str | None = None
-    trace_id: str | None = None
-    budget_wait_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from llm_provider_service.ports import BatchProvider, StreamingLLMProvider
 from llm_provider_service.service.budget_gate import BudgetGate
 from llm_provider_service.service.budgets import BudgetPolicy
 from llm_provider_service.service.event_factory import EventFactory, LifecycleTopics
-from llm_provider_service.service.processing import ProcessingReport
+from llm_provider_service.service.processing_report import ProcessingReport
 from tests.fakes import FakeClock, InMemoryJobStore, RecordingPublisher, ScriptedProvider
 
 CALLBACK_TOPIC = "essay.results"

@@ -27,7 +27,7 @@ from llm_provider_service.domain.rate_limits import (
 )
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.service.budgets import BudgetPolicy
-from llm_provider_service.service.processing import Outcome
+from llm_provider_service.service.processing_report import Outcome
 from tests.compat.original_models import parse_callback
 from tests.fake_batch_vendor import FakeBatchVendor
 from tests.fakes import InMemoryJobStore, ScriptedProvider

@@ -14,7 +14,7 @@ from llm_provider_service.domain.rate_limits import (
 )
 from llm_provider_service.resilience.circuit_breaker import CircuitState
 from llm_provider_service.service.budgets import BudgetPolicy
-from llm_provider_service.service.processing import BUDGET_DEFERRED, Outcome
+from llm_provider_service.service.processing_report import BUDGET_DEFERRED, Outcome
 from tests.fakes import ScriptedProvider
 from tests.unit.service.harness import Harness, comparison
 

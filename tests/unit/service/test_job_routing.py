@@ -14,7 +14,7 @@ from llm_provider_service.domain.errors import (
 )
 from llm_provider_service.domain.models import JobStatus, LLMConfigOverrides
 from llm_provider_service.service.job_routing import SPENT_KEY
-from llm_provider_service.service.processing import Outcome
+from llm_provider_service.service.processing_report import Outcome
 from tests.fakes import ScriptedProvider
 from tests.unit.service.harness import Harness, comparison
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from llm_provider_service.domain.models import JobStatus
-from llm_provider_service.service.processing import Outcome
+from llm_provider_service.service.processing_report import Outcome
 from tests.fakes import ScriptedProvider
 from tests.unit.service.harness import Harness, comparison
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
 from llm_provider_service.domain.models import CompletionResponse, JobStatus, TokenUsage
-from llm_provider_service.service.processing import Outcome
+from llm_provider_service.service.processing_report import Outcome
 from tests.fakes import ScriptedProvider, comparison_answer
 from tests.unit.service.harness import Harness, comparison
 
