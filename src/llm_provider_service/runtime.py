@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 
 RELAY_DRAIN_SECONDS = 5.0
 USAGE_DRAIN_SECONDS = 5.0
+# A gateway request allocates many short-lived containers (pydantic, dicts, aiohttp objects): at the default
+# first threshold (700) young collections were a large share of the service's CPU at c=64 (see
+# docs/benchmarks-gateway.md, round 2). Requests leave few cycles behind, so rarer ones keep memory flat.
+GC_THRESHOLDS = (50_000, 20, 10)
 
 
 class _Server(uvicorn.Server):
@@ -57,6 +61,7 @@ async def run(
     # Everything built so far lives for the whole process: keep the collector from re-scanning it on the hot path.
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     _install_signal_handlers(stop)
     if serve_http and settings.allow_anonymous_jobs:
         logger.warning("LLM_PROVIDER_ALLOW_ANONYMOUS_JOBS is on: anyone who reaches this port can submit jobs")

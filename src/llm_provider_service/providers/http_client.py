@@ -77,8 +77,11 @@ class VendorTransport:
         self.forward_mock_identity = forward_mock_identity
         self._headers = {"content-type": "application/json", "accept": "application/json", **headers}
         self._sse_headers = {**self._headers, "accept": "text/event-stream"}
-        # aiohttp bounds every `post_json` call as a whole by this (None: unbounded); see `call_bound_seconds`.
-        self.total_timeout_seconds: float | None = session.timeout.total
+
+    @property
+    def total_timeout_seconds(self) -> float | None:
+        """What aiohttp bounds every `post_json` call by as a whole (None: unbounded)."""
+        return self._session.timeout.total
 
     def _headers_for(self, base: dict[str, str], call: MockCarrier | None) -> dict[str, str]:
         if call is None or not self.forward_mock_identity:
