@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from llm_loadtest.infra.queue_cycle import batched, pipelined_floor, ratio
 from llm_loadtest.infra.redis_bench import redis_benchmark
 from llm_provider_service.adapters.redis_queue import RedisJobQueue
 from llm_provider_service.ports import Lease
@@ -133,6 +134,35 @@ async def test_enqueue_claim_ack_cycle_vs_redis_benchmark(
     native_per_second = sum(native[name] for name in ("ZADD", "ZPOPMIN", "HSET")) / 3
     gate.above("cycle_jobs_per_second", per_second, 800, host=host)
     gate.above("cycle_round_trips_over_redis_benchmark", per_second * 3 / native_per_second, 0.02)
+
+
+async def test_batched_cycle_vs_pipelined_redis_benchmark(queue: RedisJobQueue, redis_url: str, gate: Gate) -> None:
+    """TOOLKIT.md section 3: the cycle as the service runs it >= 0.2 x redis-benchmark -P 16 for the same commands.
+
+    Definition (llm_loadtest.infra.queue_cycle): jobs/s / (R / 14), R = redis-benchmark's pipelined rate of the
+    primitive commands, same server, same run; 14 = the commands per job the scripts executed when it was set.
+    Three interleaved turns, medians: a burst of foreign load then hits both sides alike.
+    """
+    client = aioredis.from_url(redis_url)
+    ratios: list[float] = []
+    rates: list[float] = []
+    floors: list[float] = []
+    try:
+        for turn in range(3):
+            result = await batched(queue, client, jobs=10_000, max_seconds=3.0, prefix=f"bc{turn}")
+            floor = await pipelined_floor(redis_url, requests=100_000, timeout_seconds=30.0)
+            assert result.jobs >= 1000
+            ratios.append(ratio(result, floor))
+            rates.append(result.per_second)
+            floors.append(floor.jobs_per_second)
+    finally:
+        await client.aclose()
+    # The scripts' server-side commands per job (counted by Redis) may not grow past the floor's 14.
+    gate.below("batched_cycle_redis_commands_per_job", result.commands_per_job, 14.5)
+    gate.ratio_above("batched_cycle_jobs_per_second", statistics.median(rates), "redis_benchmark_floor_jobs_per_second",
+                     statistics.median(floors), 0.08)  # fmt: skip
+    # The median of the per-turn ratios, each side of which was measured back to back.
+    gate.above("batched_cycle_over_redis_benchmark_median", statistics.median(ratios), 0.08)
 
 
 async def test_pipelined_cycle_throughput(queue: RedisJobQueue, gate: Gate, host: HostSpeed) -> None:

@@ -1,4 +1,10 @@
-"""Redis queue micro-benchmark: enqueue (ZADD+HSET) / claim (ZPOPMIN+ZADD lease) / ack, beside redis-benchmark."""
+"""A toy queue-shaped Redis pattern (ZADD+HSET / ZPOPMIN+ZADD / ZREM+HDEL) beside redis-benchmark; not the service.
+
+This measures what a Python client pays per Redis command, not the service's queue: `RedisJobQueue` runs Lua
+scripts with other commands (the toolkit may not import the service). The real adapter's cycle and its same-run
+ratio to `redis-benchmark` are `llm_loadtest.infra.queue_cycle`, run by `scripts/bench_queue.py` and gated in
+`tests/performance/test_infra_redis.py`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import csv
 import io
 import time
 import uuid
+from collections.abc import Sequence
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -45,7 +52,7 @@ class RedisQueueBench:
             done += 1
             if time.perf_counter() - start > max_seconds:
                 break
-        return BenchResult("redis queue enqueue+claim+ack (one command per round trip)", done,
+        return BenchResult("toy redis queue pattern, not the service (one command per round trip)", done,
                            time.perf_counter() - start, "jobs")  # fmt: skip
 
     async def pipelined(self, jobs: int, *, batch: int = 100, max_seconds: float) -> BenchResult:
@@ -66,7 +73,7 @@ class RedisQueueBench:
                 pipe.hdel(self.payloads, *claimed)
                 await pipe.execute()
             done += len(claimed)
-        return BenchResult(f"redis queue enqueue+claim+ack (pipelined, batch {batch})", done,
+        return BenchResult(f"toy redis queue pattern, not the service (pipelined, batch {batch})", done,
                            time.perf_counter() - start, "jobs")  # fmt: skip
 
     async def cleanup(self) -> None:
@@ -85,13 +92,21 @@ def parse_redis_benchmark_csv(text: str) -> dict[str, float]:
     return rates
 
 
-async def redis_benchmark(url: str, *, requests: int, pipeline: int, timeout_seconds: float) -> dict[str, float]:
+async def redis_benchmark(
+    url: str,
+    *,
+    requests: int,
+    pipeline: int,
+    timeout_seconds: float,
+    tests: Sequence[str] = ("ZADD", "ZPOPMIN", "HSET"),
+) -> dict[str, float]:
+    """redis-benchmark's rate per test (`-t`), one client."""
     parts = urlsplit(url)
     argv = ["redis-benchmark", "-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 6379)]
     if parts.password:
         argv += ["-a", parts.password]
     # One client, like our benchmark: the ratio then compares client overhead, not server parallelism.
-    argv += ["-n", str(requests), "-c", "1", "-P", str(pipeline), "-t", "zadd,zpopmin,hset", "--csv", "-q"]
+    argv += ["-n", str(requests), "-c", "1", "-P", str(pipeline), "-t", ",".join(tests).lower(), "--csv", "-q"]
     return parse_redis_benchmark_csv(await run_tool(*argv, timeout_seconds=timeout_seconds))
 
 
