@@ -1,6 +1,9 @@
 """CPU seconds per job of an embedded `llm-provider serve` (SQLite, in-process queue and worker, JSONL events).
 
-Usage: python scripts/bench_cpu_per_job.py [--jobs 1500] [--concurrency 8] [--repeats 1]
+Usage: python scripts/bench_cpu_per_job.py [--jobs 1500] [--concurrency 8] [--repeats 1] [--before SRC_DIR]
+
+With `--before SRC_DIR` (the `src` of an older export: `git archive COMMIT | tar -x -C DIR`), each repeat runs that
+build's service and then this one's, interleaved, so both see the same host; only the service gets the old code.
 
 Starts the service on a fresh data directory with the mock in performance mode, submits `--jobs` comparisons
 with `--concurrency` clients, waits (bounded) until every job's completed event is in the events file, and reports
@@ -48,11 +51,13 @@ def _completed(events: Path) -> int:
         return sum(1 for line in lines if b"request_completed" in line)
 
 
-def _once(jobs: int, concurrency: int) -> None:
+def _once(jobs: int, concurrency: int, source: Path | None = None) -> None:
     data = Path(tempfile.mkdtemp(prefix="cpu-per-job-"))
     port = _free_port()
     env = {**os.environ, "LLM_PROVIDER_DATA_DIR": str(data), "LLM_PROVIDER_MOCK_PERFORMANCE_MODE": "true",
            "LLM_PROVIDER_LOG_LEVEL": "WARNING"}  # fmt: skip
+    if source is not None:
+        env["PYTHONPATH"] = str(source)
     command = [sys.executable, "-m", "llm_provider_service", "serve", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter and module
     try:
@@ -60,7 +65,7 @@ def _once(jobs: int, concurrency: int) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
-    sys.stdout.write(line)
+    sys.stdout.write(f"{'before' if source is not None else 'this  '}: {line}")
 
 
 async def _measure(pid: int, base: str, data: Path, jobs: int, concurrency: int) -> str:
@@ -107,9 +112,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1500)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--before", type=Path, help="src directory of an older build, run interleaved with this one")
     args = parser.parse_args()
+    jobs, concurrency = max(1, min(args.jobs, 100_000)), max(1, min(args.concurrency, 256))
     for _ in range(max(1, min(args.repeats, 20))):
-        _once(max(1, min(args.jobs, 100_000)), max(1, min(args.concurrency, 256)))
+        if args.before is not None:
+            _once(jobs, concurrency, args.before.resolve())
+        _once(jobs, concurrency)
 
 
 if __name__ == "__main__":

@@ -157,12 +157,13 @@ async def test_batched_cycle_vs_pipelined_redis_benchmark(queue: RedisJobQueue, 
             floors.append(floor.jobs_per_second)
     finally:
         await client.aclose()
-    # The scripts' server-side commands per job (counted by Redis) may not grow past the floor's 14.
-    gate.below("batched_cycle_redis_commands_per_job", result.commands_per_job, 14.5)
+    # Commands the scripts run per job (counted by Redis; 2.17 measured: HSETNX + ZADD per job, the rest per batch
+    # of 100). Deterministic, so it catches a script falling back to per-job commands that the noisy ratio may not.
+    gate.below("batched_cycle_redis_commands_per_job", result.commands_per_job, 3.0)
     gate.ratio_above("batched_cycle_jobs_per_second", statistics.median(rates), "redis_benchmark_floor_jobs_per_second",
-                     statistics.median(floors), 0.08)  # fmt: skip
+                     statistics.median(floors), 0.1)  # fmt: skip
     # The median of the per-turn ratios, each side of which was measured back to back.
-    gate.above("batched_cycle_over_redis_benchmark_median", statistics.median(ratios), 0.08)
+    gate.above("batched_cycle_over_redis_benchmark_median", statistics.median(ratios), 0.1)
 
 
 async def test_pipelined_cycle_throughput(queue: RedisJobQueue, gate: Gate, host: HostSpeed) -> None:

@@ -49,6 +49,8 @@ MAX_BLOCK_SECONDS = 1.0
 # BLPOP with timeout 0 would block forever; Redis takes timeouts to the millisecond.
 MIN_BLOCK_SECONDS = 0.001
 BATCH_SIZE = 1000
+# The ENQUEUE script's one character per job: added, already held, full.
+_ENQUEUE_OUTCOMES = {"1": 1, "0": 0, "-": -1}
 
 
 class RedisJobQueue:
@@ -132,7 +134,7 @@ class RedisJobQueue:
                 replies = await self._enqueue_script(self._keys.ordered, args)
         except QueueUnavailableError as error:
             return [error] * len(items)
-        return [int(reply) for reply in replies]
+        return [_ENQUEUE_OUTCOMES[code] for code in _text(replies)]
 
     async def claim(self, *, max_jobs: int, lease_seconds: float, wait_seconds: float = 0.0) -> list[Lease]:
         if max_jobs < 1:
@@ -200,11 +202,12 @@ class RedisJobQueue:
         now = self._clock()
         expires_at = now + lease_seconds
         args: list[str | int] = [repr(now), max_jobs, repr(expires_at), uuid.uuid4().hex, PROMOTE_LIMIT]
-        reply = [_text(item) for item in await self._claim_script(self._keys.ordered, args)]
-        next_delayed, next_lease, *pairs = reply
+        next_delayed, next_lease, *job_ids = await self._claim_script(self._keys.ordered, args)
+        prefix = args[3]
+        # The script gives the n-th job the token "<prefix>:<n>"; building it here saves parsing it back.
         leases = [
-            Lease(job_id=pairs[index], token=pairs[index + 1], expires_at=expires_at)
-            for index in range(0, len(pairs), 2)
+            Lease(job_id=_text(job_id), token=f"{prefix}:{n}", expires_at=expires_at)
+            for n, job_id in enumerate(job_ids, start=1)
         ]
         due_times = [float(value) for value in (next_delayed, next_lease) if value]
         return leases, min(due_times, default=None)

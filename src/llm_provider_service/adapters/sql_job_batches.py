@@ -28,7 +28,10 @@ _INSERT_OUTBOX = outbox.insert()
 def begin_many(conn: sa.Connection, starts: Sequence[AttemptStart]) -> list[Job | None]:
     """`JobStore.begin_attempts` as a write (a sync function of a connection in a transaction)."""
     ids = sorted({start.job_id for start in starts})
-    rows = {row["id"]: dict(row) for row in conn.execute(queries.LOCK_JOBS, {"p_ids": ids}).mappings()}
+    rows = {
+        row["id"]: dict(row)
+        for row in conn.execute(queries.by_ids(conn.dialect.name).lock_jobs, {"p_ids": ids}).mappings()
+    }
     begun: list[dict[str, Any] | None] = []
     parameters: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -61,7 +64,10 @@ def begin_many(conn: sa.Connection, starts: Sequence[AttemptStart]) -> list[Job 
 def finish_many(conn: sa.Connection, finishes: Sequence[JobFinish]) -> list[bool]:
     """`JobStore.finish_many` as a write."""
     ids = sorted({finish.job_id for finish in finishes})
-    states = {row.id: [row.status, row.lease_owner] for row in conn.execute(queries.LOCK_JOB_STATES, {"p_ids": ids})}
+    states = {
+        row.id: [row.status, row.lease_owner]
+        for row in conn.execute(queries.by_ids(conn.dialect.name).lock_job_states, {"p_ids": ids})
+    }
     finished: list[bool] = []
     owned: list[dict[str, Any]] = []
     queued: list[dict[str, Any]] = []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql as postgresql_types
 
 from llm_provider_service.adapters.sql_rows import outcome_columns
 from llm_provider_service.adapters.sql_tables import UtcDateTime, jobs, outbox, usage, utc_day
@@ -39,16 +41,51 @@ def held_by(owner: str) -> sa.ColumnElement[bool]:
 _NOW = sa.bindparam("p_now", type_=UtcDateTime())
 
 GET_JOB = sa.select(jobs).where(jobs.c.id == sa.bindparam("p_id"))
-GET_JOBS = sa.select(jobs).where(jobs.c.id.in_(sa.bindparam("p_ids", expanding=True)))
-# The rows a batch of begins or finishes decides on, locked (PostgreSQL; SQLite's single writer needs no lock) in
-# one order, so two batches over the same jobs wait for each other instead of deadlocking.
-LOCK_JOBS = GET_JOBS.order_by(jobs.c.id).with_for_update()
-LOCK_JOB_STATES = (
-    sa.select(jobs.c.id, jobs.c.status, jobs.c.lease_owner)
-    .where(jobs.c.id.in_(sa.bindparam("p_ids", expanding=True)))
-    .order_by(jobs.c.id)
-    .with_for_update()
-)
+
+
+def any_of(column: sa.ColumnElement[str], *, postgresql: bool) -> sa.ColumnElement[bool]:
+    """`column` is one of the list bound as `p_ids`. On PostgreSQL one array parameter (`= ANY`): the statement's
+    text, and so its prepared statement, is the same for every batch size, where an expanding IN is prepared once
+    per size (and asyncpg caches 100 statements per connection). SQLite has no arrays: an expanding IN."""
+    if postgresql:
+        return column == sa.any_(sa.bindparam("p_ids", type_=postgresql_types.ARRAY(sa.String())))
+    return column.in_(sa.bindparam("p_ids", expanding=True))
+
+
+@dataclass(frozen=True, slots=True)
+class ByIds:
+    """The statements over a list of ids (`p_ids`), built once per dialect."""
+
+    get_jobs: sa.Select[Any]
+    # The rows a batch of begins or finishes decides on, locked (PostgreSQL; SQLite's single writer needs no lock)
+    # in one order, so two batches over the same jobs wait for each other instead of deadlocking.
+    lock_jobs: sa.Select[Any]
+    lock_job_states: sa.Select[Any]
+    mark_published: sa.Update
+
+    @classmethod
+    def build(cls, *, postgresql: bool) -> ByIds:
+        get_jobs = sa.select(jobs).where(any_of(jobs.c.id, postgresql=postgresql))
+        states = sa.select(jobs.c.id, jobs.c.status, jobs.c.lease_owner).where(any_of(jobs.c.id, postgresql=postgresql))
+        mark_published = (
+            sa.update(outbox)
+            .where(any_of(outbox.c.event_id, postgresql=postgresql))
+            .values(published_at=_NOW, locked_until=None)
+        )
+        return cls(
+            get_jobs=get_jobs,
+            lock_jobs=get_jobs.order_by(jobs.c.id).with_for_update(),
+            lock_job_states=states.order_by(jobs.c.id).with_for_update(),
+            mark_published=mark_published,
+        )
+
+
+_READS = {False: ByIds.build(postgresql=False), True: ByIds.build(postgresql=True)}
+
+
+def by_ids(dialect_name: str) -> ByIds:
+    return _READS[dialect_name == "postgresql"]
+
 
 _BEGIN_ATTEMPT = (
     sa.update(jobs)
@@ -166,11 +203,6 @@ def _claim_outbox_statement() -> sa.Update:
 
 
 CLAIM_OUTBOX = _claim_outbox_statement()
-MARK_PUBLISHED = (
-    sa.update(outbox)
-    .where(outbox.c.event_id.in_(sa.bindparam("p_event_ids", expanding=True)))
-    .values(published_at=_NOW, locked_until=None)
-)
 RELEASE_OUTBOX = (
     sa.update(outbox)
     .where(outbox.c.event_id.in_(sa.bindparam("p_event_ids", expanding=True)), outbox.c.published_at.is_(None))

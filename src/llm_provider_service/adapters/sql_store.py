@@ -57,6 +57,7 @@ class SqlJobStore(SqlBatchStore):
         self._engine = engine
         self._writer = writer
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._by_ids = queries.by_ids(engine.dialect.name)
         # Plain reads may use their own connections: on SQLite (one writer connection) they then never queue
         # behind writes, and WAL lets them read while a write commits.
         self._reads = reader if reader is not None else self._autocommit  # a reader engine is autocommit already
@@ -158,12 +159,14 @@ class SqlJobStore(SqlBatchStore):
             # A worker's claim, read on the SQLite writer's thread in one hop beside the writes queued there (an
             # aiosqlite read pays a hop per cursor call): the worker's next step writes these very rows there.
             def read(conn: sa.Connection) -> dict[str, Job]:
-                return {row["id"]: job_from_row(row) for row in conn.execute(queries.GET_JOBS, parameters).mappings()}
+                return {
+                    row["id"]: job_from_row(row) for row in conn.execute(self._by_ids.get_jobs, parameters).mappings()
+                }
 
             return await self._write("get_many", read)
         with store_errors("get_many"):
             async with self._reads.connect() as conn:
-                rows = (await conn.execute(queries.GET_JOBS, parameters)).mappings().all()
+                rows = (await conn.execute(self._by_ids.get_jobs, parameters)).mappings().all()
         return {row["id"]: job_from_row(row) for row in rows}
 
     async def begin_attempts(self, starts: Sequence[AttemptStart]) -> list[Job | None]:
@@ -242,8 +245,8 @@ class SqlJobStore(SqlBatchStore):
 
     async def mark_published(self, event_ids: Sequence[str], *, now: datetime) -> None:
         if event_ids:
-            parameters = {"p_event_ids": list(event_ids), "p_now": now}
-            await self._execute("mark_published", queries.MARK_PUBLISHED, parameters)
+            parameters = {"p_ids": list(event_ids), "p_now": now}
+            await self._execute("mark_published", self._by_ids.mark_published, parameters)
 
     async def release_outbox(self, event_ids: Sequence[str]) -> None:
         if event_ids:

@@ -187,3 +187,23 @@ async def test_concurrent_enqueues_share_one_script_call_and_each_hears_its_own_
     # "held" was in already (no error); 29 new ones fill the queue; the last 10 hear it is full.
     assert [type(outcome) for outcome in outcomes] == [type(None)] * 30 + [QueueFullError] * 10
     assert (await queue.stats()).ready == 30
+
+
+async def test_a_batch_cycle_costs_per_batch_commands_and_large_claims_cross_the_script_chunks(client: Redis) -> None:
+    """The scripts batch their Redis commands (one LPUSH, INCRBY, HMGET, ZREM ... per call, not per job); a claim
+    larger than the scripts' 1,000-job chunks and an ack_many listing a lease twice still behave."""
+    queue = RedisJobQueue(client, capacity=100_000, namespace="chunks")
+    items = [(f"job-{n}", n % 11) for n in range(2500)]
+    enqueue_cost = await _commands_run_by(client, lambda: queue.enqueue_many(items[:1000]))
+    await queue.enqueue_many(items[1000:])
+    leases = await queue.claim(max_jobs=2500, lease_seconds=30.0)
+    assert sorted(lease.job_id for lease in leases) == sorted(job_id for job_id, _ in items)
+    assert len({lease.token for lease in leases}) == 2500
+    assert await queue.renew(leases[-1], lease_seconds=60.0) is not None
+    ack_cost = await _commands_run_by(client, lambda: queue.ack_many([*leases[:999], leases[0]]))
+    await queue.ack_many(leases[999:])
+    assert (await queue.stats()).total == 0
+    assert enqueue_cost["cmdstat_lpush"] == enqueue_cost["cmdstat_incrby"] == enqueue_cost["cmdstat_hlen"] == 1
+    assert enqueue_cost["cmdstat_zadd"] == enqueue_cost["cmdstat_hsetnx"] == 1000
+    assert ack_cost["cmdstat_hmget"] == ack_cost["cmdstat_zrem"] == 1
+    assert ack_cost["cmdstat_hdel"] == 2

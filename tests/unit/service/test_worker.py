@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from llm_provider_service.adapters.memory_queue import InMemoryJobQueue
 from llm_provider_service.domain.errors import QueueUnavailableError
-from llm_provider_service.domain.models import JobStatus, LLMConfigOverrides, ProviderName
-from llm_provider_service.ports import Lease
+from llm_provider_service.domain.models import Job, JobStatus, LLMConfigOverrides, ProviderName
+from llm_provider_service.ports import AttemptStart, JobFinish, Lease
 from llm_provider_service.worker import Worker
-from tests.fakes import ScriptedProvider
+from tests.fakes import InMemoryJobStore, ScriptedProvider
 from tests.unit.service.harness import Harness, comparison
 
 
@@ -126,3 +126,38 @@ async def test_job_metrics_label_a_model_outside_the_manifest_other() -> None:
         if sample.labels.get("provider") == "openai_compatible" and "model" in sample.labels
     }
     assert models == {"other"}  # calls, tokens, cost, processing time and finished jobs alike
+
+
+class CountingStore(InMemoryJobStore):
+    """Records the size of every batched read, begin and finish."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: dict[str, list[int]] = {"get_many": [], "begin_attempts": [], "finish_many": []}
+
+    async def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        self.batches["get_many"].append(len(job_ids))
+        return await super().get_many(job_ids)
+
+    async def begin_attempts(self, starts: Sequence[AttemptStart]) -> list[Job | None]:
+        self.batches["begin_attempts"].append(len(starts))
+        return await super().begin_attempts(starts)
+
+    async def finish_many(self, finishes: Sequence[JobFinish]) -> list[bool]:
+        self.batches["finish_many"].append(len(finishes))
+        return await super().finish_many(finishes)
+
+
+async def test_a_claim_is_read_begun_and_finished_in_one_store_call_each() -> None:
+    store = CountingStore()
+    harness = Harness(provider=ScriptedProvider(), store=store, settings_overrides={"worker_concurrency": 8})
+    ids = [(await harness.jobs.submit(comparison())).job.id for _ in range(5)]
+    worker = harness.services.worker
+    stop = asyncio.Event()
+    async with asyncio.TaskGroup() as group:
+        group.create_task(worker.run(stop, grace_seconds=5))
+        await _until(lambda: all(store.jobs[job_id].status == JobStatus.COMPLETED for job_id in ids))
+        stop.set()
+    # The five jobs were claimed together: one read, one begin and one finish transaction for all of them.
+    assert store.batches == {"get_many": [5], "begin_attempts": [5], "finish_many": [5]}
+    assert await harness.queue.contains(ids) == set()  # and all acked
