@@ -87,6 +87,8 @@ async def _main(args: argparse.Namespace, url: str) -> dict[str, object]:
         _say(f"  client CPU {[f'{r.cpu_us_per_job:.1f}' for r in results]} us/job")
         _say(f"  Redis in the scripts {[f'{r.server_us_per_job:.1f}' for r in results]} us/job")
         _say(f"  executed   {[f'{r.commands_per_job:.2f}' for r in results]} Redis commands/job (floor: {K_REF:g})")
+        fastest = max(f.jobs_per_second for f in floors)
+        _say(f"  vs the run's fastest floor {[f'{r.per_second / fastest:.3f}' for r in results]} (conservative)")
         _say(f"  ratio      {[f'{value:.3f}' for value in ratios[name]]}, median {statistics.median(ratios[name]):.3f}")
     last = rows[name][-1]
     mix = {command: round(calls / max(last.jobs, 1), 2) for command, calls in sorted(last.server_commands.items())}

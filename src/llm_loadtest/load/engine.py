@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +32,8 @@ from llm_loadtest.metrics.thresholds import evaluate_all, parse_all
 
 logger = logging.getLogger(__name__)
 GATEWAY_OVERHEAD = "gateway_overhead"
+# Bound on the reconciliation audit (store reads of every accepted job), which runs before the observers stop.
+AUDIT_SECONDS = 60.0
 Progress = Callable[[int, int], None]
 
 
@@ -172,7 +174,11 @@ class _Run:
                 if options.resources is not None
                 else None
             ),
-            bound_seconds=planned + options.open_loop.request_timeout_seconds + options.drain_seconds + 30.0,
+            bound_seconds=planned
+            + options.open_loop.request_timeout_seconds
+            + options.drain_seconds
+            + AUDIT_SECONDS
+            + 30.0,
         )
 
     def http_settings(self) -> HttpSettings:
@@ -188,9 +194,17 @@ class _Run:
 
 
 async def _drive(
-    run: _Run, http: HttpTarget, consumer: CallbackConsumer | None, send: SendFn, progress: Progress | None
+    run: _Run,
+    http: HttpTarget,
+    consumer: CallbackConsumer | None,
+    send: SendFn,
+    progress: Progress | None,
+    after_drain: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
-    """Load plus its observers (loop lag, callbacks or polling, resources), all bounded by `bound_seconds`."""
+    """Load plus its observers (loop lag, callbacks or polling, resources), all bounded by `bound_seconds`.
+
+    `after_drain` (the reconciliation audit) runs while the observers still run, so callbacks keep arriving.
+    """
     options = run.options
     loading = True
     async with asyncio.TaskGroup() as group:
@@ -215,6 +229,10 @@ async def _drive(
             run.monitor.stop()
             if consumer is not None or options.poll_results:
                 await _drain(run.tracker, seconds=options.drain_seconds)
+            if after_drain is not None:
+                if run.sampler is not None:
+                    run.sampler.stop()  # the audit's reads are not the load under test
+                await after_drain()
         finally:
             loading = False
             run.monitor.stop()
@@ -246,12 +264,21 @@ async def execute(options: RunOptions, *, send: SendFn | None = None, progress: 
         consumer = None
         if options.kafka is not None:
             consumer = await stack.enter_async_context(CallbackConsumer(options.kafka, run.tracker.callback))
-        await _drive(run, http, consumer, send or http.send, progress)
-        elapsed = time.monotonic() - begin
-        if run.tracker.jobs and options.audit and (consumer is not None or options.poll_results):
-            audit = await audit_jobs(run.tracker, http.get_json, via="kafka" if consumer is not None else "polling")
-            e2e = {"audit": audit.as_dict()}
+        elapsed = 0.0
+
+        async def reconcile() -> None:
+            nonlocal elapsed
+            elapsed = time.monotonic() - begin
+            if not (run.tracker.jobs and options.audit and (consumer is not None or options.poll_results)):
+                return
+            via = "kafka" if consumer is not None else "polling"
+            pending = set(run.tracker.pending())
+            audit = await audit_jobs(run.tracker, http.get_json, via=via, max_seconds=AUDIT_SECONDS, pending=pending)
+            e2e["audit"] = audit.as_dict()
             scalars["reconciliation"] = audit.scalars()
+
+        await _drive(run, http, consumer, send or http.send, progress, after_drain=reconcile)
+        elapsed = elapsed or time.monotonic() - begin
     result = RunResult(
         run_id=run.run_id,
         scenario=options.scenario.name,

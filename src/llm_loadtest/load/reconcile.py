@@ -35,6 +35,9 @@ class Audit:
     callback_tokens: int = 0
     store_tokens: int = 0
     foreign_callbacks: int = 0
+    # Jobs whose callback had not arrived when the drain ended but did while the audit read the store: late, not
+    # lost (under overload the outbox trails the store); a job still without one after the audit is missing.
+    late_callbacks: int = 0
     via: str = "kafka"
 
     @property
@@ -63,48 +66,47 @@ class Audit:
             "store_missing": float(len(self.store_missing)),
             "not_terminal": float(len(self.not_terminal)),
             "token_mismatch": float(len(self.token_mismatch)),
+            "late": float(self.late_callbacks),
             "reconciled": 1.0 if self.reconciled else 0.0,
         }
 
 
-def _check_store(audit: Audit, queue_id: str, status: int, body: Any, callback: Mapping[str, Any] | None) -> None:
+def _check_store(audit: Audit, queue_id: str, status: int, body: Any) -> tuple[bool, int | None]:
+    """The store's side of one job: whether its row is terminal, and its token total (None when it has none)."""
     audit.store_checked += 1
     if status != 200 or not isinstance(body, Mapping):
         audit.store_missing.append(queue_id)
-        return
+        return False, None
     if body.get("status") not in TERMINAL:
         audit.not_terminal.append(queue_id)
-        return
+        return False, None
     result = body.get("result")
     stored = token_total(result) if isinstance(result, Mapping) else None
-    expected = token_total(callback) if callback is not None else None
     audit.store_tokens += stored or 0
-    if expected is not None and stored != expected:
-        audit.token_mismatch.append(queue_id)
+    return True, stored
 
 
-async def audit_jobs(tracker: JobTracker, get_json: GetJson, *, via: str, max_seconds: float = 60.0) -> Audit:
-    """Every accepted job: exactly one callback, a terminal store row, token totals equal to the callback's."""
-    audit = Audit(accepted=len(tracker.jobs), duplicate_events=tracker.duplicate_events(), via=via)
-    audit.foreign_callbacks = tracker.foreign
-    for queue_id, job in tracker.jobs.items():
-        if not job.callbacks:
-            audit.missing_callback.append(queue_id)
-        elif len(job.callbacks) > 1:
-            audit.extra_callbacks.append(queue_id)
-        else:
-            audit.with_one_callback += 1
-            audit.callback_tokens += token_total(job.callbacks[0]) or 0
+async def audit_jobs(
+    tracker: JobTracker, get_json: GetJson, *, via: str, max_seconds: float = 60.0, pending: set[str] | None = None
+) -> Audit:
+    """Every accepted job: exactly one callback, a terminal store row, token totals equal to the callback's.
+
+    The store is read first and the callbacks counted after, while the consumer keeps running, so a callback that
+    arrives during the audit counts (and, if it was `pending` when the drain ended, counts as late).
+    """
+    audit = Audit(accepted=len(tracker.jobs), via=via)
     gate = asyncio.Semaphore(AUDIT_CONCURRENCY)
+    stored_tokens: dict[str, int | None] = {}
 
     async def check(queue_id: str) -> None:
-        job = tracker.jobs[queue_id]
         async with gate:
             try:
                 status, body = await get_json(f"/api/v1/requests/{queue_id}")
             except (aiohttp.ClientError, TimeoutError, OSError):
                 status, body = 0, None
-        _check_store(audit, queue_id, status, body, job.callbacks[0] if job.callbacks else None)
+        terminal, tokens = _check_store(audit, queue_id, status, body)
+        if terminal:
+            stored_tokens[queue_id] = tokens
 
     try:
         async with asyncio.timeout(max_seconds), asyncio.TaskGroup() as group:
@@ -112,7 +114,30 @@ async def audit_jobs(tracker: JobTracker, get_json: GetJson, *, via: str, max_se
                 group.create_task(check(queue_id))
     except TimeoutError:
         logger.warning("reconciliation audit stopped after %.0f s; %d rows checked", max_seconds, audit.store_checked)
+    _count_callbacks(audit, tracker, stored_tokens, pending or set())
     return audit
+
+
+def _count_callbacks(
+    audit: Audit, tracker: JobTracker, stored_tokens: dict[str, int | None], pending: set[str]
+) -> None:
+    """The callbacks' side, after the store's: one per job, and the same token total as its terminal row."""
+    audit.duplicate_events = tracker.duplicate_events()
+    audit.foreign_callbacks = tracker.foreign
+    for queue_id, job in tracker.jobs.items():
+        if not job.callbacks:
+            audit.missing_callback.append(queue_id)
+            continue
+        if queue_id in pending:
+            audit.late_callbacks += 1
+        if len(job.callbacks) > 1:
+            audit.extra_callbacks.append(queue_id)
+            continue
+        audit.with_one_callback += 1
+        expected = token_total(job.callbacks[0])
+        audit.callback_tokens += expected or 0
+        if expected is not None and queue_id in stored_tokens and stored_tokens[queue_id] != expected:
+            audit.token_mismatch.append(queue_id)
 
 
 def _due(

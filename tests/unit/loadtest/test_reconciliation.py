@@ -122,3 +122,23 @@ def test_completed_by_counts_answers_that_arrived_in_time_outside_the_warmup() -
     # "c" never answered: a saturated service accepted it and is still working.
     assert tracker.completed_by(20 * MS) == 1
     assert tracker.completed_by(60 * MS) == 2
+
+
+async def test_a_callback_arriving_during_the_audit_counts_as_late_not_missing() -> None:
+    tracker = tracker_with("a", "b", "c")
+    tracker.callback(callback("a", "e1"), received_ns=5 * MS)
+    rows = {"a": stored("a"), "b": stored("b"), "c": stored("c")}
+    endpoint = FakeStatusEndpoint(rows)
+
+    async def store_then_late_callback(path: str) -> tuple[int, Any]:
+        answer = await endpoint(path)
+        if path.endswith("/b"):  # the outbox trailed the store: b's callback comes in while the audit reads rows
+            tracker.callback(callback("b", "e2"), received_ns=9 * MS)
+        return answer
+
+    audit = await audit_jobs(tracker, store_then_late_callback, via="kafka", pending={"b", "c"})
+    assert audit.late_callbacks == 1
+    assert audit.missing_callback == ["c"]  # still nothing after the audit: missing
+    assert audit.with_one_callback == 2
+    assert audit.scalars()["late"] == 1.0
+    assert not audit.reconciled
