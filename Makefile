@@ -15,6 +15,9 @@ $(UV):
 $(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python --require-hashes --compile-bytecode -r requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	# Bytecode for our own modules too (as an installed package has): with PYTHONDONTWRITEBYTECODE set, every start
+	# would otherwise compile ~100 of them (~80 ms).
+	$(BIN)/python -m compileall -q src
 	touch $@
 
 install: $(VENV)/.installed

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import json
 import os
 import shutil
@@ -188,6 +189,9 @@ def main() -> int:
         return 3
     trees = [("after", None), *([("before", str(args.before.resolve() / "src"))] if args.before else [])]
     base = make_base_dir("llm-provider-bench-accept-")
+    for _tree, path in trees if args.startups > 0 else []:
+        # Bytecode first, as an installed package has it: under PYTHONDONTWRITEBYTECODE each start would compile.
+        compileall.compile_dir(path or str(Path(__file__).resolve().parents[1] / "src"), quiet=1)
     for _ in range(min(args.startups, 20)):
         for tree, path in trees:
             _startup(tree, base, path)

@@ -54,9 +54,11 @@ async def run(
     """Run until `stop` is set (SIGTERM/SIGINT set it); then stop accepting, drain jobs, drain the outbox."""
     settings = services.settings
     stop = stop or asyncio.Event()
-    # Everything built so far lives for the whole process: keep the collector from re-scanning it on the hot path.
+    # Everything built so far lives for the whole process: keep the collector from re-scanning it on the hot path
+    # (and turn it back on: `serve` and `worker` pause it while they start).
     gc.collect()
     gc.freeze()
+    gc.enable()
     _install_signal_handlers(stop)
     if serve_http and settings.allow_anonymous_jobs:
         logger.warning("LLM_PROVIDER_ALLOW_ANONYMOUS_JOBS is on: anyone who reaches this port can submit jobs")

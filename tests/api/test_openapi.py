@@ -58,6 +58,20 @@ def test_the_copy_in_docs_is_current() -> None:
     assert json.loads(DOCS_COPY.read_text(encoding="utf-8")) == build_document(version=__version__)
 
 
+async def test_the_served_document_is_built_on_first_request_with_the_configured_wait_bound(
+    make_api: ApiFactory,
+) -> None:
+    api = await make_api(max_wait_seconds=12.5)
+
+    first = await api.client.get("/openapi.json")
+    again = await api.client.get("/openapi.json")
+
+    assert first.status_code == again.status_code == 200
+    assert first.content == again.content
+    assert first.json() == build_document(version=__version__, max_wait_seconds=12.5)
+    assert first.json() != build_document(version=__version__)
+
+
 async def test_job_answers_conform(make_api: ApiFactory) -> None:
     api = await make_api(api_keys=["client-key"], admin_key="admin-key")
     client = {"authorization": "Bearer client-key"}

@@ -14,13 +14,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from llm_provider_service.api import openapi_models as m
 from llm_provider_service.api.openai_request import ChatRequestIn
-from llm_provider_service.api.responses import json_response
 from llm_provider_service.api.routes.embeddings import EmbeddingsIn
 from llm_provider_service.api.schemas import ComparisonRequestIn
 
@@ -192,10 +188,3 @@ def _security(auth: Auth) -> list[dict[str, list[str]]]:
     if auth == "submitter":
         return [{"bearerAuth": []}, {}]  # anonymous submission when LLM_PROVIDER_ALLOW_ANONYMOUS_JOBS is on
     return [{"bearerAuth": []}]  # open only when no key is configured (development)
-
-
-def openapi_route(document: dict[str, Any]) -> Route:
-    async def serve_document(_request: Request) -> Response:
-        return json_response(document)
-
-    return Route("/openapi.json", serve_document, methods=["GET"])
