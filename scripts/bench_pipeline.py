@@ -62,6 +62,12 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("perf-results/pipeline"))
     parser.add_argument("--postgres-setting", action="append", default=[], help="NAME=VALUE (reloadable only)")
     parser.add_argument("--keep", action="store_true", help="Keep the service logs and data directory.")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        help="LLM_PROVIDER_NAME=VALUE for both service processes, e.g. LLM_PROVIDER_WORKER_CONCURRENCY=256",
+    )
     parser.add_argument("--kafka", type=parse_broker_kind, default="kafka", help=f"one of {', '.join(BROKER_KINDS)}")
     args = parser.parse_args()
     base = make_base_dir("llm-provider-bench-")
@@ -82,6 +88,7 @@ def main() -> int:
             "LLM_PROVIDER_KAFKA_BOOTSTRAP_SERVERS": broker.url,
             "LLM_PROVIDER_MOCK_PERFORMANCE_MODE": "true",
             "LLM_PROVIDER_LOG_LEVEL": "WARNING",
+            **dict(setting.split("=", 1) for setting in args.setting),
         }
         for role in (("serve", "--no-worker"), ("worker",)):
             processes.append(ServiceServer(base / "data", *role, settings=settings))
@@ -99,7 +106,11 @@ def main() -> int:
             subprocess.run(command, env=env, check=False, timeout=args.duration + args.warmup + 120)  # noqa: S603
             summary[f"{rate:g}"] = str(out / "summary.md")
         postgres_settings = " ".join(args.postgres_setting) or "defaults (fsync=on, synchronous_commit=on)"
-        sys.stdout.write(json.dumps({"postgres": postgres_settings, "logs": str(base), **summary}) + "\n")
+        service_settings = " ".join(args.setting) or "defaults"
+        sys.stdout.write(
+            json.dumps({"postgres": postgres_settings, "service": service_settings, "logs": str(base), **summary})
+            + "\n"
+        )
     finally:
         for process in reversed(processes):
             process.stop(timeout_seconds=30)

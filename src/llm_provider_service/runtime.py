@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 
 RELAY_DRAIN_SECONDS = 5.0
 USAGE_DRAIN_SECONDS = 5.0
+# A gateway request allocates many short-lived containers (pydantic, dicts, aiohttp objects): at the default
+# first threshold (700) young collections were a large share of the service's CPU at c=64 (see
+# docs/benchmarks-gateway.md, round 2). Requests leave few cycles behind, so rarer ones keep memory flat.
+GC_THRESHOLDS = (50_000, 20, 10)
 
 
 class _Server(uvicorn.Server):
@@ -58,6 +62,7 @@ async def run(
     # (and turn it back on: `serve` and `worker` pause it while they start).
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     gc.enable()
     _install_signal_handlers(stop)
     if serve_http and settings.allow_anonymous_jobs:

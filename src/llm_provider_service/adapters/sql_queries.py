@@ -236,6 +236,15 @@ def insert_usage(dialect_name: str) -> sa.Insert:
     return insert.on_conflict_do_nothing(index_elements=[usage.c.id])
 
 
+# The same insert as driver SQL for SQLite's writer thread: one `executemany` of tuples, without SQLAlchemy's
+# per-row bind processing (parameters from `sql_rows.usage_to_sqlite_params`, in `USAGE_COLUMNS` order).
+USAGE_COLUMNS = tuple(column.name for column in usage.columns)
+SQLITE_INSERT_USAGE = (
+    "INSERT INTO usage (id, source, provider, model, prompt_tokens, completion_tokens, cost_usd, latency_ms, "
+    "outcome, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+)
+
+
 def usage_summary(start: datetime | None, end: datetime | None, group_by: UsageGrouping) -> sa.Select[Any]:
     group = {"provider": usage.c.provider, "model": usage.c.model, "day": utc_day(usage.c.created_at)}[group_by]
     statement = sa.select(

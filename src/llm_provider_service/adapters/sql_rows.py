@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.engine import RowMapping
@@ -189,3 +189,21 @@ def usage_to_row(record: UsageRecord) -> dict[str, Any]:
         "outcome": record.outcome,
         "created_at": record.created_at,
     }
+
+
+def usage_to_sqlite_params(record: UsageRecord) -> tuple[Any, ...]:
+    """`usage_to_row` as SQLite driver parameters: `created_at` as the text SQLAlchemy's SQLite DateTime stores."""
+    if record.created_at.tzinfo is None:
+        raise ValueError("naive datetime given to the store; timestamps must be timezone-aware UTC")
+    return (
+        record.id,
+        record.source,
+        record.provider,
+        record.model,
+        record.prompt_tokens,
+        record.completion_tokens,
+        record.cost_usd,
+        record.latency_ms,
+        record.outcome,
+        record.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
+    )

@@ -31,6 +31,7 @@ from llm_provider_service.adapters.sql_rows import (
     outbox_event_from_row,
     outbox_rows,
     usage_to_row,
+    usage_to_sqlite_params,
 )
 from llm_provider_service.adapters.sql_tables import jobs, outbox
 from llm_provider_service.adapters.sqlite_writer import SqliteWriter
@@ -264,6 +265,10 @@ class SqlJobStore(SqlBatchStore):
 
     async def record_usage(self, records: Sequence[UsageRecord]) -> None:
         if not records:
+            return
+        if self._writer is not None:  # SQLite: plain driver executemany (SQLAlchemy's binding cost more per row)
+            params = [usage_to_sqlite_params(record) for record in records]
+            await self._write("record_usage", lambda conn: conn.exec_driver_sql(queries.SQLITE_INSERT_USAGE, params))
             return
         statement = queries.insert_usage(self._engine.dialect.name)
         rows = [usage_to_row(record) for record in records]

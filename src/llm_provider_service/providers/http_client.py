@@ -78,6 +78,11 @@ class VendorTransport:
         self._headers = {"content-type": "application/json", "accept": "application/json", **headers}
         self._sse_headers = {**self._headers, "accept": "text/event-stream"}
 
+    @property
+    def total_timeout_seconds(self) -> float | None:
+        """What aiohttp bounds every `post_json` call by as a whole (None: unbounded)."""
+        return self._session.timeout.total
+
     def _headers_for(self, base: dict[str, str], call: MockCarrier | None) -> dict[str, str]:
         if call is None or not self.forward_mock_identity:
             return base  # a vendor's own URL: nothing to add, nothing allocated

@@ -106,6 +106,11 @@ class OpenAIChatProvider:
     def name(self) -> str:
         return self._name
 
+    @property
+    def call_bound_seconds(self) -> float | None:
+        """How long one `complete`/`embed` may take at most: one POST under the session's total timeout."""
+        return self._transport.total_timeout_seconds
+
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
         payload = self.build_payload(request, stream=False)
         answer = await self._transport.post_json("/chat/completions", payload, call=request)

@@ -107,11 +107,18 @@ class CallGuard:
             await self._budgets.settle(admission, usage=usage, observation=seen)
 
     async def attempt(self, route: Route, call: Callable[[int], Awaitable[T]], attempt: int) -> T:
-        """One call within the timeout; its outcome goes to the route's breaker."""
+        """One call within the timeout; its outcome goes to the route's breaker.
+
+        A provider whose transport already bounds the whole call by no more than our timeout (and reports a
+        timeout as a `ProviderError` of kind TIMEOUT) gets no second timer on the hot path.
+        """
         breaker = self.allow(route)
         try:
-            async with asyncio.timeout(self._call_timeout_seconds):
+            if _self_bounded(route.provider, self._call_timeout_seconds):
                 response = await call(attempt)
+            else:
+                async with asyncio.timeout(self._call_timeout_seconds):
+                    response = await call(attempt)
         except TimeoutError as exc:
             error = _timeout(route)
             breaker.record_failure(error)
@@ -163,6 +170,11 @@ class CallGuard:
         return call_with_retries(
             call, self._retry_policy, sleep=self._sleep, random=self._random, on_retry=within_budget
         )
+
+
+def _self_bounded(provider: object, timeout_seconds: float) -> bool:
+    bound = getattr(provider, "call_bound_seconds", None)
+    return isinstance(bound, int | float) and bound <= timeout_seconds
 
 
 def _timeout(route: Route) -> ProviderError:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from llm_provider_service.domain.errors import ProviderError, ProviderErrorKind
 from llm_provider_service.domain.models import ReasoningEffort
 from llm_provider_service.providers.manifest import default_catalog
 from llm_provider_service.providers.openai_compatible import OpenAICompatibleProvider
@@ -41,3 +44,14 @@ async def test_openai_compatible_server_takes_any_model_and_json_schema() -> Non
     assert sent["temperature"] == 0.0
     assert sent["response_format"]["json_schema"]["strict"] is True
     assert response.structured == VERDICT
+
+
+async def test_a_call_is_bounded_by_the_sessions_total_timeout_and_says_so() -> None:
+    # The gateway adds no timer of its own for providers that declare a bound within its timeout.
+    async with vendor_session(timeout_seconds=0.05) as (vendor, base_url, session):
+        vendor.script(ScriptedAnswer(hang=True))
+        provider = OpenAICompatibleProvider(transport(session, base_url, "openai_compatible"), default_catalog())
+        assert provider.call_bound_seconds == 0.05
+        with pytest.raises(ProviderError) as raised:
+            await provider.complete(comparison_request("qwen2.5:7b", max_tokens=200))
+    assert raised.value.kind is ProviderErrorKind.TIMEOUT
