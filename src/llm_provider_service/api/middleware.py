@@ -91,11 +91,12 @@ class EdgeMiddleware:
 
     async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        correlation_id = _header(scope, CORRELATION_HEADER) or new_correlation_id()
+        given_id, declared_length = _edge_headers(scope)
+        correlation_id = given_id or new_correlation_id()
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
-        if self._declared_too_large(scope):
+        if self._declared_too_large(declared_length):
             too_large = PayloadTooLargeError(f"the body exceeds {self._max_body_bytes} bytes")
             if _header(scope, b"expect") != "100-continue":  # a client waiting for 100 Continue sends no body
                 await _drain(receive, 0)
@@ -130,8 +131,7 @@ class EdgeMiddleware:
                 self._in_flight -= 1
             self._observe(scope, status, started)
 
-    def _declared_too_large(self, scope: Scope) -> bool:
-        declared = _header(scope, b"content-length")
+    def _declared_too_large(self, declared: str | None) -> bool:
         return declared is not None and declared.isdigit() and int(declared) > self._max_body_bytes
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
@@ -187,6 +187,18 @@ async def _drain(receive: Receive, already_read_bytes: int) -> None:
 def _exempt_from_shedding(scope: Scope) -> bool:
     """Probes and scrapes always answer; long polls (`?wait=`) hold a slot by design and are not counted."""
     return scope["path"] in SHEDDING_EXEMPT_PATHS or b"wait=" in scope.get("query_string", b"")
+
+
+def _edge_headers(scope: Scope) -> tuple[str | None, str | None]:
+    """The correlation id and the declared length (each its first value), in one pass over the headers."""
+    correlation_id = declared_length = None
+    for key, value in scope["headers"]:
+        if key == CORRELATION_HEADER:
+            if correlation_id is None:
+                correlation_id = value.decode("latin-1")
+        elif key == b"content-length" and declared_length is None:
+            declared_length = value.decode("latin-1")
+    return correlation_id, declared_length
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
