@@ -20,9 +20,10 @@ logger = logging.getLogger(__name__)
 
 RELAY_DRAIN_SECONDS = 5.0
 USAGE_DRAIN_SECONDS = 5.0
-# A gateway request allocates many short-lived containers (pydantic, dicts, aiohttp objects): at the default
-# first threshold (700) young collections were a large share of the service's CPU at c=64 (see
-# docs/benchmarks-gateway.md, round 2). Requests leave few cycles behind, so rarer ones keep memory flat.
+# At the default first threshold (700) a gateway process at c=64 ran a young collection every ~7 requests and a
+# full one (over everything allocated since the freeze) every ~1,000: ~15 % of its CPU per request (see
+# docs/benchmarks-gateway.md, round 2). Requests leave almost no cyclic garbage, so at 50,000 none ran in
+# ~10,000 requests and memory stays as flat as before.
 GC_THRESHOLDS = (50_000, 20, 10)
 
 
