@@ -12,10 +12,9 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
+from llm_provider_service.adapters.redis_client import pooled_client
 from llm_provider_service.adapters.redis_keys import DEFAULT_QUEUE_NAMESPACE, BudgetKeys
 from llm_provider_service.domain.errors import BudgetUnavailableError
 from llm_provider_service.domain.rate_limits import (
@@ -201,9 +200,7 @@ class RedisRateBudget:
     async def from_url(
         cls, url: str, policy: BudgetPolicy, *, namespace: str = DEFAULT_QUEUE_NAMESPACE
     ) -> AsyncIterator[RedisRateBudget]:
-        client = Redis.from_url(
-            url, socket_connect_timeout=1.0, socket_timeout=2.0, retry=Retry(ExponentialBackoff(cap=0.05), retries=1)
-        )
+        client = pooled_client(url, socket_timeout_seconds=2.0)
         try:
             yield cls(client, policy, namespace=namespace)
         finally:

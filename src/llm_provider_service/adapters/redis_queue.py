@@ -28,10 +28,9 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
+from llm_provider_service.adapters.redis_client import pooled_client
 from llm_provider_service.adapters.redis_keys import DEFAULT_QUEUE_NAMESPACE, QueueKeys
 from llm_provider_service.adapters.redis_queue_scripts import ACK, ACK_MANY, CLAIM, ENQUEUE, RELEASE, REMOVE, RENEW
 from llm_provider_service.domain.errors import QueueFullError, QueueUnavailableError
@@ -93,12 +92,7 @@ class RedisJobQueue:
     ) -> AsyncIterator[RedisJobQueue]:
         """A queue with its own client, closed on exit. Fails fast when Redis is down (one quick retry only,
         for a pooled connection that died with a restart), so callers fall back to the store at once."""
-        client = Redis.from_url(
-            url,
-            socket_connect_timeout=1.0,
-            socket_timeout=5.0,
-            retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), retries=1),
-        )
+        client = pooled_client(url, socket_timeout_seconds=5.0)
         try:
             yield cls(client, capacity=capacity, namespace=namespace, clock=clock)
         finally:

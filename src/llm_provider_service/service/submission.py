@@ -144,9 +144,9 @@ class JobService:
         except QueueFullError:
             await self._store.discard(job.id)
             raise
-        except QueueUnavailableError:
+        except QueueUnavailableError as error:
             # The store holds the job; the reconciler (or a store-claiming worker) dispatches it later.
-            logger.warning("queue unavailable; job %s recorded and left for the reconciler", job.id)
+            logger.warning("queue unavailable (%s); job %s recorded and left for the reconciler", error, job.id)
         return Submission(stored, created=True, estimated_wait_seconds=await self._estimate_wait())
 
     async def _estimate_wait(self) -> float:

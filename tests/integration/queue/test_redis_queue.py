@@ -207,3 +207,12 @@ async def test_a_batch_cycle_costs_per_batch_commands_and_large_claims_cross_the
     assert enqueue_cost["cmdstat_zadd"] == enqueue_cost["cmdstat_hsetnx"] == 1000
     assert ack_cost["cmdstat_hmget"] == ack_cost["cmdstat_zrem"] == 1
     assert ack_cost["cmdstat_hdel"] == 2
+
+
+async def test_more_concurrent_calls_than_pooled_connections_wait_for_one_instead_of_failing(redis_url: str) -> None:
+    # A burst beyond the pool's size (a worker's 64 jobs plus the API's in-flight accepts) must queue for a
+    # connection; failing it would look like a Redis outage and send accepted jobs to the reconciler.
+    async with RedisJobQueue.from_url(redis_url, capacity=1000, namespace="burst") as queue:
+        leases = [Lease(f"job-{n}", f"token-{n}", 0.0) for n in range(600)]
+        renewed = await asyncio.gather(*(queue.renew(lease, lease_seconds=30) for lease in leases))
+    assert renewed == [None] * len(leases)  # nothing was claimed: each renewal answers "not yours", none fails
