@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from llm_provider_service.domain.errors import StoreUnavailableError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+WAL_SWITCH_RETRY_SECONDS = 0.02
 CONNECT_TIMEOUT_SECONDS = 5.0
 # SQLSTATE classes that mean "try again later": connection exception, transaction rollback (serialization,
 # deadlock), insufficient resources (too many connections), operator intervention (shutdown, starting up).
@@ -45,11 +47,35 @@ def enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # synchronous=NORMAL is durable across application crashes in WAL mode (only an OS crash may lose the tail).
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch a file to WAL once (the mode is stored in the file), tolerating a racing first open.
+
+    Converting needs an exclusive lock, and SQLite answers "database is locked" at once, without its busy handler,
+    when another connection holds the write lock (waiting could deadlock): several processes or engines opening a
+    new file together hit that. A file already in WAL needs no conversion, so read the mode first and retry the
+    switch for up to the busy timeout.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    row = cursor.fetchone()
+    if row is not None and str(row[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception as error:  # the driver's OperationalError (sqlite3 or aiosqlite's adaptation)
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(WAL_SWITCH_RETRY_SECONDS)  # only a brand-new file's first connections ever wait here
+        else:
+            return
 
 
 def create_engine(

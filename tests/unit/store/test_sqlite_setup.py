@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
@@ -12,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 
 from llm_provider_service.adapters import sql_queries
-from llm_provider_service.adapters.sql_engine import SQLITE_BUSY_TIMEOUT_MS, create_engine
+from llm_provider_service.adapters.sql_engine import SQLITE_BUSY_TIMEOUT_MS, create_engine, enable_sqlite_pragmas
 from llm_provider_service.adapters.sql_migrations import (
     HEAD_REVISION,
     alembic_config,
@@ -81,3 +84,28 @@ async def test_concurrent_opens_of_a_new_file_migrate_it_once(tmp_path: Path) ->
 
     async with SqlJobStore.from_url(url) as store:
         assert await store.outbox_backlog() == 0
+
+
+def test_a_new_file_locked_by_a_writer_is_switched_to_wal_once_the_writer_is_done(tmp_path: Path) -> None:
+    # SQLite refuses the WAL switch at once ("database is locked", no busy wait) while another connection writes
+    # to a file still in rollback mode: two processes opening a new data directory together hit that.
+    path = tmp_path / "new.db"
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("CREATE TABLE t (i INTEGER)")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (1)")
+
+    def finish_writing() -> None:
+        time.sleep(0.2)
+        writer.execute("COMMIT")
+
+    done = threading.Thread(target=finish_writing)
+    done.start()
+    opener = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        enable_sqlite_pragmas(opener, None)
+        assert opener.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        done.join()
+        opener.close()
+        writer.close()
