@@ -51,23 +51,6 @@ READY_TIMEOUT_SECONDS = 30.0
 WARMUP_REQUESTS_PER_SECOND = 100
 
 
-def _apply_postgres_settings(server_url: str, settings: list[str]) -> None:
-    """`ALTER SYSTEM` + reload, e.g. `synchronous_commit=off` to see how much of the latency is the WAL flush."""
-
-    async def apply() -> None:
-        connection = await asyncpg.connect(postgres_admin.libpq_url(server_url))
-        try:
-            for setting in settings:
-                name, value = setting.split("=", 1)
-                await connection.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-            await connection.execute("SELECT pg_reload_conf()")
-        finally:
-            await connection.close()
-
-    if settings:
-        asyncio.run(apply())
-
-
 def _proc_stat(pid: int) -> list[str] | None:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
@@ -200,7 +183,7 @@ def main() -> int:
         for server in servers:
             server.start()
         redis_server, postgres_server = servers
-        _apply_postgres_settings(postgres_server.url, args.postgres_setting)
+        postgres_admin.apply_reloadable_settings(postgres_server.url, args.postgres_setting)
         body = _body(base)
         infra_pids = [pid for pid in (server.pid for server in servers) if pid is not None]
         _accept_runs(args, trees, base, [redis_server.url, postgres_server.url], body, infra_pids, duration)

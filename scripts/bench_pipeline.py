@@ -12,14 +12,11 @@ warm-up + duration seconds plus at most the drain time. Usage:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import asyncpg  # type: ignore[import-untyped]  # no stubs; only this script uses it directly
 
 from llm_provider_service.adapters.sql_migrations import upgrade_database
 from llm_provider_service.infra import postgres_admin
@@ -35,23 +32,6 @@ from llm_provider_service.infra.redis_server import RedisServer
 from llm_provider_service.infra.service_server import ServiceServer, service_environment
 
 CLI = str(Path(sys.executable).with_name("llm-provider"))
-
-
-def _apply_postgres_settings(server_url: str, settings: list[str]) -> None:
-    """`ALTER SYSTEM` + reload: only settings PostgreSQL can change without a restart (e.g. synchronous_commit)."""
-
-    async def apply() -> None:
-        connection = await asyncpg.connect(postgres_admin.libpq_url(server_url))
-        try:
-            for setting in settings:
-                name, value = setting.split("=", 1)
-                await connection.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-            await connection.execute("SELECT pg_reload_conf()")
-        finally:
-            await connection.close()
-
-    if settings:
-        asyncio.run(apply())
 
 
 def main() -> int:
@@ -78,7 +58,7 @@ def main() -> int:
         for server in servers:
             server.start()
         redis_server, postgres_server, broker = servers
-        _apply_postgres_settings(postgres_server.url, args.postgres_setting)
+        postgres_admin.apply_reloadable_settings(postgres_server.url, args.postgres_setting)
         postgres_admin.create_database(postgres_server.url, "bench")
         database_url = postgres_admin.asyncpg_url(postgres_admin.with_database(postgres_server.url, "bench"))
         upgrade_database(database_url)

@@ -77,6 +77,28 @@ def database_exists(server_url: str, name: str) -> bool:
     return _run_sync(query)
 
 
+def apply_reloadable_settings(server_url: str, settings: list[str]) -> None:
+    """`ALTER SYSTEM SET name = 'value'` for each `NAME=VALUE`, then reload: only settings PostgreSQL can change
+    without a restart (e.g. `synchronous_commit=off`, to see how much of a latency is the WAL flush)."""
+    if not settings:
+        return
+    statements = []
+    for setting in settings:
+        name, value = setting.split("=", 1)
+        statements.append(f"ALTER SYSTEM SET {_checked(name)} = '{value}'")  # benchmarks' own flags, not user input
+
+    async def apply() -> None:
+        connection = await asyncpg.connect(libpq_url(server_url), timeout=10)
+        try:
+            for statement in statements:
+                await connection.execute(statement)
+            await connection.execute("SELECT pg_reload_conf()")
+        finally:
+            await connection.close()
+
+    _run_sync(apply)
+
+
 async def _execute(dsn: str, statement: str) -> None:
     connection = await asyncpg.connect(dsn, timeout=10)
     try:
